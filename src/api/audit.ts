@@ -1,0 +1,48 @@
+import { Type } from '@sinclair/typebox';
+import { requireAuth, requireRole } from '../http/auth.js';
+import { queryAudit } from '../audit/query.js';
+import { errors, type RoutePlugin } from './common.js';
+import { DateTime, Nullable, Page, StringEnum } from './schemas.js';
+
+const Entry = Type.Object({
+  id: Type.Integer(),
+  occurredAt: DateTime,
+  actorId: Nullable(Type.String()),
+  actorLabel: Type.String(),
+  action: Type.String(),
+  outcome: StringEnum(['success', 'failure'] as const),
+  reason: Nullable(Type.String()),
+  targetType: Nullable(Type.String()),
+  targetId: Nullable(Type.String()),
+  ip: Nullable(Type.String()),
+  details: Type.Record(Type.String(), Type.Unknown()),
+});
+
+export const auditRoutes: RoutePlugin = async (app) => {
+  app.get('/audit', {
+    schema: {
+      tags: ['audit'],
+      summary: 'The audit log, newest first (admins)',
+      querystring: Type.Object(
+        {
+          action: Type.Optional(Type.String({ minLength: 1, maxLength: 100, pattern: '^[a-z_.]+$' })),
+          outcome: Type.Optional(StringEnum(['success', 'failure'] as const)),
+          actor: Type.Optional(Type.String({ minLength: 1, maxLength: 320 })),
+          since: Type.Optional(Type.String({ format: 'date-time' })),
+          until: Type.Optional(Type.String({ format: 'date-time' })),
+          limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+          cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })),
+        },
+        { additionalProperties: false },
+      ),
+      response: { 200: Page(Entry), ...errors },
+    },
+  }, async (request) => {
+    const { ctx } = requireAuth(request);
+    requireRole(ctx, 'admin');
+    const { cursor, limit, ...filter } = request.query;
+    const rows = await queryAudit(ctx, { ...filter, limit: limit + 1, before: cursor ? Number(cursor) : undefined });
+    const page = rows.slice(0, limit);
+    return { items: page, nextCursor: rows.length > limit ? String(page[page.length - 1]!.id) : null };
+  });
+};

@@ -1,0 +1,24 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Config } from '../config.js';
+import type { Db } from '../db/db.js';
+import type { SecretBox } from '../identity/secrets.js';
+
+/** What route modules get from the composition root. */
+export interface Deps {
+  config: Config;
+  db: Db;
+  totpBox: SecretBox;
+}
+
+export type RoutePlugin = FastifyPluginAsyncTypebox<{ deps: Deps }>;
+
+/** Standard error responses every API route documents. */
+export const errors = {
+  400: { $ref: 'Problem#' },
+  401: { $ref: 'Problem#' },
+  403: { $ref: 'Problem#' },
+  404: { $ref: 'Problem#' },
+  409: { $ref: 'Problem#' },
+  422: { $ref: 'Problem#' },
+  429: { $ref: 'Problem#' },
+} as const;

@@ -1,0 +1,28 @@
+import { authenticate, checkCsrf } from '../http/auth.js';
+import { AppError } from '../http/errors.js';
+import { auditRoutes } from './audit.js';
+import type { RoutePlugin } from './common.js';
+import { sessionRoutes } from './session.js';
+import { teamRoutes } from './teams.js';
+import { ticketRoutes } from './tickets.js';
+import { tokenRoutes } from './tokens.js';
+import { userRoutes } from './users.js';
+
+/** `/api/v1`: every route is authenticated, CSRF-checked and JSON-only unless it says otherwise. */
+export const apiV1: RoutePlugin = async (app, opts) => {
+  const { db, config } = opts.deps;
+
+  app.addHook('preHandler', async (request) => {
+    request.auth = await authenticate(db, config, request);
+    checkCsrf(config, request, request.auth);
+    const routeConfig = request.routeOptions.config;
+    if (!routeConfig.public && !request.auth) throw new AppError(401, 'unauthenticated', 'Sign in or send an API token.');
+    if (request.auth?.passwordChangeRequired && !routeConfig.allowPasswordChange) {
+      throw new AppError(403, 'password_change_required', 'Change your one-time password first (POST /api/v1/me/password).');
+    }
+  });
+
+  for (const routes of [sessionRoutes, tokenRoutes, ticketRoutes, userRoutes, teamRoutes, auditRoutes]) {
+    await app.register(routes, { deps: opts.deps });
+  }
+};

@@ -1,0 +1,179 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { ROLES } from '../identity/roles.js';
+import { allStatuses, TICKET_TYPES } from '../itsm/lifecycle.js';
+
+/** Shared request/response schemas: they validate input and document the API (OpenAPI 3.1). */
+export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+// Dates leave the database as Date objects; the serializer writes them as RFC 3339 strings.
+export const DateTime = Type.Unsafe<Date>({ type: 'string', format: 'date-time' });
+
+export const Uuid = Type.String({ format: 'uuid' });
+/** A string enum as plain JSON Schema `enum` (clearer errors and OpenAPI than a union of literals). */
+export const StringEnum = <T extends string>(values: readonly T[], opts: object = {}) => Type.Unsafe<T>({ type: 'string', enum: [...values], ...opts });
+export const RoleSchema = StringEnum(ROLES);
+export const TicketTypeSchema = StringEnum(TICKET_TYPES);
+export const StatusSchema = StringEnum(allStatuses());
+const Level = Type.Integer({ minimum: 1, maximum: 3, description: '1 high, 2 medium, 3 low' });
+
+export const Problem = Type.Object(
+  {
+    type: Type.String(),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.String(),
+    code: Type.String(),
+    errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
+    retryAfter: Type.Optional(Type.Integer()),
+  },
+  { $id: 'Problem', description: 'RFC 9457 problem details' },
+);
+
+const PersonRef = Type.Object({ id: Uuid, displayName: Type.String(), email: Type.String() });
+
+export const TicketSchema = Type.Object(
+  {
+    id: Uuid,
+    ref: Type.String({ examples: ['INC000123'] }),
+    type: TicketTypeSchema,
+    number: Type.Integer(),
+    title: Type.String(),
+    description: Type.String(),
+    status: Type.String(),
+    impact: Type.Integer(),
+    urgency: Type.Integer(),
+    priority: Type.Integer({ minimum: 1, maximum: 5 }),
+    category: Nullable(Type.String()),
+    requester: PersonRef,
+    assignee: Nullable(PersonRef),
+    team: Nullable(Type.Object({ id: Uuid, name: Type.String() })),
+    createdAt: DateTime,
+    updatedAt: DateTime,
+    resolvedAt: Nullable(DateTime),
+    closedAt: Nullable(DateTime),
+    sla: Type.Object({
+      responseDueAt: Nullable(DateTime),
+      resolutionDueAt: Nullable(DateTime),
+      firstResponseAt: Nullable(DateTime),
+      paused: Type.Boolean(),
+      responseBreached: Type.Boolean(),
+      resolutionBreached: Type.Boolean(),
+    }),
+    allowedTransitions: Type.Array(Type.String(), { description: 'Statuses the caller may move the ticket to now' }),
+    canApprove: Type.Boolean(),
+  },
+  { $id: 'Ticket' },
+);
+
+export const NewTicketBody = Type.Object(
+  {
+    type: TicketTypeSchema,
+    title: Type.String({ minLength: 1, maxLength: 200 }),
+    description: Type.Optional(Type.String({ maxLength: 20000 })),
+    impact: Type.Optional(Level),
+    urgency: Type.Optional(Level),
+    category: Type.Optional(Nullable(Type.String({ maxLength: 100 }))),
+    requesterId: Type.Optional(Uuid),
+    assigneeId: Type.Optional(Nullable(Uuid)),
+    teamId: Type.Optional(Nullable(Uuid)),
+  },
+  { additionalProperties: false },
+);
+
+export const TicketPatchBody = Type.Object(
+  {
+    title: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    description: Type.Optional(Type.String({ maxLength: 20000 })),
+    impact: Type.Optional(Level),
+    urgency: Type.Optional(Level),
+    category: Type.Optional(Nullable(Type.String({ maxLength: 100 }))),
+    assigneeId: Type.Optional(Nullable(Uuid)),
+    teamId: Type.Optional(Nullable(Uuid)),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+export const TicketQuery = Type.Object(
+  {
+    type: Type.Optional(TicketTypeSchema),
+    status: Type.Optional(Type.Array(StatusSchema, { maxItems: 10 })),
+    open: Type.Optional(Type.Boolean()),
+    assignee: Type.Optional(Type.String({ maxLength: 36, description: 'user id, `me` or `none`' })),
+    team: Type.Optional(Type.String({ maxLength: 36, description: 'team id or `mine`' })),
+    requester: Type.Optional(Type.String({ maxLength: 36, description: 'user id or `me`' })),
+    priority: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: 5 }), { maxItems: 5 })),
+    breached: Type.Optional(Type.Boolean()),
+    q: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    limit: Type.Integer({ minimum: 1, maximum: 100, default: 25 }),
+    cursor: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+
+export const CommentSchema = Type.Object(
+  {
+    id: Uuid,
+    body: Type.String(),
+    visibility: StringEnum(['public', 'internal'] as const),
+    author: PersonRef,
+    createdAt: DateTime,
+  },
+  { $id: 'Comment' },
+);
+
+export const NewCommentBody = Type.Object(
+  {
+    body: Type.String({ minLength: 1, maxLength: 20000 }),
+    visibility: StringEnum(['public', 'internal'] as const, { default: 'public' }),
+  },
+  { additionalProperties: false },
+);
+
+export const EventSchema = Type.Object({
+  id: Type.Integer(),
+  kind: Type.String(),
+  data: Type.Record(Type.String(), Type.Unknown()),
+  actor: Nullable(Type.Object({ id: Uuid, displayName: Type.String() })),
+  createdAt: DateTime,
+});
+
+export const ApprovalSchema = Type.Object({
+  id: Uuid,
+  decision: StringEnum(['approved', 'rejected'] as const),
+  comment: Type.String(),
+  approver: Type.Object({ id: Uuid, displayName: Type.String() }),
+  decidedAt: DateTime,
+});
+
+export const UserSchema = Type.Object(
+  {
+    id: Uuid,
+    email: Type.String(),
+    displayName: Type.String(),
+    status: StringEnum(['active', 'waiting', 'disabled'] as const),
+    source: StringEnum(['local', 'jit', 'scim'] as const),
+    breakGlass: Type.Boolean(),
+    totpEnabled: Type.Boolean(),
+    roles: Type.Array(RoleSchema),
+    createdAt: DateTime,
+  },
+  { $id: 'User' },
+);
+
+export const GrantSchema = Type.Object({
+  role: RoleSchema,
+  origin: StringEnum(['person', 'rule', 'system'] as const),
+  grantedBy: Nullable(Uuid),
+  ruleId: Nullable(Uuid),
+  groupRef: Nullable(Type.String()),
+});
+
+export const TeamSchema = Type.Object(
+  { id: Uuid, name: Type.String(), members: Type.Array(PersonRef) },
+  { $id: 'Team' },
+);
+
+export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+
+export const Page = <T extends TSchema>(item: T) => Type.Object({ items: Type.Array(item), nextCursor: Nullable(Type.String()) });
+
+export type NewTicketBodyT = Static<typeof NewTicketBody>;

@@ -1,0 +1,119 @@
+import { Type } from '@sinclair/typebox';
+import type { ActorCtx } from '../context.js';
+import { requireAuth } from '../http/auth.js';
+import { decideChange, listApprovals } from '../itsm/approvals.js';
+import { ticketPolicy } from '../itsm/policy.js';
+import {
+  addComment,
+  allowedTransitions,
+  changeStatus,
+  createTicket,
+  getTicket,
+  listComments,
+  listEvents,
+  listTickets,
+  updateTicket,
+  type Ticket,
+} from '../itsm/tickets.js';
+import { errors, type RoutePlugin } from './common.js';
+import {
+  ApprovalSchema,
+  CommentSchema,
+  EventSchema,
+  IdParams,
+  NewCommentBody,
+  NewTicketBody,
+  Page,
+  StatusSchema,
+  TicketPatchBody,
+  TicketQuery,
+  TicketSchema,
+  StringEnum,
+} from './schemas.js';
+
+/** Adds what the caller may do next, so clients need not re-implement the policy. */
+function withActions(ctx: ActorCtx, t: Ticket) {
+  return { ...t, allowedTransitions: allowedTransitions(ctx, t), canApprove: t.status === 'awaiting_approval' && ticketPolicy.canApprove(ctx.actor, t) };
+}
+
+export const ticketRoutes: RoutePlugin = async (app) => {
+  const tags = ['tickets'];
+
+  app.get('/tickets', {
+    schema: { tags, summary: 'Search and filter tickets (newest first, cursor-paginated)', querystring: TicketQuery, response: { 200: Page(TicketSchema), ...errors } },
+  }, async (request) => {
+    const { ctx } = requireAuth(request);
+    const page = await listTickets(ctx, request.query);
+    return { items: page.items.map((t) => withActions(ctx, t)), nextCursor: page.nextCursor };
+  });
+
+  app.post('/tickets', {
+    schema: { tags, summary: 'Raise a ticket', body: NewTicketBody, response: { 201: TicketSchema, ...errors } },
+  }, async (request, reply) => {
+    const { ctx } = requireAuth(request);
+    const t = await createTicket(ctx, request.body);
+    return reply.code(201).header('Location', `/api/v1/tickets/${t.id}`).send(withActions(ctx, t));
+  });
+
+  app.get('/tickets/:id', {
+    schema: { tags, summary: 'One ticket, by id or reference (INC000123)', params: IdParams, response: { 200: TicketSchema, ...errors } },
+  }, async (request) => {
+    const { ctx } = requireAuth(request);
+    return withActions(ctx, await getTicket(ctx, request.params.id));
+  });
+
+  app.patch('/tickets/:id', {
+    schema: { tags, summary: 'Edit fields and assignment (agents)', params: IdParams, body: TicketPatchBody, response: { 200: TicketSchema, ...errors } },
+  }, async (request) => {
+    const { ctx } = requireAuth(request);
+    return withActions(ctx, await updateTicket(ctx, request.params.id, request.body));
+  });
+
+  app.post('/tickets/:id/status', {
+    schema: {
+      tags,
+      summary: 'Move a ticket along its lifecycle',
+      params: IdParams,
+      body: Type.Object({ status: StatusSchema }, { additionalProperties: false }),
+      response: { 200: TicketSchema, ...errors },
+    },
+  }, async (request) => {
+    const { ctx } = requireAuth(request);
+    return withActions(ctx, await changeStatus(ctx, request.params.id, request.body.status));
+  });
+
+  app.get('/tickets/:id/comments', {
+    schema: { tags, summary: 'Comments (work notes only for staff)', params: IdParams, response: { 200: Type.Object({ items: Type.Array(CommentSchema) }), ...errors } },
+  }, async (request) => ({ items: await listComments(requireAuth(request).ctx, request.params.id) }));
+
+  app.post('/tickets/:id/comments', {
+    schema: { tags, summary: 'Add a public comment or an internal work note', params: IdParams, body: NewCommentBody, response: { 201: CommentSchema, ...errors } },
+  }, async (request, reply) => reply.code(201).send(await addComment(requireAuth(request).ctx, request.params.id, request.body)));
+
+  app.get('/tickets/:id/events', {
+    schema: { tags, summary: 'Activity history', params: IdParams, response: { 200: Type.Object({ items: Type.Array(EventSchema) }), ...errors } },
+  }, async (request) => ({ items: await listEvents(requireAuth(request).ctx, request.params.id) }));
+
+  app.get('/tickets/:id/approvals', {
+    schema: { tags: ['approvals'], summary: 'Approval decisions on a change', params: IdParams, response: { 200: Type.Object({ items: Type.Array(ApprovalSchema) }), ...errors } },
+  }, async (request) => ({ items: await listApprovals(requireAuth(request).ctx, request.params.id) }));
+
+  app.post('/tickets/:id/approvals', {
+    schema: {
+      tags: ['approvals'],
+      summary: 'Approve or reject a change awaiting approval (change managers)',
+      params: IdParams,
+      body: Type.Object(
+        {
+          decision: StringEnum(['approved', 'rejected'] as const),
+          comment: Type.String({ minLength: 1, maxLength: 5000 }),
+        },
+        { additionalProperties: false },
+      ),
+      response: { 200: TicketSchema, ...errors },
+    },
+  }, async (request) => {
+    const { ctx } = requireAuth(request);
+    return withActions(ctx, await decideChange(ctx, request.params.id, request.body));
+  });
+};

@@ -1,0 +1,125 @@
+import { Type } from '@sinclair/typebox';
+import { requireAuth, requireRole } from '../http/auth.js';
+import { isStaff } from '../identity/roles.js';
+import { Forbidden } from '../http/errors.js';
+import { createUser, getUser, listGrants, listUsers, setPersonRoles, updateUser } from '../identity/users.js';
+import { revokeUserSessions } from '../identity/sessions/sessions.js';
+import { audit } from '../audit/audit.js';
+import { errors, type RoutePlugin } from './common.js';
+import { GrantSchema, IdParams, Page, RoleSchema, UserSchema, StringEnum } from './schemas.js';
+
+export const userRoutes: RoutePlugin = async (app) => {
+  const tags = ['users'];
+
+  app.get('/users', {
+    schema: {
+      tags,
+      summary: 'People of the tenant (staff)',
+      querystring: Type.Object(
+        {
+          role: Type.Optional(RoleSchema),
+          status: Type.Optional(StringEnum(['active', 'waiting', 'disabled'] as const)),
+          q: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+          limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+          cursor: Type.Optional(Type.String({ maxLength: 400 })),
+        },
+        { additionalProperties: false },
+      ),
+      response: { 200: Page(UserSchema), ...errors },
+    },
+  }, async (request) => {
+    const { ctx } = requireAuth(request);
+    if (!isStaff(ctx.actor.roles)) throw new Forbidden('Only staff can list people.');
+    const { cursor, ...filter } = request.query;
+    const after = cursor ? Buffer.from(cursor, 'base64url').toString('utf8') : undefined;
+    const items = await listUsers(ctx.db, ctx.tenant.id, { ...filter, after, limit: filter.limit + 1 });
+    const page = items.slice(0, filter.limit);
+    const last = page[page.length - 1];
+    return { items: page, nextCursor: items.length > filter.limit && last ? Buffer.from(last.email.toLowerCase()).toString('base64url') : null };
+  });
+
+  app.post('/users', {
+    schema: {
+      tags,
+      summary: 'Create a local account (admins). The password must be changed at first sign-in.',
+      body: Type.Object(
+        {
+          email: Type.String({ minLength: 3, maxLength: 320 }),
+          displayName: Type.String({ minLength: 1, maxLength: 200 }),
+          password: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+          roles: Type.Array(RoleSchema, { maxItems: 4, default: ['requester'] }),
+          breakGlass: Type.Optional(Type.Boolean()),
+        },
+        { additionalProperties: false },
+      ),
+      response: { 201: UserSchema, ...errors },
+    },
+  }, async (request, reply) => {
+    const { ctx } = requireAuth(request);
+    requireRole(ctx, 'admin');
+    const user = await ctx.db.transaction((tx) => createUser(ctx, tx, request.body));
+    return reply.code(201).header('Location', `/api/v1/users/${user.id}`).send(user);
+  });
+
+  app.get('/users/:id', {
+    schema: {
+      tags,
+      summary: 'One person, with where each role came from (staff)',
+      params: IdParams,
+      response: { 200: Type.Intersect([UserSchema, Type.Object({ grants: Type.Array(GrantSchema) })]), ...errors },
+    },
+  }, async (request) => {
+    const { ctx } = requireAuth(request);
+    if (!isStaff(ctx.actor.roles) && request.params.id !== ctx.actor.userId) throw new Forbidden('Only staff can view other people.');
+    const user = await getUser(ctx.db, ctx.tenant.id, request.params.id);
+    return { ...user, grants: await listGrants(ctx.db, ctx.tenant.id, user.id) };
+  });
+
+  app.patch('/users/:id', {
+    schema: {
+      tags,
+      summary: 'Rename, disable or enable, or flag as break-glass (admins)',
+      params: IdParams,
+      body: Type.Object(
+        {
+          displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+          status: Type.Optional(StringEnum(['active', 'disabled'] as const)),
+          breakGlass: Type.Optional(Type.Boolean()),
+        },
+        { additionalProperties: false, minProperties: 1 },
+      ),
+      response: { 200: UserSchema, ...errors },
+    },
+  }, async (request) => {
+    const { ctx } = requireAuth(request);
+    requireRole(ctx, 'admin');
+    return updateUser(ctx, request.params.id, request.body);
+  });
+
+  app.put('/users/:id/roles', {
+    schema: {
+      tags,
+      summary: 'Set the roles granted by a person (admins). Rule-granted roles are kept.',
+      params: IdParams,
+      body: Type.Object({ roles: Type.Array(RoleSchema, { maxItems: 4 }) }, { additionalProperties: false }),
+      response: { 200: UserSchema, ...errors },
+    },
+  }, async (request) => {
+    const { ctx } = requireAuth(request);
+    requireRole(ctx, 'admin');
+    return setPersonRoles(ctx, request.params.id, request.body.roles);
+  });
+
+  app.post('/users/:id/sessions/revoke', {
+    schema: { tags, summary: "End all of a person's sessions and API tokens (admins)", params: IdParams, response: { 204: Type.Null(), ...errors } },
+  }, async (request, reply) => {
+    const { ctx } = requireAuth(request);
+    requireRole(ctx, 'admin');
+    const user = await getUser(ctx.db, ctx.tenant.id, request.params.id);
+    await ctx.db.transaction(async (tx) => {
+      await revokeUserSessions(tx, ctx.tenant.id, user.id);
+      await audit(ctx, tx, { action: 'user.sessions_revoked', targetType: 'user', targetId: user.id });
+    });
+    return reply.code(204).send(null);
+  });
+};

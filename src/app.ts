@@ -1,0 +1,84 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import fastifyCookie from '@fastify/cookie';
+import fastifySwagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Config } from './config.js';
+import type { Db } from './db/db.js';
+import { apiV1 } from './api/index.js';
+import { Problem } from './api/schemas.js';
+import { installProblemHandler } from './http/problem.js';
+import { installObservability } from './http/observability.js';
+import { installWeb } from './http/web.js';
+import { SecretBox } from './identity/secrets.js';
+import { pruneCounters } from './http/rate-limit.js';
+import { pruneSessions } from './identity/sessions/sessions.js';
+
+export interface AppOptions {
+  config: Config;
+  db: Db;
+  /** Pino logger options; `false` silences it (tests). */
+  logger?: boolean | object;
+}
+
+const SECURITY_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'same-origin',
+  'content-security-policy':
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+};
+
+/** The composition root: one Fastify app from a config and a database. The caller owns listen(). */
+export async function buildApp({ config, db, logger }: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger:
+      logger === false
+        ? false
+        : { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-csrf-token"]'], ...(typeof logger === 'object' ? logger : {}) },
+    bodyLimit: 256 * 1024,
+    trustProxy: process.env.KEYDESK_TRUST_PROXY === 'true',
+    // Unknown properties are refused, not silently dropped: bad input gets a clear error.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    routerOptions: { ignoreTrailingSlash: true },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.decorateRequest('auth', null);
+  installProblemHandler(app);
+  app.addHook('onSend', async (_request, reply) => {
+    reply.headers(SECURITY_HEADERS);
+  });
+  await app.register(fastifyCookie);
+  app.addSchema(Problem);
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Keydesk REST API', version: '1.0.0', description: 'IT service desk API. Authenticate with a session cookie (and X-CSRF-Token on writes) or a personal API token as a Bearer token.' },
+      servers: [{ url: config.publicUrl }],
+      components: {
+        securitySchemes: {
+          apiToken: { type: 'http', scheme: 'bearer', description: 'Personal API token (kdp_…)' },
+          session: { type: 'apiKey', in: 'cookie', name: 'keydesk_session' },
+        },
+      },
+      security: [{ apiToken: [] }, { session: [] }],
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+  });
+
+  const deps = { config, db, totpBox: new SecretBox(config.secret, 'totp') };
+  await app.register(apiV1, { prefix: '/api/v1', deps });
+  app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  installObservability(app, db);
+  await installWeb(app, db, config.webDir);
+
+  // Housekeeping: expired rate-limit windows and long-dead sessions. Cheap, idempotent, any node.
+  const timer = setInterval(() => {
+    void Promise.all([pruneCounters(db), pruneSessions(db)]).catch((err) => app.log.warn({ err }, 'housekeeping failed'));
+  }, 10 * 60_000);
+  timer.unref();
+  app.addHook('onClose', async () => clearInterval(timer));
+
+  return app;
+}

@@ -1,0 +1,121 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { buildApp } from './app.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { openDatabase, type Db } from './db/db.js';
+import { migrate } from './db/migrate.js';
+import { ensureDemoTenant } from './demo/seed.js';
+import { AppError } from './http/errors.js';
+import { listUsers } from './identity/users.js';
+import { createTenant, findTenantBySlug } from './tenancy/tenants.js';
+
+const USAGE = `Usage: keydesk <command>
+
+  serve [--demo]                     start the server (--demo: create the demo tenant if missing)
+  migrate                            apply database migrations
+  tenant create <slug> --name N --admin-email E [--json]
+                                     create a tenant and its first admin (prints a one-time password)
+  user list <tenant> [--json]        list a tenant's people
+
+Environment: PORT, PUBLIC_URL, DATABASE_URL (unset: embedded database in KEYDESK_DATA_DIR), KEYDESK_SECRET`;
+
+class UsageError extends Error {}
+
+async function withDb<T>(config: Config, fn: (db: Db) => Promise<T>): Promise<T> {
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  try {
+    await migrate(db);
+    return await fn(db);
+  } finally {
+    await db.close();
+  }
+}
+
+function print(json: boolean, data: unknown, text: string) {
+  process.stdout.write((json ? JSON.stringify(data, null, 2) : text) + '\n');
+}
+
+async function serve(config: Config, demo: boolean) {
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  await migrate(db);
+  const creds = demo ? await ensureDemoTenant(db, config.dataDir, config.publicUrl) : null;
+  const app = await buildApp({ config, db });
+  app.addHook('onClose', async () => db.close());
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    app.log.info({ signal }, 'shutting down');
+    // Stop accepting, let in-flight requests finish, then close the database.
+    app.close().then(
+      () => process.exit(0),
+      (err) => {
+        app.log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  await app.listen({ port: config.port, host: config.host });
+  const lines = [`\nKeydesk is running at ${config.publicUrl}  (database: ${config.databaseUrl ? 'PostgreSQL' : `embedded, ${config.dataDir}`})`];
+  if (creds) {
+    lines.push(`Demo workspace: ${creds.url}`, `Sign in with any of these accounts and the password ${creds.password}`);
+    for (const a of creds.accounts) lines.push(`  ${a.email.padEnd(28)} ${a.roles.filter((r) => r !== 'requester').join(', ') || 'requester'}`);
+  }
+  lines.push(`API reference: ${config.publicUrl}/docs\n`);
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+async function main(argv: string[]) {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      demo: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      name: { type: 'string' },
+      'admin-email': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const [cmd, sub, arg] = positionals;
+  if (values.help || !cmd) {
+    process.stdout.write(USAGE + '\n');
+    return;
+  }
+  const config = loadConfig();
+  if (cmd === 'serve') return serve(config, values.demo);
+  if (cmd === 'migrate') {
+    const applied = await withDb(config, migrate);
+    return print(values.json, { applied }, applied.length ? `Applied migrations: ${applied.join(', ')}` : 'The database is up to date.');
+  }
+  if (cmd === 'tenant' && sub === 'create') {
+    if (!arg || !values.name || !values['admin-email']) throw new UsageError('tenant create needs <slug> --name and --admin-email');
+    const created = await withDb(config, (db) => createTenant(db, { slug: arg, name: values.name!, adminEmail: values['admin-email']! }));
+    return print(
+      values.json,
+      created,
+      `Created tenant ${created.tenant.slug} (${created.tenant.name}).\nSign in at ${config.publicUrl}/t/${created.tenant.slug}/login as ${created.admin.email} with the one-time password ${created.admin.oneTimePassword}`,
+    );
+  }
+  if (cmd === 'user' && sub === 'list') {
+    if (!arg) throw new UsageError('user list needs <tenant>');
+    const users = await withDb(config, async (db) => {
+      const tenant = await findTenantBySlug(db, arg);
+      if (!tenant) throw new UsageError(`No tenant "${arg}".`);
+      return listUsers(db, tenant.id, { limit: 10_000 });
+    });
+    return print(values.json, { items: users }, users.map((u) => `${u.email.padEnd(32)} ${u.status.padEnd(9)} ${u.roles.join(',')}`).join('\n'));
+  }
+  throw new UsageError(`Unknown command: ${positionals.join(' ')}`);
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof UsageError || err instanceof ConfigError || err instanceof AppError) {
+    process.stderr.write(`keydesk: ${err.message}\n${err instanceof UsageError ? '\n' + USAGE + '\n' : ''}`);
+    process.exit(2);
+  }
+  process.stderr.write(`keydesk: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,100 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+/** Typed configuration, read once from the environment and validated at start. */
+export interface Config {
+  port: number;
+  host: string;
+  /** Origin the outside world uses to reach Keydesk, without a trailing slash. */
+  publicUrl: string;
+  /** Unset: the embedded PGlite database in `dataDir`. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  /** Key material for encrypting stored secrets (TOTP seeds) and signing state. */
+  secret: string;
+  logLevel: string;
+  session: { idleMinutes: number; absoluteHours: number };
+  /** Directory with the built web app; absent in API-only test runs. */
+  webDir: string;
+}
+
+export class ConfigError extends Error {}
+
+function intVar(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
+  }
+  return n;
+}
+
+function publicUrlVar(env: NodeJS.ProcessEnv, port: number): string {
+  const raw = env.PUBLIC_URL || `http://localhost:${port}`;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`PUBLIC_URL must be an absolute URL, got "${raw}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(`PUBLIC_URL must use http or https, got "${raw}"`);
+  }
+  if (url.search || url.hash || (url.pathname !== '/' && url.pathname !== '')) {
+    throw new ConfigError(`PUBLIC_URL must be an origin without path, query or fragment, got "${raw}"`);
+  }
+  return url.origin;
+}
+
+/**
+ * The secret is required with an external database (several nodes must share it). In embedded
+ * mode it is generated once and kept in the data folder, so `npm start` needs no setup.
+ */
+function secretVar(env: NodeJS.ProcessEnv, databaseUrl: string | undefined, dataDir: string): string {
+  const given = env.KEYDESK_SECRET;
+  if (given) {
+    if (given.length < 32) throw new ConfigError('KEYDESK_SECRET must be at least 32 characters');
+    return given;
+  }
+  if (databaseUrl) {
+    throw new ConfigError('KEYDESK_SECRET is required when DATABASE_URL is set (every node must share it)');
+  }
+  const file = path.join(dataDir, 'secret');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dataDir, { recursive: true });
+  const secret = randomBytes(32).toString('base64url');
+  writeFileSync(file, secret + '\n', { mode: 0o600 });
+  return secret;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const port = intVar(env, 'PORT', 3000, 0, 65535);
+  const databaseUrl = env.DATABASE_URL || undefined;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL must be a postgres:// or postgresql:// URL');
+  }
+  const dataDir = path.resolve(env.KEYDESK_DATA_DIR || './data');
+  return {
+    port,
+    host: env.HOST || '127.0.0.1',
+    publicUrl: publicUrlVar(env, port),
+    databaseUrl,
+    dataDir,
+    secret: secretVar(env, databaseUrl, dataDir),
+    logLevel: env.LOG_LEVEL || 'info',
+    session: {
+      idleMinutes: intVar(env, 'KEYDESK_SESSION_IDLE_MINUTES', 60, 1, 7 * 24 * 60),
+      absoluteHours: intVar(env, 'KEYDESK_SESSION_ABSOLUTE_HOURS', 12, 1, 24 * 30),
+    },
+    webDir: path.resolve(env.KEYDESK_WEB_DIR || path.join(packageRoot(), 'dist', 'web')),
+  };
+}
+
+/** The folder holding package.json, whether running from src/ (tsx) or dist/server/. */
+function packageRoot(): string {
+  let dir = import.meta.dirname;
+  while (!existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+}

@@ -1,0 +1,88 @@
+import type { Queryable } from '../../db/db.js';
+import { hashToken, randomToken } from '../secrets.js';
+
+export interface SessionPolicy {
+  idleMinutes: number;
+  absoluteHours: number;
+}
+
+export interface Session {
+  id: string;
+  tenantId: string;
+  userId: string;
+  csrfToken: string;
+  method: string;
+}
+
+/**
+ * The cookie carries `<tenant id>.<secret>`: the tenant part routes the lookup (every tenant-owned
+ * key starts with tenant_id); only the secret's SHA-256 is stored.
+ */
+export function parseSessionCookie(value: string | undefined): { tenantId: string; token: string } | null {
+  if (!value || value.length > 200) return null;
+  const m = /^([0-9a-f-]{36})\.([A-Za-z0-9_-]{43})$/.exec(value);
+  return m ? { tenantId: m[1]!, token: m[2]! } : null;
+}
+
+export async function createSession(
+  tx: Queryable,
+  policy: SessionPolicy,
+  input: { tenantId: string; userId: string; method: string; ip?: string; userAgent?: string },
+): Promise<{ cookieValue: string; session: Session; expiresAt: Date }> {
+  const token = randomToken();
+  const csrfToken = randomToken();
+  const rows = await tx.query<{ id: string; expires_at: Date }>(
+    `INSERT INTO sessions (tenant_id, token_hash, user_id, csrf_token, method, ip, user_agent, expires_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(hours => $8)) RETURNING id, expires_at`,
+    [
+      input.tenantId,
+      hashToken(token),
+      input.userId,
+      csrfToken,
+      input.method,
+      input.ip ?? null,
+      input.userAgent?.slice(0, 300) ?? null,
+      policy.absoluteHours,
+    ],
+  );
+  const row = rows[0]!;
+  return {
+    cookieValue: `${input.tenantId}.${token}`,
+    session: { id: row.id, tenantId: input.tenantId, userId: input.userId, csrfToken, method: input.method },
+    expiresAt: row.expires_at,
+  };
+}
+
+/**
+ * Finds a live session: not revoked, within its absolute lifetime and its idle timeout. Touches
+ * last_seen_at at most once a minute, so reads do not turn every request into a write.
+ */
+export async function findSession(q: Queryable, policy: SessionPolicy, tenantId: string, token: string): Promise<Session | null> {
+  const rows = await q.query<Session & { stale: boolean }>(
+    `SELECT id, tenant_id AS "tenantId", user_id AS "userId", csrf_token AS "csrfToken", method,
+            last_seen_at < now() - interval '1 minute' AS stale
+     FROM sessions
+     WHERE tenant_id = $1 AND token_hash = $2 AND revoked_at IS NULL AND expires_at > now()
+       AND last_seen_at > now() - make_interval(mins => $3)`,
+    [tenantId, hashToken(token), policy.idleMinutes],
+  );
+  const s = rows[0];
+  if (!s) return null;
+  if (s.stale) await q.query('UPDATE sessions SET last_seen_at = now() WHERE tenant_id = $1 AND id = $2', [tenantId, s.id]);
+  const { stale: _stale, ...session } = s;
+  return session;
+}
+
+export async function revokeSession(q: Queryable, tenantId: string, sessionId: string): Promise<void> {
+  await q.query('UPDATE sessions SET revoked_at = now() WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL', [tenantId, sessionId]);
+}
+
+/** Ends every session and API token of a user: used when they are disabled or deprovisioned. */
+export async function revokeUserSessions(q: Queryable, tenantId: string, userId: string): Promise<void> {
+  await q.query('UPDATE sessions SET revoked_at = now() WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL', [tenantId, userId]);
+  await q.query('UPDATE api_tokens SET revoked_at = now() WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL', [tenantId, userId]);
+}
+
+export async function pruneSessions(q: Queryable): Promise<void> {
+  await q.query(`DELETE FROM sessions WHERE expires_at < now() - interval '7 days' OR revoked_at < now() - interval '7 days'`);
+}

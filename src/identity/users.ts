@@ -1,0 +1,243 @@
+import type { Ctx } from '../context.js';
+import type { Queryable } from '../db/db.js';
+import { isUniqueViolation } from '../db/db.js';
+import { audit } from '../audit/audit.js';
+import { Conflict, NotFound, ValidationFailed } from '../http/errors.js';
+import { hashPassword, MAX_PASSWORD_LENGTH } from './secrets.js';
+import { ROLES, type Role } from './roles.js';
+import { revokeUserSessions } from './sessions/sessions.js';
+
+export type UserStatus = 'active' | 'waiting' | 'disabled';
+export type UserSource = 'local' | 'jit' | 'scim';
+
+export interface User {
+  id: string;
+  email: string;
+  displayName: string;
+  status: UserStatus;
+  source: UserSource;
+  breakGlass: boolean;
+  totpEnabled: boolean;
+  roles: Role[];
+  createdAt: Date;
+}
+
+export interface RoleGrant {
+  role: Role;
+  origin: 'person' | 'rule' | 'system';
+  grantedBy: string | null;
+  ruleId: string | null;
+  groupRef: string | null;
+}
+
+const MIN_PASSWORD_LENGTH = 12;
+const EMAIL_PATTERN = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
+
+export function checkPassword(password: string): void {
+  if (password.length < MIN_PASSWORD_LENGTH || password.length > MAX_PASSWORD_LENGTH) {
+    throw new ValidationFailed('The password does not meet the policy.', [
+      { field: 'password', message: `use between ${MIN_PASSWORD_LENGTH} and ${MAX_PASSWORD_LENGTH} characters` },
+    ]);
+  }
+}
+
+export function normaliseEmail(email: string): string {
+  const e = email.trim();
+  if (!EMAIL_PATTERN.test(e)) throw new ValidationFailed('The email address is invalid.', [{ field: 'email', message: 'is not an email address' }]);
+  return e;
+}
+
+const USER_COLUMNS = `u.id, u.email, u.display_name AS "displayName", u.status, u.source, u.break_glass AS "breakGlass",
+  u.totp_enabled AS "totpEnabled", u.created_at AS "createdAt",
+  coalesce((SELECT array_agg(DISTINCT g.role ORDER BY g.role) FROM role_grants g
+            WHERE g.tenant_id = u.tenant_id AND g.user_id = u.id), '{}') AS roles`;
+
+export async function getUser(q: Queryable, tenantId: string, userId: string): Promise<User> {
+  if (!isUuid(userId)) throw new NotFound('User');
+  const rows = await q.query<User>(`SELECT ${USER_COLUMNS} FROM users u WHERE u.tenant_id = $1 AND u.id = $2`, [tenantId, userId]);
+  if (!rows[0]) throw new NotFound('User');
+  return rows[0];
+}
+
+export async function listUsers(
+  q: Queryable,
+  tenantId: string,
+  filter: { role?: Role; status?: UserStatus; q?: string; limit: number; after?: string },
+): Promise<User[]> {
+  const params: unknown[] = [tenantId];
+  const where = ['u.tenant_id = $1'];
+  if (filter.role) {
+    params.push(filter.role);
+    where.push(`EXISTS (SELECT 1 FROM role_grants g WHERE g.tenant_id = u.tenant_id AND g.user_id = u.id AND g.role = $${params.length})`);
+  }
+  if (filter.status) {
+    params.push(filter.status);
+    where.push(`u.status = $${params.length}`);
+  }
+  if (filter.q) {
+    params.push(`%${escapeLike(filter.q.toLowerCase())}%`);
+    where.push(`(lower(u.email) LIKE $${params.length} OR lower(u.display_name) LIKE $${params.length})`);
+  }
+  if (filter.after) {
+    params.push(filter.after);
+    where.push(`lower(u.email) > $${params.length}`);
+  }
+  params.push(filter.limit);
+  return q.query<User>(
+    `SELECT ${USER_COLUMNS} FROM users u WHERE ${where.join(' AND ')} ORDER BY lower(u.email) LIMIT $${params.length}`,
+    params,
+  );
+}
+
+export interface NewUser {
+  email: string;
+  displayName: string;
+  password?: string;
+  roles: Role[];
+  breakGlass?: boolean;
+  source?: UserSource;
+  status?: UserStatus;
+  /** `system` for the tenant's first admin; `person` when an admin creates the user. */
+  grantOrigin?: 'person' | 'system';
+  passwordChangeRequired?: boolean;
+}
+
+export async function createUser(ctx: Ctx, tx: Queryable, input: NewUser): Promise<User> {
+  const email = normaliseEmail(input.email);
+  if (input.password !== undefined) checkPassword(input.password);
+  const passwordHash = input.password === undefined ? null : await hashPassword(input.password);
+  let id: string;
+  try {
+    const rows = await tx.query<{ id: string }>(
+      `INSERT INTO users (tenant_id, email, display_name, status, source, password_hash, break_glass, password_change_required)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+      [
+        ctx.tenant.id,
+        email,
+        input.displayName,
+        input.status ?? 'active',
+        input.source ?? 'local',
+        passwordHash,
+        input.breakGlass ?? false,
+        input.passwordChangeRequired ?? passwordHash !== null,
+      ],
+    );
+    id = rows[0]!.id;
+  } catch (err) {
+    if (isUniqueViolation(err, 'users_email_key')) throw new Conflict(`A user with email ${email} already exists.`, 'user_exists');
+    throw err;
+  }
+  for (const role of new Set(input.roles)) await insertGrant(tx, ctx, id, role, input.grantOrigin ?? 'person');
+  await audit(ctx, tx, {
+    action: 'user.created',
+    targetType: 'user',
+    targetId: id,
+    details: { email, roles: [...new Set(input.roles)], source: input.source ?? 'local' },
+  });
+  return getUser(tx, ctx.tenant.id, id);
+}
+
+async function insertGrant(tx: Queryable, ctx: Ctx, userId: string, role: Role, origin: 'person' | 'system'): Promise<void> {
+  await tx.query(
+    `INSERT INTO role_grants (tenant_id, user_id, role, origin, granted_by) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT DO NOTHING`,
+    [ctx.tenant.id, userId, role, origin, ctx.actor?.userId ?? null],
+  );
+}
+
+export async function listGrants(q: Queryable, tenantId: string, userId: string): Promise<RoleGrant[]> {
+  return q.query<RoleGrant>(
+    `SELECT role, origin, granted_by AS "grantedBy", rule_id AS "ruleId", group_ref AS "groupRef"
+     FROM role_grants WHERE tenant_id = $1 AND user_id = $2 ORDER BY role, origin`,
+    [tenantId, userId],
+  );
+}
+
+/**
+ * Sets the roles a person granted. Grants that came from rules or the system stay as they are: a
+ * person's edit never erases what a group rule gave, and the next sync owns those.
+ */
+export async function setPersonRoles(ctx: Ctx, userId: string, roles: Role[]): Promise<User> {
+  const wanted = new Set(roles);
+  return ctx.db.transaction(async (tx) => {
+    const before = await getUser(tx, ctx.tenant.id, userId);
+    await lockAdminChanges(tx, ctx.tenant.id);
+    const current = await tx.query<{ role: Role }>(
+      `SELECT role FROM role_grants WHERE tenant_id = $1 AND user_id = $2 AND origin IN ('person', 'system')`,
+      [ctx.tenant.id, userId],
+    );
+    const have = new Set(current.map((r) => r.role));
+    const added = [...wanted].filter((r) => !have.has(r));
+    const removed = [...have].filter((r) => !wanted.has(r));
+    for (const role of added) await insertGrant(tx, ctx, userId, role, 'person');
+    if (removed.length) {
+      await tx.query(
+        `DELETE FROM role_grants WHERE tenant_id = $1 AND user_id = $2 AND origin IN ('person', 'system') AND role = ANY($3)`,
+        [ctx.tenant.id, userId, removed],
+      );
+    }
+    // Granting any role to someone in the waiting room lets them in.
+    if (before.status === 'waiting' && wanted.size > 0) {
+      await tx.query(`UPDATE users SET status = 'active', updated_at = now() WHERE tenant_id = $1 AND id = $2`, [ctx.tenant.id, userId]);
+    }
+    await assertAnAdminRemains(tx, ctx.tenant.id);
+    if (added.length || removed.length) {
+      await audit(ctx, tx, { action: 'user.roles_changed', targetType: 'user', targetId: userId, details: { added, removed } });
+    }
+    return getUser(tx, ctx.tenant.id, userId);
+  });
+}
+
+export async function updateUser(
+  ctx: Ctx,
+  userId: string,
+  patch: { displayName?: string; status?: 'active' | 'disabled'; breakGlass?: boolean },
+): Promise<User> {
+  return ctx.db.transaction(async (tx) => {
+    const before = await getUser(tx, ctx.tenant.id, userId);
+    await lockAdminChanges(tx, ctx.tenant.id);
+    await tx.query(
+      `UPDATE users SET display_name = coalesce($3, display_name), status = coalesce($4, status),
+         break_glass = coalesce($5, break_glass), updated_at = now()
+       WHERE tenant_id = $1 AND id = $2`,
+      [ctx.tenant.id, userId, patch.displayName ?? null, patch.status ?? null, patch.breakGlass ?? null],
+    );
+    if (patch.status === 'disabled' && before.status !== 'disabled') {
+      await revokeUserSessions(tx, ctx.tenant.id, userId);
+    }
+    await assertAnAdminRemains(tx, ctx.tenant.id);
+    const changes = Object.fromEntries(
+      Object.entries(patch).filter(([k, v]) => v !== undefined && v !== (before as unknown as Record<string, unknown>)[k]),
+    );
+    if (Object.keys(changes).length) {
+      await audit(ctx, tx, { action: 'user.updated', targetType: 'user', targetId: userId, details: changes });
+    }
+    return getUser(tx, ctx.tenant.id, userId);
+  });
+}
+
+/** Serialises changes that could remove admins, so two concurrent demotions cannot both pass the check. */
+async function lockAdminChanges(tx: Queryable, tenantId: string): Promise<void> {
+  await tx.query('SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE', [tenantId]);
+}
+
+async function assertAnAdminRemains(tx: Queryable, tenantId: string): Promise<void> {
+  const rows = await tx.query<{ n: number }>(
+    `SELECT count(DISTINCT u.id)::int AS n FROM users u JOIN role_grants g ON g.tenant_id = u.tenant_id AND g.user_id = u.id
+     WHERE u.tenant_id = $1 AND u.status = 'active' AND g.role = 'admin'`,
+    [tenantId],
+  );
+  if ((rows[0]?.n ?? 0) === 0) {
+    throw new Conflict('This would remove the last active administrator of the tenant.', 'last_admin');
+  }
+}
+
+export function isUuid(v: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v);
+}
+
+export function escapeLike(s: string): string {
+  return s.replace(/[\\%_]/g, (c) => '\\' + c);
+}
+
+export { ROLES };
