@@ -1,4 +1,4 @@
-import { Type } from '@sinclair/typebox';
+import { Type } from 'typebox';
 import { requireAuth, requireRole } from '../http/auth.js';
 import { queryAudit } from '../audit/query.js';
 import { errors, type RoutePlugin } from './common.js';

@@ -1,4 +1,4 @@
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Type, type Static, type TSchema, type TUnsafe } from 'typebox';
 import { ROLES } from '../identity/roles.js';
 import { allStatuses, TICKET_TYPES } from '../itsm/lifecycle.js';
 
@@ -9,7 +9,7 @@ export const DateTime = Type.Unsafe<Date>({ type: 'string', format: 'date-time' 
 
 export const Uuid = Type.String({ format: 'uuid' });
 /** A string enum as plain JSON Schema `enum` (clearer errors and OpenAPI than a union of literals). */
-export const StringEnum = <T extends string>(values: readonly T[], opts: object = {}) => Type.Unsafe<T>({ type: 'string', enum: [...values], ...opts });
+export const StringEnum = <T extends string>(values: readonly T[], opts: object = {}): TUnsafe<T> => Type.Unsafe<T>({ type: 'string', enum: [...values], ...opts });
 export const RoleSchema = StringEnum(ROLES);
 export const TicketTypeSchema = StringEnum(TICKET_TYPES);
 export const StatusSchema = StringEnum(allStatuses());

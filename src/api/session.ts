@@ -1,4 +1,4 @@
-import { Type } from '@sinclair/typebox';
+import { Type } from 'typebox';
 import { findTenantBySlug } from '../tenancy/tenants.js';
 import { passwordSignin, changePassword } from '../identity/local/password-signin.js';
 import { beginTotpEnrolment, confirmTotp, disableTotp } from '../identity/local/totp.js';

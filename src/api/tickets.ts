@@ -1,4 +1,4 @@
-import { Type } from '@sinclair/typebox';
+import { Type } from 'typebox';
 import type { ActorCtx } from '../context.js';
 import { requireAuth } from '../http/auth.js';
 import { decideChange, listApprovals } from '../itsm/approvals.js';

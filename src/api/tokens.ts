@@ -1,4 +1,4 @@
-import { Type } from '@sinclair/typebox';
+import { Type } from 'typebox';
 import { createApiToken, listApiTokens, revokeApiToken } from '../identity/tokens/api-tokens.js';
 import { requireAuth } from '../http/auth.js';
 import { errors, type RoutePlugin } from './common.js';

@@ -1,4 +1,4 @@
-import { Type } from '@sinclair/typebox';
+import { Type } from 'typebox';
 import { requireAuth, requireRole } from '../http/auth.js';
 import { isStaff } from '../identity/roles.js';
 import { Forbidden } from '../http/errors.js';
