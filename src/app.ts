@@ -43,6 +43,8 @@ export async function buildApp({ config, db, logger }: AppOptions): Promise<Fast
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorateRequest('auth', null);
+  // JSON only: a cross-site HTML form can send text/plain without a preflight, so it gets 415.
+  app.removeContentTypeParser('text/plain');
   installProblemHandler(app);
   app.addHook('onSend', async (_request, reply) => {
     reply.headers(SECURITY_HEADERS);
