@@ -12,6 +12,19 @@ import { migrate } from '../src/db/migrate.js';
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 
+/** One benchmark file. `run` makes its own throwaway database and returns JSON-able results. */
+export interface Suite {
+  name: string;
+  description: string;
+  run(env: SuiteEnv): Promise<Record<string, unknown>>;
+}
+
+export interface SuiteEnv {
+  /** Server to create throwaway databases on (DATABASE_URL). */
+  baseUrl: string;
+  scale: number;
+}
+
 /** BENCH_SCALE multiplies every iteration count (0.1 for a quick smoke run, 3 for steadier figures). */
 export function benchScale(): number {
   const raw = process.env.BENCH_SCALE;
@@ -327,13 +340,23 @@ export function printTable<R>(title: string, columns: Column<R>[], rows: R[]): v
 }
 
 /** What the figures were taken on; stored with every result file. */
-export async function machineInfo(db: Queryable): Promise<Record<string, unknown>> {
-  const [{ version }] = (await db.query<{ version: string }>('SELECT version()')) as [{ version: string }];
-  const settings = await db.query<{ name: string; setting: string; unit: string | null }>(
-    `SELECT name, setting, unit FROM pg_settings
-     WHERE name IN ('shared_buffers', 'work_mem', 'effective_cache_size', 'random_page_cost', 'synchronous_commit', 'fsync', 'max_connections', 'jit')
-     ORDER BY name`,
-  );
+export async function machineInfo(baseUrl: string): Promise<Record<string, unknown>> {
+  const c = new pg.Client({ connectionString: baseUrl });
+  await c.connect();
+  let version: string;
+  let settings: { name: string; setting: string; unit: string | null }[];
+  try {
+    version = (await c.query<{ version: string }>('SELECT version()')).rows[0]!.version;
+    settings = (
+      await c.query<{ name: string; setting: string; unit: string | null }>(
+        `SELECT name, setting, unit FROM pg_settings
+         WHERE name IN ('shared_buffers', 'work_mem', 'effective_cache_size', 'random_page_cost', 'synchronous_commit', 'fsync', 'max_connections', 'jit')
+         ORDER BY name`,
+      )
+    ).rows;
+  } finally {
+    await c.end();
+  }
   const cpus = os.cpus();
   return {
     cpus: cpus.length,

@@ -9,6 +9,7 @@ import { Problem } from './api/schemas.js';
 import { installProblemHandler } from './http/problem.js';
 import { installObservability } from './http/observability.js';
 import { installWeb } from './http/web.js';
+import { installValidation } from './http/validation.js';
 import { SecretBox } from './identity/secrets.js';
 import { pruneCounters } from './http/rate-limit.js';
 import { pruneSessions } from './identity/sessions/sessions.js';
@@ -37,12 +38,11 @@ export async function buildApp({ config, db, logger }: AppOptions): Promise<Fast
         : { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-csrf-token"]'], ...(typeof logger === 'object' ? logger : {}) },
     bodyLimit: 256 * 1024,
     trustProxy: process.env.KEYDESK_TRUST_PROXY === 'true',
-    // Unknown properties are refused, not silently dropped: bad input gets a clear error.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
     routerOptions: { ignoreTrailingSlash: true },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorateRequest('auth', null);
+  installValidation(app);
   // JSON only: a cross-site HTML form can send text/plain without a preflight, so it gets 415.
   app.removeContentTypeParser('text/plain');
   installProblemHandler(app);

@@ -15,3 +15,28 @@ test('health, readiness and metrics answer', async () => {
   const m = await c.get('/metrics');
   assert.match(m.body, /keydesk_http_requests_total\{method="GET",route="\/healthz",status="200"\} 1/);
 });
+
+test('migrations are idempotent', async () => {
+  const { migrate } = await import('../src/db/migrate.js');
+  assert.deepEqual(await migrate(t.db), []);
+});
+
+test('the OpenAPI 3.1 document describes the API and the docs page serves it', async () => {
+  const c = t.client();
+  const doc = (await c.get('/api/v1/openapi.json')).body;
+  assert.equal(doc.openapi, '3.1.0');
+  for (const p of ['/api/v1/tickets', '/api/v1/tickets/{id}', '/api/v1/tickets/{id}/approvals', '/api/v1/users', '/api/v1/teams', '/api/v1/audit', '/api/v1/session']) {
+    assert.ok(doc.paths[p], `documents ${p}`);
+  }
+  assert.ok(doc.components.schemas.Ticket || JSON.stringify(doc).includes('"ref"'));
+  const page = await c.get('/docs');
+  assert.equal(page.status, 200);
+  assert.match(page.body, /swagger-ui/);
+  assert.equal((await c.get('/docs/assets/swagger-ui-bundle.js')).status, 200);
+});
+
+test('responses carry security headers', async () => {
+  const res = await t.client().get('/healthz');
+  assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+  assert.match(res.headers.get('content-security-policy')!, /frame-ancestors 'none'/);
+});

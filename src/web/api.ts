@@ -107,9 +107,9 @@ export const api = {
 /** A message fit to show for any thrown value. */
 export function errorMessage(err: unknown): string {
   if (err instanceof ApiError) {
-    if (err.errors.length && err.code !== 'invalid_request') return `${err.message} ${err.errors.map((e) => `${e.field ? `${e.field} ` : ''}${e.message}`).join('; ')}.`;
-    if (err.errors.length) return `${err.message} ${err.errors.map((e) => `${e.field ? `${e.field}: ` : ''}${e.message}`).join('; ')}.`;
-    return err.message;
+    if (!err.errors.length) return err.message;
+    const fields = err.errors.map((e) => (e.field ? `${e.field}: ${e.message}` : e.message)).join('; ');
+    return `${err.message} (${fields})`;
   }
   if (err instanceof Error) return err.message;
   return 'Something went wrong.';

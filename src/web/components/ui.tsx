@@ -1,0 +1,360 @@
+import { useEffect, useId, useRef, type ReactNode } from 'react';
+import { errorMessage } from '../api';
+import { formatDateTime, hueOf, initials, priorityLabel, relativeTime, statusLabel, statusTone, TYPE_LABELS } from '../format';
+import type { TicketType } from '../types';
+
+export function Spinner({ label = 'Loading', small = false }: { label?: string; small?: boolean }) {
+  return <span className={small ? 'spinner small' : 'spinner'} role="status" aria-label={label} />;
+}
+
+export function Loading({ label = 'Loading…' }: { label?: string }) {
+  return (
+    <div className="loading" data-testid="loading">
+      <Spinner label={label} />
+      <span>{label}</span>
+    </div>
+  );
+}
+
+export function FullPageLoading() {
+  return (
+    <div className="center-page">
+      <Loading />
+    </div>
+  );
+}
+
+/** Placeholder rows while a list loads. */
+export function SkeletonRows({ rows = 5 }: { rows?: number }) {
+  return (
+    <div className="skeleton-list" aria-hidden="true">
+      {Array.from({ length: rows }, (_, i) => (
+        <div key={i} className="skeleton-row">
+          <span className="skeleton" style={{ width: '5rem' }} />
+          <span className="skeleton" style={{ width: `${40 + ((i * 17) % 35)}%` }} />
+          <span className="skeleton" style={{ width: '4.5rem', marginLeft: 'auto' }} />
+        </div>
+      ))}
+    </div>
+  );
+}
+
+export function EmptyState({ title, children, action, icon = 'inbox' }: { title: string; children?: ReactNode; action?: ReactNode; icon?: IconName }) {
+  return (
+    <div className="empty" data-testid="empty-state">
+      <div className="empty-icon" aria-hidden="true">
+        <Icon name={icon} size={28} />
+      </div>
+      <h2 className="h3">{title}</h2>
+      {children && <p className="muted">{children}</p>}
+      {action && <div className="empty-action">{action}</div>}
+    </div>
+  );
+}
+
+/** A load or action error, announced to screen readers. */
+export function ErrorNotice({ error, onRetry, testId = 'error' }: { error: unknown; onRetry?: () => void; testId?: string }) {
+  if (!error) return null;
+  return (
+    <div className="notice error" role="alert" data-testid={testId}>
+      <Icon name="alert" size={18} />
+      <span className="notice-text">{errorMessage(error)}</span>
+      {onRetry && (
+        <button type="button" className="btn small ghost" onClick={onRetry}>
+          Try again
+        </button>
+      )}
+    </div>
+  );
+}
+
+/** A polite live region for form errors: always present so that changes are announced. */
+export function FormError({ error, testId = 'form-error' }: { error: unknown; testId?: string }) {
+  return (
+    <div aria-live="assertive" className="form-error-region">
+      {error ? (
+        <div className="notice error" role="alert" data-testid={testId}>
+          <Icon name="alert" size={18} />
+          <span className="notice-text">{typeof error === 'string' ? error : errorMessage(error)}</span>
+        </div>
+      ) : null}
+    </div>
+  );
+}
+
+export function Notice({ tone = 'info', children, testId }: { tone?: 'info' | 'success' | 'warning'; children: ReactNode; testId?: string }) {
+  return (
+    <div className={`notice ${tone}`} role="status" data-testid={testId}>
+      <Icon name={tone === 'success' ? 'check' : tone === 'warning' ? 'alert' : 'info'} size={18} />
+      <span className="notice-text">{children}</span>
+    </div>
+  );
+}
+
+export function StatusBadge({ status, testId = 'status-badge' }: { status: string; testId?: string }) {
+  return (
+    <span className={`badge tone-${statusTone(status)}`} data-testid={testId} data-status={status}>
+      <span className="badge-dot" aria-hidden="true" />
+      {statusLabel(status)}
+    </span>
+  );
+}
+
+export function PriorityBadge({ priority, compact = false }: { priority: number; compact?: boolean }) {
+  return (
+    <span className={`priority p${priority}`} title={priorityLabel(priority)} data-testid="priority-badge">
+      {compact ? `P${priority}` : priorityLabel(priority)}
+    </span>
+  );
+}
+
+export function TypeTag({ type }: { type: TicketType }) {
+  return <span className={`type-tag type-${type}`}>{TYPE_LABELS[type]}</span>;
+}
+
+export function Avatar({ name, size = 28 }: { name: string; size?: number }) {
+  const hue = hueOf(name);
+  return (
+    <span
+      className="avatar"
+      aria-hidden="true"
+      style={{ width: size, height: size, fontSize: size * 0.4, background: `hsl(${hue} 55% 92%)`, color: `hsl(${hue} 45% 32%)` }}
+    >
+      {initials(name)}
+    </span>
+  );
+}
+
+export function RelativeTime({ date }: { date: string | null | undefined }) {
+  if (!date) return <span className="muted">—</span>;
+  return (
+    <time dateTime={date} title={formatDateTime(date)}>
+      {relativeTime(date)}
+    </time>
+  );
+}
+
+/** A labelled form control; the child receives the id through a render function. */
+export function Field({ label, hint, children, error }: { label: ReactNode; hint?: ReactNode; error?: string; children: (id: string, describedBy?: string) => ReactNode }) {
+  const id = useId();
+  const hintId = hint || error ? `${id}-hint` : undefined;
+  return (
+    <div className={error ? 'field has-error' : 'field'}>
+      <label htmlFor={id}>{label}</label>
+      {children(id, hintId)}
+      {(hint || error) && (
+        <p id={hintId} className={error ? 'field-hint error-text' : 'field-hint'}>
+          {error ?? hint}
+        </p>
+      )}
+    </div>
+  );
+}
+
+/** A modal dialog on the native <dialog> element (focus trapping and Escape come with it). */
+export function Dialog({ open, onClose, title, children, wide = false, testId }: { open: boolean; onClose: () => void; title: string; children: ReactNode; wide?: boolean; testId?: string }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const titleId = useId();
+  useEffect(() => {
+    const d = ref.current;
+    if (!d) return;
+    if (open && !d.open) d.showModal();
+    if (!open && d.open) d.close();
+  }, [open]);
+  return (
+    <dialog
+      ref={ref}
+      className={wide ? 'dialog wide' : 'dialog'}
+      aria-labelledby={titleId}
+      onClose={onClose}
+      onCancel={(e) => {
+        e.preventDefault();
+        onClose();
+      }}
+      onClick={(e) => {
+        if (e.target === ref.current) onClose();
+      }}
+      data-testid={testId}
+    >
+      {open && (
+        <div className="dialog-body">
+          <header className="dialog-header">
+            <h2 id={titleId} className="h3">
+              {title}
+            </h2>
+            <button type="button" className="icon-btn" onClick={onClose} aria-label="Close">
+              <Icon name="x" size={18} />
+            </button>
+          </header>
+          {children}
+        </div>
+      )}
+    </dialog>
+  );
+}
+
+export type IconName =
+  | 'inbox'
+  | 'alert'
+  | 'info'
+  | 'check'
+  | 'x'
+  | 'user'
+  | 'users'
+  | 'search'
+  | 'plus'
+  | 'clock'
+  | 'flame'
+  | 'layers'
+  | 'menu'
+  | 'logout'
+  | 'shield'
+  | 'key'
+  | 'lock'
+  | 'list'
+  | 'wrench'
+  | 'box'
+  | 'arrow-left'
+  | 'note'
+  | 'message'
+  | 'copy'
+  | 'pause';
+
+const PATHS: Record<IconName, ReactNode> = {
+  inbox: (
+    <>
+      <path d="M22 12h-6l-2 3h-4l-2-3H2" />
+      <path d="M5.45 5.11 2 12v6a2 2 0 0 0 2 2h16a2 2 0 0 0 2-2v-6l-3.45-6.89A2 2 0 0 0 16.76 4H7.24a2 2 0 0 0-1.79 1.11z" />
+    </>
+  ),
+  alert: (
+    <>
+      <circle cx="12" cy="12" r="10" />
+      <path d="M12 8v4M12 16h.01" />
+    </>
+  ),
+  info: (
+    <>
+      <circle cx="12" cy="12" r="10" />
+      <path d="M12 16v-4M12 8h.01" />
+    </>
+  ),
+  check: <path d="M20 6 9 17l-5-5" />,
+  x: <path d="M18 6 6 18M6 6l12 12" />,
+  user: (
+    <>
+      <circle cx="12" cy="8" r="4" />
+      <path d="M4 21v-1a7 7 0 0 1 14 0v1" />
+    </>
+  ),
+  users: (
+    <>
+      <circle cx="9" cy="8" r="4" />
+      <path d="M2 21v-1a7 7 0 0 1 14 0v1M16 3.13a4 4 0 0 1 0 7.75M22 21v-1a7 7 0 0 0-4-6.3" />
+    </>
+  ),
+  search: (
+    <>
+      <circle cx="11" cy="11" r="7" />
+      <path d="m21 21-4.3-4.3" />
+    </>
+  ),
+  plus: <path d="M12 5v14M5 12h14" />,
+  clock: (
+    <>
+      <circle cx="12" cy="12" r="10" />
+      <path d="M12 6v6l4 2" />
+    </>
+  ),
+  flame: <path d="M8.5 14.5A2.5 2.5 0 0 0 11 12c0-1.38-.5-2-1-3-1.07-2.14-.22-4.05 2-6 .5 2.5 2 4.9 4 6.5 2 1.6 3 3.5 3 5.5a7 7 0 1 1-14 0c0-1.15.43-2.29 1-3a2.5 2.5 0 0 0 2.5 2.5z" />,
+  layers: (
+    <>
+      <path d="m12 2 10 5-10 5L2 7z" />
+      <path d="m2 17 10 5 10-5M2 12l10 5 10-5" />
+    </>
+  ),
+  menu: <path d="M4 6h16M4 12h16M4 18h16" />,
+  logout: (
+    <>
+      <path d="M9 21H5a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2h4" />
+      <path d="m16 17 5-5-5-5M21 12H9" />
+    </>
+  ),
+  shield: <path d="M12 22s8-4 8-10V5l-8-3-8 3v7c0 6 8 10 8 10z" />,
+  key: (
+    <>
+      <circle cx="7.5" cy="15.5" r="5.5" />
+      <path d="m21 2-9.6 9.6M15.5 7.5l3 3L22 7l-3-3" />
+    </>
+  ),
+  lock: (
+    <>
+      <rect x="3" y="11" width="18" height="11" rx="2" />
+      <path d="M7 11V7a5 5 0 0 1 10 0v4" />
+    </>
+  ),
+  list: <path d="M8 6h13M8 12h13M8 18h13M3 6h.01M3 12h.01M3 18h.01" />,
+  wrench: <path d="M14.7 6.3a1 1 0 0 0 0 1.4l1.6 1.6a1 1 0 0 0 1.4 0l3.77-3.77a6 6 0 0 1-7.94 7.94l-6.91 6.91a2.12 2.12 0 0 1-3-3l6.91-6.91a6 6 0 0 1 7.94-7.94l-3.76 3.76z" />,
+  box: (
+    <>
+      <path d="M21 8a2 2 0 0 0-1-1.73l-7-4a2 2 0 0 0-2 0l-7 4A2 2 0 0 0 3 8v8a2 2 0 0 0 1 1.73l7 4a2 2 0 0 0 2 0l7-4A2 2 0 0 0 21 16z" />
+      <path d="m3.3 7 8.7 5 8.7-5M12 22V12" />
+    </>
+  ),
+  'arrow-left': <path d="m12 19-7-7 7-7M19 12H5" />,
+  note: (
+    <>
+      <path d="M15.5 3H5a2 2 0 0 0-2 2v14c0 1.1.9 2 2 2h14a2 2 0 0 0 2-2V8.5L15.5 3z" />
+      <path d="M15 3v6h6" />
+    </>
+  ),
+  message: <path d="M21 15a2 2 0 0 1-2 2H7l-4 4V5a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2z" />,
+  copy: (
+    <>
+      <rect x="9" y="9" width="13" height="13" rx="2" />
+      <path d="M5 15H4a2 2 0 0 1-2-2V4a2 2 0 0 1 2-2h9a2 2 0 0 1 2 2v1" />
+    </>
+  ),
+  pause: <path d="M10 4H6v16h4zM18 4h-4v16h4z" />,
+};
+
+export function Icon({ name, size = 16, className }: { name: IconName; size?: number; className?: string }) {
+  return (
+    <svg
+      className={className ? `icon ${className}` : 'icon'}
+      width={size}
+      height={size}
+      viewBox="0 0 24 24"
+      fill="none"
+      stroke="currentColor"
+      strokeWidth={2}
+      strokeLinecap="round"
+      strokeLinejoin="round"
+      aria-hidden="true"
+      focusable="false"
+    >
+      {PATHS[name]}
+    </svg>
+  );
+}
+
+/** Copies text to the clipboard and says so. */
+export function CopyButton({ text, label = 'Copy' }: { text: string; label?: string }) {
+  const done = useRef<HTMLSpanElement>(null);
+  return (
+    <button
+      type="button"
+      className="btn small ghost"
+      onClick={() => {
+        void navigator.clipboard?.writeText(text).then(() => {
+          if (done.current) done.current.textContent = 'Copied';
+        });
+      }}
+    >
+      <Icon name="copy" size={14} />
+      <span ref={done} aria-live="polite">
+        {label}
+      </span>
+    </button>
+  );
+}

@@ -1,0 +1,135 @@
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { api, isAbort } from './api';
+import type { Page } from './types';
+
+export interface Loaded<T> {
+  data: T | undefined;
+  error: unknown;
+  loading: boolean;
+  reload: () => void;
+  setData: (next: T | ((prev: T | undefined) => T)) => void;
+}
+
+/** GETs `path` (null: nothing yet) and reloads whenever it changes. */
+export function useApi<T>(path: string | null): Loaded<T> {
+  const [data, setDataState] = useState<T | undefined>(undefined);
+  const [error, setError] = useState<unknown>(undefined);
+  const [loading, setLoading] = useState(path !== null);
+  const [tick, setTick] = useState(0);
+
+  useEffect(() => {
+    if (path === null) return;
+    const ctrl = new AbortController();
+    setLoading(true);
+    setError(undefined);
+    api
+      .get<T>(path, { signal: ctrl.signal })
+      .then((d) => {
+        setDataState(d);
+        setLoading(false);
+      })
+      .catch((err: unknown) => {
+        if (isAbort(err)) return;
+        setError(err);
+        setLoading(false);
+      });
+    return () => ctrl.abort();
+  }, [path, tick]);
+
+  const reload = useCallback(() => setTick((n) => n + 1), []);
+  const setData = useCallback((next: T | ((prev: T | undefined) => T)) => {
+    setDataState((prev) => (typeof next === 'function' ? (next as (p: T | undefined) => T)(prev) : next));
+  }, []);
+  return { data, error, loading, reload, setData };
+}
+
+export interface Paged<T> {
+  items: T[];
+  error: unknown;
+  loading: boolean;
+  loadingMore: boolean;
+  hasMore: boolean;
+  loadMore: () => void;
+  reload: () => void;
+  update: (fn: (items: T[]) => T[]) => void;
+}
+
+/** A cursor-paginated list: the first page for `path` (which already carries its query), then "Load more". */
+export function usePaged<T>(path: string | null): Paged<T> {
+  const [items, setItems] = useState<T[]>([]);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(undefined);
+  const [loading, setLoading] = useState(path !== null);
+  const [loadingMore, setLoadingMore] = useState(false);
+  const [tick, setTick] = useState(0);
+  const generation = useRef(0);
+
+  useEffect(() => {
+    if (path === null) return;
+    const ctrl = new AbortController();
+    const gen = ++generation.current;
+    setLoading(true);
+    setError(undefined);
+    api
+      .get<Page<T>>(path, { signal: ctrl.signal })
+      .then((page) => {
+        if (gen !== generation.current) return;
+        setItems(page.items);
+        setCursor(page.nextCursor);
+        setLoading(false);
+      })
+      .catch((err: unknown) => {
+        if (isAbort(err)) return;
+        setError(err);
+        setItems([]);
+        setCursor(null);
+        setLoading(false);
+      });
+    return () => ctrl.abort();
+  }, [path, tick]);
+
+  const loadMore = useCallback(() => {
+    if (!path || !cursor || loadingMore) return;
+    const gen = generation.current;
+    setLoadingMore(true);
+    const sep = path.includes('?') ? '&' : '?';
+    api
+      .get<Page<T>>(`${path}${sep}cursor=${encodeURIComponent(cursor)}`)
+      .then((page) => {
+        if (gen !== generation.current) return;
+        setItems((prev) => [...prev, ...page.items]);
+        setCursor(page.nextCursor);
+      })
+      .catch((err: unknown) => setError(err))
+      .finally(() => setLoadingMore(false));
+  }, [path, cursor, loadingMore]);
+
+  const reload = useCallback(() => setTick((n) => n + 1), []);
+  const update = useCallback((fn: (items: T[]) => T[]) => setItems(fn), []);
+  return { items, error, loading, loadingMore, hasMore: cursor !== null, loadMore, reload, update };
+}
+
+/** Sets the document title as "<title> · <tenant> · Keydesk". */
+export function useTitle(...parts: (string | undefined | null)[]): void {
+  const title = [...parts.filter(Boolean), 'Keydesk'].join(' · ');
+  useEffect(() => {
+    document.title = title;
+  }, [title]);
+}
+
+/** Runs `fn` when "/" is pressed outside a text field. */
+export function useSlashKey(fn: () => void): void {
+  const ref = useRef(fn);
+  ref.current = fn;
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key !== '/' || e.ctrlKey || e.metaKey || e.altKey) return;
+      const el = e.target as HTMLElement | null;
+      if (el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName))) return;
+      e.preventDefault();
+      ref.current();
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, []);
+}

@@ -1,0 +1,204 @@
+import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { Link, useLocation, useNavigate, useParams, useSearchParams } from 'react-router';
+import { api, ApiError, setCsrfToken } from '../api';
+import { Logo } from '../components/Shell';
+import { Field, FormError, Notice, Spinner } from '../components/ui';
+import { useTitle } from '../hooks';
+import { safeNext } from '../session';
+import type { Session } from '../types';
+
+const MESSAGES: Record<string, string> = {
+  locked: 'This account is locked after too many failed attempts. Wait a few minutes, or ask an administrator to help.',
+  disabled: 'This account is disabled. Ask an administrator if you think that is a mistake.',
+  waiting: 'Your account is waiting for an administrator to grant you access.',
+};
+
+/** `/t/:tenant/login`: password, then a TOTP code when the account has two-step verification. */
+export function Login() {
+  const { tenant = '' } = useParams();
+  const slug = tenant.toLowerCase();
+  const [params] = useSearchParams();
+  const location = useLocation();
+  const navigate = useNavigate();
+  useTitle('Sign in', slug);
+
+  const [checking, setChecking] = useState(true);
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [otp, setOtp] = useState('');
+  const [step, setStep] = useState<'password' | 'totp'>('password');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const otpRef = useRef<HTMLInputElement>(null);
+  const signedOut = (location.state as { signedOut?: boolean } | null)?.signedOut === true;
+
+  const destination = () => safeNext(params.get('next'), slug) ?? `/t/${slug}/`;
+
+  // Already signed in to this workspace? Go straight on. Signed in to another one? Keep its CSRF
+  // token: the server checks it on every cookie-carrying write, sign-in included.
+  useEffect(() => {
+    const ctrl = new AbortController();
+    api
+      .get<Session>('/session', { signal: ctrl.signal, quiet: true })
+      .then((s) => {
+        setCsrfToken(s.csrfToken);
+        if (s.tenant.slug.toLowerCase() === slug) navigate(destination(), { replace: true });
+        else setChecking(false);
+      })
+      .catch(() => {
+        if (!ctrl.signal.aborted) setChecking(false);
+      });
+    return () => ctrl.abort();
+  }, [slug]);
+
+  useEffect(() => {
+    if (step === 'totp') otpRef.current?.focus();
+  }, [step]);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    if (busy) return;
+    if (!email.trim() || !password) return setError('Enter your email address and password.');
+    if (step === 'totp' && !/^\d{6}$/.test(otp.trim())) return setError('Enter the 6-digit code from your authenticator app.');
+    setBusy(true);
+    setError(null);
+    try {
+      const s = await api.post<Session>(
+        '/session',
+        { tenant: slug, email: email.trim(), password, ...(step === 'totp' ? { otp: otp.trim() } : {}) },
+        { quiet: true },
+      );
+      setCsrfToken(s.csrfToken);
+      navigate(destination(), { replace: true });
+    } catch (err) {
+      setBusy(false);
+      if (err instanceof ApiError) {
+        if (err.code === 'totp_required') {
+          setStep('totp');
+          return;
+        }
+        if (err.code === 'bad_totp') {
+          setOtp('');
+          setError('That code did not work. Codes change every 30 seconds: try the current one.');
+          otpRef.current?.focus();
+          return;
+        }
+        if (err.code === 'rate_limited' || err.status === 429) {
+          setError(`Too many attempts. ${err.retryAfter ? `Try again in ${err.retryAfter} seconds.` : 'Wait a moment and try again.'}`);
+          return;
+        }
+        if (err.code === 'csrf_failed') {
+          setError('Your previous session got in the way. Reload the page and try again.');
+          return;
+        }
+        setError(MESSAGES[err.code] ?? err.message);
+        return;
+      }
+      setError('Keydesk could not be reached. Check your connection and try again.');
+    }
+  };
+
+  if (checking) {
+    return (
+      <div className="auth-page">
+        <Spinner />
+      </div>
+    );
+  }
+
+  return (
+    <div className="auth-page">
+      <div className="auth-card">
+        <Logo className="auth-logo" />
+        {step === 'password' ? (
+          <>
+            <h1 className="h1">Sign in</h1>
+            <p className="muted">
+              to the <strong className="mono">{slug}</strong> workspace
+            </p>
+          </>
+        ) : (
+          <>
+            <h1 className="h1">Two-step verification</h1>
+            <p className="muted">Enter the 6-digit code from your authenticator app for {email}.</p>
+          </>
+        )}
+        {signedOut && step === 'password' && !error && <Notice tone="success">You have signed out.</Notice>}
+        <form onSubmit={submit} noValidate className="stack" aria-busy={busy}>
+          {step === 'password' ? (
+            <>
+              <Field label="Email address">
+                {(id) => (
+                  <input
+                    id={id}
+                    type="email"
+                    name="email"
+                    autoComplete="username"
+                    autoFocus
+                    required
+                    value={email}
+                    onChange={(e) => setEmail(e.target.value)}
+                    data-testid="login-email"
+                  />
+                )}
+              </Field>
+              <Field label="Password">
+                {(id) => (
+                  <input
+                    id={id}
+                    type="password"
+                    name="password"
+                    autoComplete="current-password"
+                    required
+                    value={password}
+                    onChange={(e) => setPassword(e.target.value)}
+                    data-testid="login-password"
+                  />
+                )}
+              </Field>
+            </>
+          ) : (
+            <Field label="Verification code">
+              {(id) => (
+                <input
+                  id={id}
+                  ref={otpRef}
+                  className="otp-input"
+                  inputMode="numeric"
+                  autoComplete="one-time-code"
+                  pattern="[0-9]*"
+                  maxLength={6}
+                  value={otp}
+                  onChange={(e) => setOtp(e.target.value.replace(/\D/g, '').slice(0, 6))}
+                  data-testid="login-otp"
+                />
+              )}
+            </Field>
+          )}
+          <FormError error={error} testId="login-error" />
+          <button type="submit" className="btn primary block" disabled={busy} data-testid="login-submit">
+            {busy && <Spinner small label="Signing in" />}
+            {step === 'password' ? 'Sign in' : 'Verify'}
+          </button>
+          {step === 'totp' && (
+            <button
+              type="button"
+              className="btn ghost block"
+              onClick={() => {
+                setStep('password');
+                setOtp('');
+                setError(null);
+              }}
+            >
+              Back
+            </button>
+          )}
+        </form>
+        <p className="auth-alt muted">
+          Not your workspace? <Link to="/login">Find another</Link>
+        </p>
+      </div>
+      <p className="auth-footer muted">Keydesk · IT service desk</p>
+    </div>
+  );
+}

@@ -1,0 +1,129 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startApp, type TestApp, type TestTenant } from './helpers/app.js';
+
+let t: TestApp;
+let tt: TestTenant;
+
+before(async () => {
+  t = await startApp();
+  tt = await t.tenant();
+});
+after(() => t.close());
+
+describe('people and roles', () => {
+  test('an admin creates a local user; email is unique case-insensitively', async () => {
+    const admin = await t.user(tt.tenant, ['admin']);
+    const res = await admin.client.post('/api/v1/users', { email: 'Pat@Example.test', displayName: 'Pat', roles: ['requester', 'agent'] });
+    assert.equal(res.status, 201);
+    assert.deepEqual(res.body.roles.sort(), ['agent', 'requester']);
+    assert.equal(res.body.source, 'local');
+    const dup = await admin.client.post('/api/v1/users', { email: 'pat@example.TEST', displayName: 'Pat 2', roles: [] });
+    assert.equal(dup.status, 409);
+    assert.equal(dup.body.code, 'user_exists');
+  });
+
+  test('only admins manage people; agents may look them up; requesters may not', async () => {
+    const agent = await t.user(tt.tenant, ['agent']);
+    const requester = await t.user(tt.tenant, ['requester']);
+    assert.equal((await agent.client.post('/api/v1/users', { email: 'z@x.test', displayName: 'Z', roles: [] })).status, 403);
+    assert.equal((await agent.client.put(`/api/v1/users/${requester.id}/roles`, { roles: ['admin'] })).status, 403);
+    assert.equal((await agent.client.get('/api/v1/users?role=agent')).status, 200);
+    assert.equal((await requester.client.get('/api/v1/users')).status, 403);
+    assert.equal((await requester.client.put(`/api/v1/users/${requester.id}/roles`, { roles: ['admin'] })).status, 403);
+    assert.deepEqual((await requester.client.get(`/api/v1/users/${requester.id}`)).body.roles, ['requester']);
+  });
+
+  test('each grant records who gave it; role changes are audited', async () => {
+    const admin = await t.user(tt.tenant, ['admin']);
+    const u = await t.user(tt.tenant, ['requester']);
+    const res = await admin.client.put(`/api/v1/users/${u.id}/roles`, { roles: ['requester', 'agent'] });
+    assert.equal(res.status, 200);
+    const detail = (await admin.client.get(`/api/v1/users/${u.id}`)).body;
+    const agentGrant = detail.grants.find((g: any) => g.role === 'agent');
+    assert.equal(agentGrant.origin, 'person');
+    assert.equal(agentGrant.grantedBy, admin.id);
+    const audit = (await admin.client.get('/api/v1/audit?action=user.roles_changed')).body.items;
+    assert.ok(audit.some((e: any) => e.targetId === u.id && e.details.added.includes('agent') && e.actorId === admin.id));
+  });
+
+  test('rule grants survive a person editing roles', async () => {
+    const admin = await t.user(tt.tenant, ['admin']);
+    const u = await t.user(tt.tenant, ['requester']);
+    const ruleId = '11111111-1111-4111-8111-111111111111';
+    await t.db.query(
+      `INSERT INTO role_grants (tenant_id, user_id, role, origin, rule_id, group_ref) VALUES ($1, $2, 'agent', 'rule', $3, 'grp-agents')`,
+      [tt.tenant.id, u.id, ruleId],
+    );
+    await admin.client.put(`/api/v1/users/${u.id}/roles`, { roles: [] });
+    const detail = (await admin.client.get(`/api/v1/users/${u.id}`)).body;
+    assert.deepEqual(detail.roles, ['agent']);
+    assert.equal(detail.grants[0].origin, 'rule');
+    assert.equal(detail.grants[0].groupRef, 'grp-agents');
+  });
+
+  test('granting a role lets a waiting user in', async () => {
+    const admin = await t.user(tt.tenant, ['admin']);
+    const u = await t.user(tt.tenant, []);
+    await t.db.query(`UPDATE users SET status = 'waiting' WHERE tenant_id = $1 AND id = $2`, [tt.tenant.id, u.id]);
+    assert.equal((await u.client.get('/api/v1/session')).status, 401, 'waiting users act on nothing');
+    const res = await admin.client.put(`/api/v1/users/${u.id}/roles`, { roles: ['requester'] });
+    assert.equal(res.body.status, 'active');
+  });
+
+  test('the last active admin can be neither demoted nor disabled, and the refusal changes nothing', async () => {
+    const solo = await t.tenant();
+    const admins = (await t.db.query<{ id: string }>(
+      `SELECT user_id AS id FROM role_grants WHERE tenant_id = $1 AND role = 'admin'`,
+      [solo.tenant.id],
+    ));
+    assert.equal(admins.length, 1);
+    const me = await t.user(solo.tenant, ['admin']);
+    // Two admins: demoting the first is fine.
+    assert.equal((await me.client.put(`/api/v1/users/${solo.adminId}/roles`, { roles: ['requester'] })).status, 200);
+    // Now `me` is the last one.
+    const demote = await me.client.put(`/api/v1/users/${me.id}/roles`, { roles: ['requester'] });
+    assert.equal(demote.status, 409);
+    assert.equal(demote.body.code, 'last_admin');
+    const disable = await me.client.patch(`/api/v1/users/${me.id}`, { status: 'disabled' });
+    assert.equal(disable.status, 409);
+    const after = (await me.client.get(`/api/v1/users/${me.id}`)).body;
+    assert.equal(after.status, 'active');
+    assert.ok(after.roles.includes('admin'));
+  });
+});
+
+describe('teams', () => {
+  test('create, rename and set members in one change; names are unique', async () => {
+    const admin = await t.user(tt.tenant, ['admin']);
+    const a = await t.user(tt.tenant, ['agent']);
+    const team = await admin.client.post('/api/v1/teams', { name: 'Desk', memberIds: [a.id] });
+    assert.equal(team.status, 201);
+    assert.equal((await admin.client.post('/api/v1/teams', { name: 'desk' })).status, 409);
+    const other = await admin.client.post('/api/v1/teams', { name: 'Other' });
+    // Renaming into a taken name while also changing members fails whole: the members stay.
+    const clash = await admin.client.patch(`/api/v1/teams/${team.body.id}`, { name: 'Other', memberIds: [] });
+    assert.equal(clash.status, 409);
+    assert.deepEqual((await admin.client.get(`/api/v1/teams/${team.body.id}`)).body.members.map((m: any) => m.id), [a.id]);
+    const ok = await admin.client.patch(`/api/v1/teams/${team.body.id}`, { name: 'Service Desk', memberIds: [] });
+    assert.equal(ok.body.name, 'Service Desk');
+    assert.equal(ok.body.members.length, 0);
+    assert.equal(other.status, 201);
+  });
+});
+
+describe('audit log', () => {
+  test('admins filter it by action family and outcome; others cannot read it', async () => {
+    const admin = await t.user(tt.tenant, ['admin']);
+    const agent = await t.user(tt.tenant, ['agent']);
+    await t.client().signIn(tt.tenant.slug, 'ghost@x.test', 'nope-nope');
+    const fails = (await admin.client.get('/api/v1/audit?action=signin&outcome=failure')).body.items;
+    assert.ok(fails.length >= 1);
+    assert.ok(fails.every((e: any) => e.action.startsWith('signin.') && e.outcome === 'failure'));
+    assert.equal(fails[0].reason, 'unknown_user');
+    assert.equal((await agent.client.get('/api/v1/audit')).status, 403);
+    const page1 = (await admin.client.get('/api/v1/audit?limit=2')).body;
+    const page2 = (await admin.client.get(`/api/v1/audit?limit=2&cursor=${page1.nextCursor}`)).body;
+    assert.ok(page2.items[0].id < page1.items[1].id);
+  });
+});
