@@ -30,7 +30,7 @@ const only = process.argv.slice(2);
 const files = only.length ? only : testFiles(path.join(root, 'test')).sort();
 
 if (!only.length) {
-  for (const [cmd, args] of [['npm', ['run', '--silent', 'typecheck']], ['npm', ['run', '--silent', 'build']]]) {
+  for (const [cmd, args] of [['bash', ['scripts/system-deps.sh']], ['npm', ['run', '--silent', 'typecheck']], ['npm', ['run', '--silent', 'build']]]) {
     const r = await run(cmd, args);
     if (r.code !== 0) {
       console.error(`\n${cmd} ${args.join(' ')} failed`);
