@@ -289,3 +289,22 @@ describe('search and filters', () => {
     }
   });
 });
+
+describe('SLA policies', () => {
+  test('admins change targets (audited); new tickets use them; bad sets are refused whole', async () => {
+    const p = await t.tenant();
+    const adm = await t.user(p.tenant, ['requester', 'admin']);
+    const ag = await t.user(p.tenant, ['agent']);
+    const items = [1, 2, 3, 4, 5].map((priority) => ({ priority, responseMinutes: priority * 10, resolutionMinutes: priority * 100 }));
+    assert.equal((await ag.client.put('/api/v1/sla-policies', { items })).status, 403);
+    const bad = items.map((x) => (x.priority === 2 ? { ...x, resolutionMinutes: 1 } : x));
+    assert.equal((await adm.client.put('/api/v1/sla-policies', { items: bad })).status, 422);
+    assert.equal((await adm.client.put('/api/v1/sla-policies', { items: [...items.slice(1), items[1]] })).status, 422);
+    assert.equal((await adm.client.get('/api/v1/sla-policies')).body.items[0].responseMinutes, 15, 'unchanged after refusals');
+    assert.equal((await adm.client.put('/api/v1/sla-policies', { items })).status, 200);
+    const tk = await raise(adm.client, { type: 'incident', title: 'p1', impact: 1, urgency: 1 });
+    assert.equal(Date.parse(tk.sla.responseDueAt) - Date.parse(tk.createdAt), 10 * 60_000);
+    const audit = (await adm.client.get('/api/v1/audit?action=sla.policies_changed')).body.items;
+    assert.equal(audit.length, 1);
+  });
+});

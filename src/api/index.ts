@@ -3,6 +3,7 @@ import { AppError } from '../http/errors.js';
 import { auditRoutes } from './audit.js';
 import type { RoutePlugin } from './common.js';
 import { sessionRoutes } from './session.js';
+import { slaRoutes } from './sla.js';
 import { teamRoutes } from './teams.js';
 import { ticketRoutes } from './tickets.js';
 import { tokenRoutes } from './tokens.js';
@@ -22,7 +23,7 @@ export const apiV1: RoutePlugin = async (app, opts) => {
     }
   });
 
-  for (const routes of [sessionRoutes, tokenRoutes, ticketRoutes, userRoutes, teamRoutes, auditRoutes]) {
+  for (const routes of [sessionRoutes, tokenRoutes, ticketRoutes, userRoutes, teamRoutes, slaRoutes, auditRoutes]) {
     await app.register(routes, { deps: opts.deps });
   }
 };

@@ -1,4 +1,7 @@
+import type { Ctx } from '../context.js';
 import type { Queryable } from '../db/db.js';
+import { audit } from '../audit/audit.js';
+import { ValidationFailed } from '../http/errors.js';
 
 export type Priority = 1 | 2 | 3 | 4 | 5;
 
@@ -40,10 +43,46 @@ export async function slaTargets(q: Queryable, tenantId: string, priority: numbe
   return rows[0] ?? null;
 }
 
-export async function listSlaPolicies(q: Queryable, tenantId: string) {
-  return q.query<{ priority: number; responseMinutes: number; resolutionMinutes: number }>(
+export async function listSlaPolicies(q: Queryable, tenantId: string): Promise<SlaPolicy[]> {
+  return q.query<SlaPolicy>(
     `SELECT priority, response_minutes AS "responseMinutes", resolution_minutes AS "resolutionMinutes"
      FROM sla_policies WHERE tenant_id = $1 ORDER BY priority`,
     [tenantId],
   );
+}
+
+export interface SlaPolicy {
+  priority: number;
+  responseMinutes: number;
+  resolutionMinutes: number;
+}
+
+/**
+ * Replaces the tenant's targets (admins). New targets apply to tickets raised from now on; open
+ * tickets keep the due times they were promised.
+ */
+export async function setSlaPolicies(ctx: Ctx, policies: SlaPolicy[]): Promise<SlaPolicy[]> {
+  const priorities = policies.map((p) => p.priority).sort();
+  if (priorities.join() !== '1,2,3,4,5') {
+    throw new ValidationFailed('Give exactly one policy for each priority 1 to 5.', [{ field: 'policies', message: 'one per priority 1..5' }]);
+  }
+  const bad = policies.find((p) => p.resolutionMinutes < p.responseMinutes);
+  if (bad) {
+    throw new ValidationFailed(`P${bad.priority}: the resolution target cannot be shorter than the response target.`, [
+      { field: `policies.${bad.priority}`, message: 'resolution must be at least the response target' },
+    ]);
+  }
+  return ctx.db.transaction(async (tx) => {
+    const before = await listSlaPolicies(tx, ctx.tenant.id);
+    for (const p of policies) {
+      await tx.query(
+        `INSERT INTO sla_policies (tenant_id, priority, response_minutes, resolution_minutes) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (tenant_id, priority) DO UPDATE SET response_minutes = $3, resolution_minutes = $4`,
+        [ctx.tenant.id, p.priority, p.responseMinutes, p.resolutionMinutes],
+      );
+    }
+    const after = await listSlaPolicies(tx, ctx.tenant.id);
+    await audit(ctx, tx, { action: 'sla.policies_changed', targetType: 'sla_policies', details: { before, after } });
+    return after;
+  });
 }
