@@ -308,3 +308,14 @@ describe('SLA policies', () => {
     assert.equal(audit.length, 1);
   });
 });
+
+describe('concurrency', () => {
+  test('tickets raised at once get distinct consecutive numbers', async () => {
+    const c = await t.tenant();
+    const r = await t.user(c.tenant, ['requester']);
+    const made = await Promise.all(Array.from({ length: 16 }, (_, i) => r.client.post('/api/v1/tickets', { type: 'incident', title: `burst ${i}` })));
+    assert.ok(made.every((m) => m.status === 201));
+    const numbers = made.map((m) => m.body.number).sort((x, y) => x - y);
+    assert.deepEqual(numbers, Array.from({ length: 16 }, (_, i) => i + 1));
+  });
+});
