@@ -93,3 +93,12 @@ test('unknown routes and methods answer with a problem, not HTML', async () => {
   assert.equal(res.status, 404);
   assert.match(res.headers.get('content-type')!, /problem\+json/);
 });
+
+test('odd Content-Type headers cannot slip a body past validation (CVE-2026-25223 and kin)', async () => {
+  const before = await counts();
+  for (const ct of ['application/json\t; charset=utf-8', 'application/json;', 'Application/JSON ;x=y', 'application/json, text/plain']) {
+    const res = await admin.client.request('POST', '/api/v1/tickets', JSON.stringify({ type: 'incident', title: 'x', impact: 99 }), { 'content-type': ct });
+    assert.ok(res.status >= 400 && res.status < 500, `${JSON.stringify(ct)} → ${res.status}`);
+  }
+  assert.deepEqual(await counts(), before);
+});
