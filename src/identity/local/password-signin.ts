@@ -63,7 +63,7 @@ export async function passwordSignin(ctx: Ctx, policy: SessionPolicy, box: Secre
     return new SigninFailed(reason);
   };
   try {
-    await hit(ctx.db, { bucket: `signin:ip:${ctx.ip ?? 'unknown'}`, max: 30, windowSeconds: 300 });
+    await hit(ctx.db, { bucket: `signin:ip:${ctx.ip ?? 'unknown'}`, max: 300, windowSeconds: 300 });
     await hit(ctx.db, { bucket: `signin:acct:${ctx.tenant.id}:${emailKey}`, max: 10, windowSeconds: 300 });
   } catch (err) {
     if (err instanceof TooManyRequests) {
