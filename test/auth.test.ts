@@ -242,3 +242,22 @@ describe('personal API tokens', () => {
     }
   });
 });
+
+describe('signing in while signed in elsewhere', () => {
+  test('a browser with another tenant\'s session can sign in here without that session\'s CSRF token', async () => {
+    await localUser('switch@x.test');
+    const other = await t.tenant();
+    const c = t.client();
+    assert.equal((await c.signIn(other.tenant.slug, other.adminEmail, other.adminPassword)).status, 200);
+    c.csrf = undefined;
+    const res = await c.signIn(tt.tenant.slug, 'switch@x.test', PASSWORD);
+    assert.equal(res.status, 200);
+    assert.equal((await c.get('/api/v1/session')).body.tenant.slug, tt.tenant.slug);
+  });
+
+  test('the sign-in page may learn a workspace\'s display name, and nothing about unknown ones', async () => {
+    const c = t.client();
+    assert.deepEqual((await c.get(`/api/v1/tenants/${tt.tenant.slug}`)).body, { slug: tt.tenant.slug, name: tt.tenant.name });
+    assert.equal((await c.get('/api/v1/tenants/nope-nope')).status, 404);
+  });
+});

@@ -319,3 +319,16 @@ describe('concurrency', () => {
     assert.deepEqual(numbers, Array.from({ length: 16 }, (_, i) => i + 1));
   });
 });
+
+describe('history for requesters', () => {
+  test('assignment events name the agent and team, so requesters can read them', async () => {
+    const tk = await raise(req1.client, { type: 'incident', title: 'who has it' });
+    const team = (await admin.client.post('/api/v1/teams', { name: 'Field Services', memberIds: [agent.id] })).body;
+    await agent.client.patch(`/api/v1/tickets/${tk.id}`, { assigneeId: agent.id, teamId: team.id });
+    const events = (await req1.client.get(`/api/v1/tickets/${tk.id}/events`)).body.items;
+    const assigned = events.find((e: any) => e.kind === 'assigned');
+    assert.equal(assigned.data.to, agent.id);
+    assert.match(assigned.data.toName, /^User \d+$/);
+    assert.equal(events.find((e: any) => e.kind === 'team_changed').data.toName, 'Field Services');
+  });
+});

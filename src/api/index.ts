@@ -5,6 +5,7 @@ import type { RoutePlugin } from './common.js';
 import { sessionRoutes } from './session.js';
 import { slaRoutes } from './sla.js';
 import { teamRoutes } from './teams.js';
+import { tenantRoutes } from './tenants.js';
 import { ticketRoutes } from './tickets.js';
 import { tokenRoutes } from './tokens.js';
 import { userRoutes } from './users.js';
@@ -23,7 +24,7 @@ export const apiV1: RoutePlugin = async (app, opts) => {
     }
   });
 
-  for (const routes of [sessionRoutes, tokenRoutes, ticketRoutes, userRoutes, teamRoutes, slaRoutes, auditRoutes]) {
+  for (const routes of [sessionRoutes, tenantRoutes, tokenRoutes, ticketRoutes, userRoutes, teamRoutes, slaRoutes, auditRoutes]) {
     await app.register(routes, { deps: opts.deps });
   }
 };

@@ -46,7 +46,7 @@ export const sessionRoutes: RoutePlugin = async (app, { deps }) => {
   }, async (request) => view(requireAuth(request)));
 
   app.post('/session', {
-    config: { public: true },
+    config: { public: true, csrfExempt: true },
     schema: {
       tags: ['session'],
       summary: 'Sign in with a local password (and a TOTP code when enrolled)',

@@ -29,6 +29,11 @@ declare module 'fastify' {
     public?: boolean;
     /** Route stays open while the user must change their one-time password. */
     allowPasswordChange?: boolean;
+    /**
+     * Route exercises no authority of the current session (sign-in), so it needs no session CSRF
+     * token; the Origin check and JSON-only bodies still apply.
+     */
+    csrfExempt?: boolean;
   }
 }
 
@@ -69,7 +74,7 @@ export function checkCsrf(config: Config, request: FastifyRequest, auth: Auth | 
   if (SAFE_METHODS.has(request.method)) return;
   const origin = request.headers.origin;
   if (origin !== undefined && origin !== config.publicUrl) throw new Forbidden('Cross-origin requests are not accepted.');
-  if (auth?.via !== 'session') return;
+  if (auth?.via !== 'session' || request.routeOptions.config.csrfExempt) return;
   const sent = request.headers['x-csrf-token'];
   if (typeof sent !== 'string' || !auth.csrfToken || !safeEqual(sent, auth.csrfToken)) {
     throw new AppError(403, 'csrf_failed', 'The CSRF token is missing or wrong. Reload the page and try again.');

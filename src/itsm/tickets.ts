@@ -319,11 +319,22 @@ export async function updateTicket(ctx: ActorCtx, idOrRef: string, patch: Ticket
       );
       await recordEvent(tx, ctx, t.id, 'priority_changed', { from: t.priority, to: priority });
     }
-    if (next.assigneeId !== (t.assignee?.id ?? null)) await recordEvent(tx, ctx, t.id, 'assigned', { from: t.assignee?.id ?? null, to: next.assigneeId });
-    if (next.teamId !== (t.team?.id ?? null)) await recordEvent(tx, ctx, t.id, 'team_changed', { from: t.team?.id ?? null, to: next.teamId });
-    const edited = (['title', 'description', 'category'] as const).filter((k) => next[k] !== t[k]);
+    const after = await getTicket(ctx, t.id, tx);
+    // Names travel with the ids: the history must read well to people who cannot look users up.
+    if (after.assignee?.id !== t.assignee?.id) {
+      await recordEvent(tx, ctx, t.id, 'assigned', {
+        from: t.assignee?.id ?? null,
+        fromName: t.assignee?.displayName ?? null,
+        to: after.assignee?.id ?? null,
+        toName: after.assignee?.displayName ?? null,
+      });
+    }
+    if (after.team?.id !== t.team?.id) {
+      await recordEvent(tx, ctx, t.id, 'team_changed', { from: t.team?.id ?? null, fromName: t.team?.name ?? null, to: after.team?.id ?? null, toName: after.team?.name ?? null });
+    }
+    const edited = (['title', 'description', 'category'] as const).filter((k) => after[k] !== t[k]);
     if (edited.length) await recordEvent(tx, ctx, t.id, 'edited', { fields: edited });
-    return getTicket(ctx, t.id, tx);
+    return after;
   });
 }
 

@@ -1,4 +1,4 @@
-import { useEffect, useState, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { Link, NavLink, useLocation } from 'react-router';
 import { useSession } from '../session';
 import { Avatar, Icon } from './ui';
@@ -20,7 +20,16 @@ export function Shell({ children }: { children: ReactNode }) {
   const { session, path, has, isStaff, signOut } = useSession();
   const [menuOpen, setMenuOpen] = useState(false);
   const location = useLocation();
-  useEffect(() => setMenuOpen(false), [location.pathname]);
+  const mainRef = useRef<HTMLElement>(null);
+  const firstPath = useRef(location.pathname);
+  // A new page: close the menu, start at the top, and move focus to the content for screen readers.
+  useEffect(() => {
+    setMenuOpen(false);
+    if (location.pathname === firstPath.current) return;
+    firstPath.current = '';
+    window.scrollTo(0, 0);
+    mainRef.current?.focus({ preventScroll: true });
+  }, [location.pathname]);
 
   const links: { to: string; label: string; testId: string; show: boolean }[] = [
     { to: path('/portal'), label: 'Portal', testId: 'nav-portal', show: true },
@@ -85,7 +94,7 @@ export function Shell({ children }: { children: ReactNode }) {
           </div>
         </div>
       </header>
-      <main id="main" tabIndex={-1} className="main">
+      <main id="main" ref={mainRef} tabIndex={-1} className="main">
         {children}
       </main>
     </div>

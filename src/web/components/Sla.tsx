@@ -14,7 +14,7 @@ export function SlaClocks({ ticket }: { ticket: Ticket }) {
   return (
     <div className="sla" data-testid="sla">
       {sla.paused && (
-        <p className="sla-paused" data-testid="sla-paused">
+        <p className="sla-paused-note" data-testid="sla-paused">
           <Icon name="pause" size={14} /> Clocks paused while the ticket is on hold
         </p>
       )}

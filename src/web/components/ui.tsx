@@ -315,7 +315,12 @@ const PATHS: Record<IconName, ReactNode> = {
       <path d="M5 15H4a2 2 0 0 1-2-2V4a2 2 0 0 1 2-2h9a2 2 0 0 1 2 2v1" />
     </>
   ),
-  pause: <path d="M10 4H6v16h4zM18 4h-4v16h4z" />,
+  pause: (
+    <>
+      <rect x="6" y="4" width="4" height="16" rx="1" />
+      <rect x="14" y="4" width="4" height="16" rx="1" />
+    </>
+  ),
 };
 
 export function Icon({ name, size = 16, className }: { name: IconName; size?: number; className?: string }) {

@@ -23,6 +23,7 @@ export function Login() {
   useTitle('Sign in', slug);
 
   const [checking, setChecking] = useState(true);
+  const [workspaceName, setWorkspaceName] = useState<string | null>(null);
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const [otp, setOtp] = useState('');
@@ -34,20 +35,22 @@ export function Login() {
 
   const destination = () => safeNext(params.get('next'), slug) ?? `/t/${slug}/`;
 
-  // Already signed in to this workspace? Go straight on. Signed in to another one? Keep its CSRF
-  // token: the server checks it on every cookie-carrying write, sign-in included.
+  // Already signed in to this workspace? Go straight on.
   useEffect(() => {
     const ctrl = new AbortController();
     api
       .get<Session>('/session', { signal: ctrl.signal, quiet: true })
       .then((s) => {
-        setCsrfToken(s.csrfToken);
         if (s.tenant.slug.toLowerCase() === slug) navigate(destination(), { replace: true });
         else setChecking(false);
       })
       .catch(() => {
         if (!ctrl.signal.aborted) setChecking(false);
       });
+    api
+      .get<{ name: string }>(`/tenants/${encodeURIComponent(slug)}`, { signal: ctrl.signal, quiet: true })
+      .then((t) => setWorkspaceName(t.name))
+      .catch(() => undefined);
     return () => ctrl.abort();
   }, [slug]);
 
@@ -87,10 +90,6 @@ export function Login() {
           setError(`Too many attempts. ${err.retryAfter ? `Try again in ${err.retryAfter} seconds.` : 'Wait a moment and try again.'}`);
           return;
         }
-        if (err.code === 'csrf_failed') {
-          setError('Your previous session got in the way. Reload the page and try again.');
-          return;
-        }
         setError(MESSAGES[err.code] ?? err.message);
         return;
       }
@@ -114,7 +113,7 @@ export function Login() {
           <>
             <h1 className="h1">Sign in</h1>
             <p className="muted">
-              to the <strong className="mono">{slug}</strong> workspace
+              to <strong>{workspaceName ?? slug}</strong>
             </p>
           </>
         ) : (

@@ -1,0 +1,325 @@
+import { useMemo, useState } from 'react';
+import { Link, useLocation, useParams } from 'react-router';
+import { api, ApiError, qs } from '../api';
+import { ApprovalForm } from '../components/ApprovalForm';
+import { Composer } from '../components/Composer';
+import { PageHeader } from '../components/PageHeader';
+import { SlaClocks } from '../components/Sla';
+import { Timeline } from '../components/Timeline';
+import { Avatar, EmptyState, ErrorNotice, FormError, Icon, Loading, Notice, PriorityBadge, RelativeTime, Spinner, StatusBadge, TypeTag } from '../components/ui';
+import { formatDateTime, LEVELS, statusLabel } from '../format';
+import { useApi, useTitle } from '../hooks';
+import { useSession } from '../session';
+import type { Approval, Comment, Page, Team, Ticket, TicketEvent, User } from '../types';
+
+const DONE = new Set(['resolved', 'fulfilled', 'closed', 'approved']);
+
+/** `/t/:tenant/agent/tickets/:ref`: everything an agent needs to work one ticket. */
+export function AgentTicket() {
+  const { ref = '' } = useParams();
+  const { session, path, canWork } = useSession();
+  const location = useLocation();
+  const justCreated = (location.state as { created?: boolean } | null)?.created === true;
+  const enc = encodeURIComponent(ref);
+  const ticket = useApi<Ticket>(`/tickets/${enc}`);
+  const comments = useApi<{ items: Comment[] }>(`/tickets/${enc}/comments`);
+  const events = useApi<{ items: TicketEvent[] }>(`/tickets/${enc}/events`);
+  const isChange = ticket.data?.type === 'change';
+  const approvals = useApi<{ items: Approval[] }>(isChange ? `/tickets/${enc}/approvals` : null);
+  const people = useApi<Page<User>>(`/users${qs({ role: 'agent', status: 'active', limit: 200 })}`);
+  const teams = useApi<{ items: Team[] }>('/teams');
+  const [busy, setBusy] = useState<string | null>(null);
+  const [actionError, setActionError] = useState<unknown>(null);
+  const [decided, setDecided] = useState<string | null>(null);
+  useTitle(ticket.data ? `${ticket.data.ref} ${ticket.data.title}` : ref, session.tenant.name);
+
+  const names = useMemo(() => {
+    const m: Record<string, string> = {};
+    const tk = ticket.data;
+    if (tk) {
+      m[tk.requester.id] = tk.requester.displayName;
+      if (tk.assignee) m[tk.assignee.id] = tk.assignee.displayName;
+      if (tk.team) m[tk.team.id] = tk.team.name;
+    }
+    for (const u of people.data?.items ?? []) m[u.id] = u.displayName;
+    for (const t of teams.data?.items ?? []) m[t.id] = t.name;
+    return m;
+  }, [people.data, teams.data, ticket.data]);
+  const agents = people.data?.items ?? [];
+
+  if (ticket.error instanceof ApiError && ticket.error.status === 404) {
+    return (
+      <div className="page narrow-page">
+        <EmptyState title="Ticket not found" icon="alert" action={<Link className="btn" to={path('/agent')}>Back to the workspace</Link>}>
+          There is no ticket {ref} in this workspace.
+        </EmptyState>
+      </div>
+    );
+  }
+  if (!ticket.data) {
+    return <div className="page">{ticket.error ? <ErrorNotice error={ticket.error} onRetry={ticket.reload} /> : <Loading label="Loading ticket…" />}</div>;
+  }
+
+  const t = ticket.data;
+  const workable = canWork(t) && t.status !== 'closed';
+  const run = async (key: string, fn: () => Promise<Ticket>) => {
+    setBusy(key);
+    setActionError(null);
+    try {
+      ticket.setData(await fn());
+      events.reload();
+    } catch (err) {
+      setActionError(err);
+    } finally {
+      setBusy(null);
+    }
+  };
+  const patch = (key: string, body: Record<string, unknown>) => run(key, () => api.patch<Ticket>(`/tickets/${t.id}`, body));
+  const move = (status: string) => run(`status-${status}`, () => api.post<Ticket>(`/tickets/${t.id}/status`, { status }));
+
+  // Keep the current assignee in the list even if they are no longer an agent.
+  const assigneeOptions = t.assignee && !agents.some((a) => a.id === t.assignee!.id) ? [...agents, { ...t.assignee } as User] : agents;
+
+  return (
+    <div className="page wide-page">
+      <PageHeader
+        back={{ to: path('/agent'), label: 'Workspace' }}
+        title={<span data-testid="ticket-title-text">{t.title}</span>}
+        subtitle={
+          <span className="header-meta">
+            <span className="mono ref" data-testid="ticket-ref">
+              {t.ref}
+            </span>
+            <TypeTag type={t.type} />
+            <StatusBadge status={t.status} testId="ticket-status" />
+            <PriorityBadge priority={t.priority} />
+          </span>
+        }
+      />
+      {justCreated && <Notice tone="success">{t.ref} has been created.</Notice>}
+      {decided && <Notice tone="success">The change has been {decided}.</Notice>}
+
+      {(t.allowedTransitions.length > 0 || t.canApprove) && (
+        <div className="action-bar" data-testid="transitions">
+          {t.allowedTransitions.length > 0 && <span className="label">Move to</span>}
+          {t.allowedTransitions.map((s) => (
+            <button
+              key={s}
+              type="button"
+              className={DONE.has(s) ? 'btn success' : 'btn'}
+              disabled={busy !== null}
+              onClick={() => void move(s)}
+              data-testid={`transition-${s}`}
+            >
+              {busy === `status-${s}` ? <Spinner small /> : null}
+              {statusLabel(s)}
+            </button>
+          ))}
+          {t.canApprove && (
+            <div className="action-approval">
+              <span className="label">Decision</span>
+              <ApprovalForm
+                ticket={t}
+                onDecided={(next, d) => {
+                  ticket.setData(next);
+                  setDecided(d);
+                  events.reload();
+                  approvals.reload();
+                }}
+              />
+            </div>
+          )}
+        </div>
+      )}
+      <FormError error={actionError} testId="action-error" />
+
+      <div className="ticket-layout">
+        <div className="ticket-main">
+          <section className="card" aria-labelledby="desc-h">
+            <div className="card-head">
+              <h2 id="desc-h" className="h3">
+                Description
+              </h2>
+              <span className="muted small">
+                {t.requester.displayName} · <RelativeTime date={t.createdAt} />
+              </span>
+            </div>
+            <div className="prose">{t.description ? t.description : <span className="muted">No description given.</span>}</div>
+          </section>
+
+          <section className="card" aria-labelledby="conv-h">
+            <div className="card-head">
+              <h2 id="conv-h" className="h3">
+                Conversation and activity
+              </h2>
+            </div>
+            {comments.loading || events.loading ? (
+              <Loading />
+            ) : (
+              <>
+                <ErrorNotice error={comments.error ?? events.error} />
+                <Timeline comments={comments.data?.items ?? []} events={events.data?.items ?? []} names={names} viewerId={session.user.id} empty={<p className="muted">No activity yet.</p>} />
+              </>
+            )}
+            <Composer
+              ticketId={t.id}
+              staff
+              disabled={t.status === 'closed' ? 'This ticket is closed and takes no more comments.' : null}
+              onPosted={(c) => {
+                comments.setData((prev) => ({ items: [...(prev?.items ?? []), c] }));
+                ticket.reload();
+              }}
+            />
+          </section>
+        </div>
+
+        <aside className="ticket-side">
+          <section className="card" aria-labelledby="asg-h">
+            <div className="card-head">
+              <h2 id="asg-h" className="h3">
+                Assignment
+              </h2>
+              {workable && t.assignee?.id !== session.user.id && (
+                <button type="button" className="btn small" disabled={busy !== null} onClick={() => void patch('assign-me', { assigneeId: session.user.id })} data-testid="assign-to-me">
+                  {busy === 'assign-me' ? <Spinner small /> : <Icon name="user" size={14} />} Assign to me
+                </button>
+              )}
+            </div>
+            <div className="stack">
+              <div className="field">
+                <label htmlFor="assignee">Assignee</label>
+                <select
+                  id="assignee"
+                  value={t.assignee?.id ?? ''}
+                  disabled={!workable || busy !== null || people.loading}
+                  onChange={(e) => void patch('assignee', { assigneeId: e.target.value || null })}
+                  data-testid="assignee-select"
+                >
+                  <option value="">Unassigned</option>
+                  {assigneeOptions.map((u) => (
+                    <option key={u.id} value={u.id}>
+                      {u.id === session.user.id ? `${u.displayName} (me)` : u.displayName}
+                    </option>
+                  ))}
+                </select>
+              </div>
+              <div className="field">
+                <label htmlFor="team">Team</label>
+                <select
+                  id="team"
+                  value={t.team?.id ?? ''}
+                  disabled={!workable || busy !== null || teams.loading}
+                  onChange={(e) => void patch('team', { teamId: e.target.value || null })}
+                  data-testid="team-select"
+                >
+                  <option value="">No team</option>
+                  {(teams.data?.items ?? []).map((tm) => (
+                    <option key={tm.id} value={tm.id}>
+                      {tm.name}
+                    </option>
+                  ))}
+                </select>
+              </div>
+            </div>
+          </section>
+
+          <section className="card" aria-labelledby="sla-h">
+            <h2 id="sla-h" className="h3">
+              Service level
+            </h2>
+            <SlaClocks ticket={t} />
+          </section>
+
+          <section className="card" aria-labelledby="det-h">
+            <h2 id="det-h" className="h3">
+              Details
+            </h2>
+            <div className="grid-2 tight">
+              <div className="field">
+                <label htmlFor="impact">Impact</label>
+                <select id="impact" value={t.impact} disabled={!workable || busy !== null} onChange={(e) => void patch('impact', { impact: Number(e.target.value) })}>
+                  {LEVELS.map((l) => (
+                    <option key={l.value} value={l.value}>
+                      {l.label}
+                    </option>
+                  ))}
+                </select>
+              </div>
+              <div className="field">
+                <label htmlFor="urgency">Urgency</label>
+                <select id="urgency" value={t.urgency} disabled={!workable || busy !== null} onChange={(e) => void patch('urgency', { urgency: Number(e.target.value) })}>
+                  {LEVELS.map((l) => (
+                    <option key={l.value} value={l.value}>
+                      {l.label}
+                    </option>
+                  ))}
+                </select>
+              </div>
+            </div>
+            <dl className="details">
+              <dt>Requester</dt>
+              <dd>
+                <span className="person">
+                  <Avatar name={t.requester.displayName} size={22} />
+                  <span>
+                    {t.requester.displayName}
+                    <br />
+                    <a href={`mailto:${t.requester.email}`} className="small">
+                      {t.requester.email}
+                    </a>
+                  </span>
+                </span>
+              </dd>
+              <dt>Category</dt>
+              <dd>{t.category ?? <span className="muted">None</span>}</dd>
+              <dt>Created</dt>
+              <dd>{formatDateTime(t.createdAt)}</dd>
+              <dt>Updated</dt>
+              <dd>
+                <RelativeTime date={t.updatedAt} />
+              </dd>
+              {t.resolvedAt && (
+                <>
+                  <dt>Resolved</dt>
+                  <dd>{formatDateTime(t.resolvedAt)}</dd>
+                </>
+              )}
+              {t.closedAt && (
+                <>
+                  <dt>Closed</dt>
+                  <dd>{formatDateTime(t.closedAt)}</dd>
+                </>
+              )}
+            </dl>
+          </section>
+
+          {isChange && (
+            <section className="card" aria-labelledby="appr-h">
+              <h2 id="appr-h" className="h3">
+                Approvals
+              </h2>
+              {approvals.loading ? (
+                <Loading />
+              ) : (approvals.data?.items.length ?? 0) === 0 ? (
+                <p className="muted small">{t.status === 'awaiting_approval' ? 'Waiting for a change manager to decide.' : 'No decisions yet.'}</p>
+              ) : (
+                <ul className="approvals-list">
+                  {approvals.data!.items.map((a) => (
+                    <li key={a.id}>
+                      <StatusBadge status={a.decision} testId="approval-decision" />
+                      <span>
+                        <strong>{a.approver.displayName}</strong> <span className="muted small">· <RelativeTime date={a.decidedAt} /></span>
+                        <br />
+                        <span className="small">{a.comment}</span>
+                      </span>
+                    </li>
+                  ))}
+                </ul>
+              )}
+            </section>
+          )}
+        </aside>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,254 @@
+import { useEffect, useMemo, useRef, useState } from 'react';
+import { Link, useNavigate, useSearchParams } from 'react-router';
+import { qs, type Query } from '../api';
+import { PageHeader } from '../components/PageHeader';
+import { SlaSummary } from '../components/Sla';
+import { Avatar, EmptyState, ErrorNotice, Icon, PriorityBadge, RelativeTime, SkeletonRows, Spinner, StatusBadge, type IconName } from '../components/ui';
+import { statusLabel, TYPE_LABELS } from '../format';
+import { usePaged, useSlashKey, useTitle } from '../hooks';
+import { useSession } from '../session';
+import type { Ticket, TicketType } from '../types';
+
+interface Queue {
+  id: string;
+  label: string;
+  icon: IconName;
+  query: Query;
+  empty: string;
+}
+
+const QUEUES: Queue[] = [
+  { id: 'unassigned', label: 'Unassigned', icon: 'inbox', query: { open: true, assignee: 'none' }, empty: 'Every open ticket has an owner.' },
+  { id: 'mine', label: 'Mine', icon: 'user', query: { open: true, assignee: 'me' }, empty: 'Nothing is assigned to you right now.' },
+  { id: 'teams', label: 'My teams', icon: 'users', query: { open: true, team: 'mine' }, empty: 'No open tickets for your teams.' },
+  { id: 'open', label: 'All open', icon: 'list', query: { open: true }, empty: 'No open tickets. Enjoy the calm.' },
+  { id: 'breached', label: 'Breached', icon: 'flame', query: { breached: true, open: true }, empty: 'No open ticket has missed its target.' },
+  { id: 'all', label: 'Everything', icon: 'layers', query: {}, empty: 'No tickets yet.' },
+];
+
+const TYPES: TicketType[] = ['incident', 'request', 'change'];
+
+/** `/t/:tenant/agent`: queues, filters, and the ticket list for the service desk. */
+export function AgentWorkspace() {
+  const { session, path } = useSession();
+  const [params, setParams] = useSearchParams();
+  const navigate = useNavigate();
+  const queue = QUEUES.find((q) => q.id === params.get('queue')) ?? QUEUES[0]!;
+  const type = (TYPES as string[]).includes(params.get('type') ?? '') ? (params.get('type') as TicketType) : '';
+  const status = params.get('status') ?? '';
+  const priority = params.get('priority') ?? '';
+  const q = params.get('q') ?? '';
+  const [search, setSearch] = useState(q);
+  const searchRef = useRef<HTMLInputElement>(null);
+  useTitle(queue.label, session.tenant.name);
+  useSlashKey(() => searchRef.current?.focus());
+
+  useEffect(() => setSearch(q), [q]);
+
+  const set = (changes: Record<string, string>) => {
+    const next = new URLSearchParams(params);
+    for (const [k, v] of Object.entries(changes)) {
+      if (v) next.set(k, v);
+      else next.delete(k);
+    }
+    setParams(next, { replace: true });
+  };
+
+  // Search as you type, a moment after the last key.
+  useEffect(() => {
+    if (search.trim() === q) return;
+    const timer = setTimeout(() => set({ q: search.trim() }), 300);
+    return () => clearTimeout(timer);
+  }, [search]);
+
+  const statuses = useMemo(() => {
+    const lc = session.lifecycle;
+    const list = type ? (lc[type]?.statuses ?? []) : [...new Set(Object.values(lc).flatMap((l) => l.statuses))];
+    return list;
+  }, [session.lifecycle, type]);
+
+  const apiPath = `/tickets${qs({ ...queue.query, type: type || undefined, status: status || undefined, priority: priority || undefined, q: q || undefined, limit: 25 })}`;
+  const list = usePaged<Ticket>(apiPath);
+  const filtered = Boolean(type || status || priority || q);
+
+  return (
+    <div className="workspace">
+      <aside className="queues" aria-label="Queues">
+        <div className="queues-head">
+          <span className="label">Queues</span>
+        </div>
+        <nav className="queue-list">
+          {QUEUES.map((qu) => (
+            <Link
+              key={qu.id}
+              to={`${path('/agent')}?${new URLSearchParams({ ...Object.fromEntries(params), queue: qu.id }).toString()}`}
+              className={qu.id === queue.id ? 'queue active' : 'queue'}
+              aria-current={qu.id === queue.id ? 'page' : undefined}
+              data-testid={`queue-${qu.id}`}
+            >
+              <Icon name={qu.icon} size={16} />
+              <span>{qu.label}</span>
+            </Link>
+          ))}
+        </nav>
+        <Link to={path('/agent/new')} className="btn primary block queue-new" data-testid="agent-new-ticket">
+          <Icon name="plus" size={16} /> New ticket
+        </Link>
+      </aside>
+
+      <section className="workspace-main" aria-labelledby="queue-title">
+        <PageHeader
+          title={<span id="queue-title">{queue.label}</span>}
+          actions={
+            <Link to={path('/agent/new')} className="btn primary mobile-only">
+              <Icon name="plus" size={16} /> New ticket
+            </Link>
+          }
+        />
+        <form className="filters" role="search" onSubmit={(e) => { e.preventDefault(); set({ q: search.trim() }); }}>
+          <div className="search-box">
+            <Icon name="search" size={16} />
+            <label htmlFor="ticket-search" className="sr-only">
+              Search tickets
+            </label>
+            <input
+              id="ticket-search"
+              ref={searchRef}
+              type="search"
+              placeholder="Search tickets or INC number"
+              value={search}
+              onChange={(e) => setSearch(e.target.value)}
+              onKeyDown={(e) => {
+                if (e.key === 'Escape') {
+                  setSearch('');
+                  set({ q: '' });
+                }
+              }}
+              data-testid="ticket-search"
+            />
+            <kbd className="kbd" aria-hidden="true">/</kbd>
+          </div>
+          <label className="sr-only" htmlFor="filter-type">
+            Type
+          </label>
+          <select id="filter-type" value={type} onChange={(e) => set({ type: e.target.value, status: '' })} data-testid="filter-type">
+            <option value="">All types</option>
+            {TYPES.map((t) => (
+              <option key={t} value={t}>
+                {TYPE_LABELS[t]}
+              </option>
+            ))}
+          </select>
+          <label className="sr-only" htmlFor="filter-status">
+            Status
+          </label>
+          <select id="filter-status" value={status} onChange={(e) => set({ status: e.target.value })} data-testid="filter-status">
+            <option value="">Any status</option>
+            {statuses.map((s) => (
+              <option key={s} value={s}>
+                {statusLabel(s)}
+              </option>
+            ))}
+          </select>
+          <label className="sr-only" htmlFor="filter-priority">
+            Priority
+          </label>
+          <select id="filter-priority" value={priority} onChange={(e) => set({ priority: e.target.value })} data-testid="filter-priority">
+            <option value="">Any priority</option>
+            {[1, 2, 3, 4, 5].map((p) => (
+              <option key={p} value={p}>
+                P{p}
+              </option>
+            ))}
+          </select>
+          {filtered && (
+            <button type="button" className="btn ghost small" onClick={() => { setSearch(''); set({ type: '', status: '', priority: '', q: '' }); }}>
+              Clear filters
+            </button>
+          )}
+        </form>
+
+        <ErrorNotice error={list.error} onRetry={list.reload} />
+        <div className="card flush">
+          {list.loading ? (
+            <SkeletonRows rows={6} />
+          ) : list.items.length === 0 ? (
+            <EmptyState title={filtered ? 'No tickets match' : 'Nothing here'} icon={filtered ? 'search' : 'inbox'}>
+              {filtered ? 'Try other filters, or clear them.' : queue.empty}
+            </EmptyState>
+          ) : (
+            <table className="table tickets-table" data-testid="ticket-table">
+              <thead>
+                <tr>
+                  <th scope="col">Ticket</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Priority</th>
+                  <th scope="col">Assignee</th>
+                  <th scope="col">SLA</th>
+                  <th scope="col">Updated</th>
+                </tr>
+              </thead>
+              <tbody>
+                {list.items.map((t) => (
+                  <tr
+                    key={t.id}
+                    className="clickable"
+                    data-testid="ticket-row"
+                    data-ref={t.ref}
+                    onClick={(e) => {
+                      if ((e.target as HTMLElement).closest('a')) return;
+                      navigate(path(`/agent/tickets/${t.ref}`));
+                    }}
+                  >
+                    <td className="cell-ticket">
+                      <Link to={path(`/agent/tickets/${t.ref}`)} className="row-link" data-testid="ticket-link">
+                        <span className="mono ref">{t.ref}</span>
+                        <span className="row-title">{t.title}</span>
+                      </Link>
+                      <span className="muted small">
+                        {TYPE_LABELS[t.type]} · {t.requester.displayName}
+                        {t.team ? ` · ${t.team.name}` : ''}
+                      </span>
+                    </td>
+                    <td data-label="Status">
+                      <StatusBadge status={t.status} />
+                    </td>
+                    <td data-label="Priority">
+                      <PriorityBadge priority={t.priority} compact />
+                    </td>
+                    <td data-label="Assignee">
+                      {t.assignee ? (
+                        <span className="person">
+                          <Avatar name={t.assignee.displayName} size={22} />
+                          {t.assignee.id === session.user.id ? 'Me' : t.assignee.displayName}
+                        </span>
+                      ) : (
+                        <span className="muted">Unassigned</span>
+                      )}
+                    </td>
+                    <td data-label="SLA">
+                      <SlaSummary ticket={t} />
+                    </td>
+                    <td data-label="Updated" className="muted">
+                      <RelativeTime date={t.updatedAt} />
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </div>
+        {list.hasMore && (
+          <div className="load-more">
+            <button type="button" className="btn" onClick={list.loadMore} disabled={list.loadingMore} data-testid="load-more">
+              {list.loadingMore && <Spinner small />} Load more
+            </button>
+          </div>
+        )}
+        <p className="hint muted small">
+          Press <kbd className="kbd">/</kbd> to search.
+        </p>
+      </section>
+    </div>
+  );
+}

@@ -1,0 +1,190 @@
+import { useState } from 'react';
+import { Link, useLocation, useParams } from 'react-router';
+import { api, ApiError } from '../api';
+import { Composer } from '../components/Composer';
+import { PageHeader } from '../components/PageHeader';
+import { Timeline } from '../components/Timeline';
+import { EmptyState, ErrorNotice, FormError, Loading, Notice, RelativeTime, Spinner, StatusBadge, TypeTag } from '../components/ui';
+import { formatDateTime, isOpenStatus, statusLabel } from '../format';
+import { useApi, useTitle } from '../hooks';
+import { useSession } from '../session';
+import type { Comment, Ticket, TicketEvent } from '../types';
+
+const REOPEN: Record<string, { from: string; to: string }> = {
+  incident: { from: 'resolved', to: 'in_progress' },
+  request: { from: 'fulfilled', to: 'in_fulfilment' },
+};
+
+/** `/t/:tenant/portal/tickets/:ref`: a requester's view: details, the public conversation, reopen. */
+export function PortalTicket() {
+  const { ref = '' } = useParams();
+  const { session, path } = useSession();
+  const location = useLocation();
+  const justCreated = (location.state as { created?: boolean } | null)?.created === true;
+  const enc = encodeURIComponent(ref);
+  const ticket = useApi<Ticket>(`/tickets/${enc}`);
+  const comments = useApi<{ items: Comment[] }>(`/tickets/${enc}/comments`);
+  const events = useApi<{ items: TicketEvent[] }>(`/tickets/${enc}/events`);
+  const [busy, setBusy] = useState(false);
+  const [actionError, setActionError] = useState<unknown>(null);
+  useTitle(ticket.data ? `${ticket.data.ref} ${ticket.data.title}` : ref, session.tenant.name);
+
+  if (ticket.error instanceof ApiError && ticket.error.status === 404) {
+    return (
+      <div className="page narrow-page">
+        <EmptyState title="Ticket not found" icon="alert" action={<Link className="btn" to={path('/portal')}>Back to my tickets</Link>}>
+          There is no ticket {ref} that you can see.
+        </EmptyState>
+      </div>
+    );
+  }
+  if (!ticket.data) {
+    return <div className="page">{ticket.error ? <ErrorNotice error={ticket.error} onRetry={ticket.reload} /> : <Loading label="Loading ticket…" />}</div>;
+  }
+  const t = ticket.data;
+  const reopen = REOPEN[t.type];
+  const canReopen = reopen && t.status === reopen.from && t.allowedTransitions.includes(reopen.to);
+  const names: Record<string, string> = { [t.requester.id]: t.requester.displayName };
+  if (t.assignee) names[t.assignee.id] = t.assignee.displayName;
+  if (t.team) names[t.team.id] = t.team.name;
+  const publicComments = (comments.data?.items ?? []).filter((c) => c.visibility === 'public');
+
+  const doReopen = async () => {
+    if (!reopen) return;
+    setBusy(true);
+    setActionError(null);
+    try {
+      ticket.setData(await api.post<Ticket>(`/tickets/${t.id}/status`, { status: reopen.to }));
+      events.reload();
+    } catch (err) {
+      setActionError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <div className="page">
+      <PageHeader
+        back={{ to: path('/portal'), label: 'My tickets' }}
+        title={<span data-testid="ticket-title-text">{t.title}</span>}
+        subtitle={
+          <span className="header-meta">
+            <span className="mono ref" data-testid="ticket-ref">
+              {t.ref}
+            </span>
+            <TypeTag type={t.type} />
+            <StatusBadge status={t.status} testId="ticket-status" />
+          </span>
+        }
+      />
+      {justCreated && (
+        <Notice tone="success" testId="created-notice">
+          Thanks, your ticket {t.ref} has been raised. We will reply here, so check back for updates.
+        </Notice>
+      )}
+      {(t.status === 'resolved' || t.status === 'fulfilled') && (
+        <div className="resolved-banner" data-testid="resolved-banner">
+          <div>
+            <strong>{t.status === 'resolved' ? 'We think this is fixed.' : 'Your request has been fulfilled.'}</strong>
+            <span className="muted"> {canReopen ? 'If it is not, reopen the ticket and tell us what is still wrong.' : ''}</span>
+          </div>
+          {canReopen && (
+            <button type="button" className="btn" onClick={() => void doReopen()} disabled={busy} data-testid="reopen-button">
+              {busy && <Spinner small />} Reopen ticket
+            </button>
+          )}
+        </div>
+      )}
+      <FormError error={actionError} />
+
+      <div className="ticket-layout">
+        <div className="ticket-main">
+          <section className="card" aria-labelledby="desc-h">
+            <div className="card-head">
+              <h2 id="desc-h" className="h3">
+                Description
+              </h2>
+            </div>
+            <div className="prose" data-testid="ticket-description-text">
+              {t.description ? t.description : <span className="muted">No description given.</span>}
+            </div>
+          </section>
+
+          <section className="card" aria-labelledby="conv-h">
+            <div className="card-head">
+              <h2 id="conv-h" className="h3">
+                Conversation
+              </h2>
+            </div>
+            {comments.loading || events.loading ? (
+              <Loading />
+            ) : (
+              <>
+                <ErrorNotice error={comments.error ?? events.error} />
+                <Timeline
+                  comments={publicComments}
+                  events={events.data?.items ?? []}
+                  names={names}
+                  viewerId={session.user.id}
+                  empty={<p className="muted">No messages yet.</p>}
+                />
+              </>
+            )}
+            <Composer
+              ticketId={t.id}
+              staff={false}
+              disabled={t.status === 'closed' ? 'This ticket is closed. Raise a new ticket if you need more help.' : null}
+              onPosted={(c) => {
+                comments.setData((prev) => ({ items: [...(prev?.items ?? []), c] }));
+                ticket.reload();
+              }}
+            />
+          </section>
+        </div>
+
+        <aside className="ticket-side">
+          <section className="card" aria-labelledby="det-h">
+            <h2 id="det-h" className="h3">
+              Details
+            </h2>
+            <dl className="details">
+              <dt>Status</dt>
+              <dd>{statusLabel(t.status)}</dd>
+              <dt>Handled by</dt>
+              <dd>{t.assignee ? t.assignee.displayName : isOpenStatus(t.status) ? 'Waiting for an agent' : '—'}</dd>
+              {t.team && (
+                <>
+                  <dt>Team</dt>
+                  <dd>{t.team.name}</dd>
+                </>
+              )}
+              <dt>Raised</dt>
+              <dd title={formatDateTime(t.createdAt)}>
+                <RelativeTime date={t.createdAt} />
+              </dd>
+              <dt>Last update</dt>
+              <dd>
+                <RelativeTime date={t.updatedAt} />
+              </dd>
+              {t.resolvedAt && (
+                <>
+                  <dt>{t.type === 'request' ? 'Fulfilled' : 'Resolved'}</dt>
+                  <dd>
+                    <RelativeTime date={t.resolvedAt} />
+                  </dd>
+                </>
+              )}
+              {t.requester.id !== session.user.id && (
+                <>
+                  <dt>Requester</dt>
+                  <dd>{t.requester.displayName}</dd>
+                </>
+              )}
+            </dl>
+          </section>
+        </aside>
+      </div>
+    </div>
+  );
+}
