@@ -4,7 +4,7 @@ import { AppError, TooManyRequests } from '../../http/errors.js';
 import { hit } from '../../http/rate-limit.js';
 import { checkPassword } from '../users.js';
 import { hashPassword, MAX_PASSWORD_LENGTH, type SecretBox, verifyPassword } from '../secrets.js';
-import { createSession, revokeUserSessions, type SessionPolicy } from '../sessions/sessions.js';
+import { createSession, revokeOtherSessions, type SessionPolicy } from '../sessions/sessions.js';
 import { matchTotp } from './totp.js';
 
 /** After this many consecutive failures the account is locked for LOCK_MINUTES. */
@@ -146,16 +146,7 @@ export async function changePassword(
       ctx.actor.userId,
       hash,
     ]);
-    await revokeUserSessionsExcept(tx, ctx.tenant.id, ctx.actor.userId, currentSessionId);
+    await revokeOtherSessions(tx, ctx.tenant.id, ctx.actor.userId, currentSessionId);
     await audit(ctx, tx, { action: 'user.password_changed', targetType: 'user', targetId: ctx.actor.userId });
   });
-}
-
-async function revokeUserSessionsExcept(tx: import('../../db/db.js').Queryable, tenantId: string, userId: string, keep: string | undefined) {
-  if (!keep) return revokeUserSessions(tx, tenantId, userId);
-  await tx.query('UPDATE sessions SET revoked_at = now() WHERE tenant_id = $1 AND user_id = $2 AND id <> $3 AND revoked_at IS NULL', [
-    tenantId,
-    userId,
-    keep,
-  ]);
 }

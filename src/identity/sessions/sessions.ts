@@ -83,6 +83,14 @@ export async function revokeUserSessions(q: Queryable, tenantId: string, userId:
   await q.query('UPDATE api_tokens SET revoked_at = now() WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL', [tenantId, userId]);
 }
 
+/** Ends a user's sessions but `keep` (the one changing the password); API tokens stay. */
+export async function revokeOtherSessions(q: Queryable, tenantId: string, userId: string, keep: string | undefined): Promise<void> {
+  await q.query(
+    'UPDATE sessions SET revoked_at = now() WHERE tenant_id = $1 AND user_id = $2 AND id IS DISTINCT FROM $3 AND revoked_at IS NULL',
+    [tenantId, userId, keep ?? null],
+  );
+}
+
 export async function pruneSessions(q: Queryable): Promise<void> {
   await q.query(`DELETE FROM sessions WHERE expires_at < now() - interval '7 days' OR revoked_at < now() - interval '7 days'`);
 }
