@@ -188,6 +188,11 @@ export function costRatio(m: Measurement, baseline: Measurement): number {
   return round(baseline.opsPerSec / m.opsPerSec, 2);
 }
 
+/** The same comparison on medians (p50 ÷ baseline p50): steadier when the baseline's mean is pulled up by fsync or scheduler outliers. */
+export function p50Ratio(m: Measurement, baseline: Measurement): number {
+  return round(m.p50Ms / baseline.p50Ms, 2);
+}
+
 export function round(n: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(n * f) / f;
@@ -251,7 +256,7 @@ export interface ExplainSummary {
   executionMs: number;
   planningMs: number;
   /** Scan nodes with their index (if any) and the rows they produced, outermost first. */
-  scans: { node: string; relation?: string; index?: string; rows: number; removedByFilter?: number }[];
+  scans: { node: string; relation?: string; index?: string; rows: number; estimatedRows: number; removedByFilter?: number }[];
   /** Rows the top Sort node sorted, if the plan sorts. */
   sortedRows?: number;
   sharedHitBlocks: number;
@@ -264,6 +269,7 @@ interface PlanNode {
   'Alias'?: string;
   'Index Name'?: string;
   'Actual Rows': number;
+  'Plan Rows': number;
   'Actual Loops': number;
   'Rows Removed by Filter'?: number;
   'Rows Removed by Index Recheck'?: number;
@@ -290,6 +296,7 @@ export async function explain(q: Queryable, query: CapturedQuery, focus?: string
         relation: n['Relation Name'],
         index: n['Index Name'],
         rows: n['Actual Rows'] * n['Actual Loops'],
+        estimatedRows: n['Plan Rows'],
         removedByFilter: n['Rows Removed by Filter'],
       });
     }
@@ -344,12 +351,12 @@ export async function machineInfo(baseUrl: string): Promise<Record<string, unkno
   const c = new pg.Client({ connectionString: baseUrl });
   await c.connect();
   let version: string;
-  let settings: { name: string; setting: string; unit: string | null }[];
+  let settings: { name: string; setting: string }[];
   try {
     version = (await c.query<{ version: string }>('SELECT version()')).rows[0]!.version;
     settings = (
-      await c.query<{ name: string; setting: string; unit: string | null }>(
-        `SELECT name, setting, unit FROM pg_settings
+      await c.query<{ name: string; setting: string }>(
+        `SELECT name, current_setting(name) AS setting FROM pg_settings
          WHERE name IN ('shared_buffers', 'work_mem', 'effective_cache_size', 'random_page_cost', 'synchronous_commit', 'fsync', 'max_connections', 'jit')
          ORDER BY name`,
       )
@@ -365,6 +372,6 @@ export async function machineInfo(baseUrl: string): Promise<Record<string, unkno
     platform: `${os.platform()} ${os.release()}`,
     node: process.version,
     postgres: version,
-    postgresSettings: Object.fromEntries(settings.map((s) => [s.name, s.unit ? `${s.setting} (${s.unit})` : s.setting])),
+    postgresSettings: Object.fromEntries(settings.map((s) => [s.name, s.setting])),
   };
 }
