@@ -209,17 +209,19 @@ export async function createTicket(ctx: ActorCtx, input: NewTicket): Promise<Tic
   const impact = input.impact ?? 3;
   const urgency = input.urgency ?? 3;
   const priority = priorityOf(impact, urgency);
-  return ctx.db.transaction(async (tx) => {
+  // The counter row stays locked until COMMIT, so it is taken last and the ticket is read back after:
+  // concurrent creations in one tenant wait on each other only for the two INSERTs.
+  const id = await ctx.db.transaction(async (tx) => {
     const requesterId = input.requesterId ?? ctx.actor.userId;
     await checkPerson(tx, ctx, requesterId, 'requesterId', false);
     if (input.assigneeId) await checkPerson(tx, ctx, input.assigneeId, 'assigneeId', true);
     if (input.teamId) await checkTeam(tx, ctx, input.teamId);
+    const targets = await slaTargets(tx, ctx.tenant.id, priority);
     const [{ last_number: number }] = (await tx.query<{ last_number: number }>(
       `INSERT INTO ticket_counters (tenant_id, type, last_number) VALUES ($1, $2, 1)
        ON CONFLICT (tenant_id, type) DO UPDATE SET last_number = ticket_counters.last_number + 1 RETURNING last_number`,
       [ctx.tenant.id, input.type],
     )) as [{ last_number: number }];
-    const targets = await slaTargets(tx, ctx.tenant.id, priority);
     const [{ id }] = (await tx.query<{ id: string }>(
       `INSERT INTO tickets (tenant_id, type, number, title, description, status, requester_id, assignee_id, team_id, category,
                             impact, urgency, priority, response_due_at, resolution_due_at)
@@ -245,8 +247,9 @@ export async function createTicket(ctx: ActorCtx, input: NewTicket): Promise<Tic
       ],
     )) as [{ id: string }];
     await recordEvent(tx, ctx, id, 'created', { priority });
-    return getTicket(ctx, id, tx);
+    return id;
   });
+  return getTicket(ctx, id);
 }
 
 async function checkPerson(tx: Queryable, ctx: ActorCtx, userId: string, field: string, mustWork: boolean) {
