@@ -50,7 +50,10 @@ describe('people and roles', () => {
   test('rule grants survive a person editing roles', async () => {
     const admin = await t.user(tt.tenant, ['admin']);
     const u = await t.user(tt.tenant, ['requester']);
-    const ruleId = '11111111-1111-4111-8111-111111111111';
+    const [{ id: ruleId }] = await t.db.query<{ id: string }>(
+      `INSERT INTO role_rules (tenant_id, group_ref, role) VALUES ($1, 'grp-agents', 'agent') RETURNING id`,
+      [tt.tenant.id],
+    );
     await t.db.query(
       `INSERT INTO role_grants (tenant_id, user_id, role, origin, rule_id, group_ref) VALUES ($1, $2, 'agent', 'rule', $3, 'grp-agents')`,
       [tt.tenant.id, u.id, ruleId],
