@@ -15,6 +15,9 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+# SimpleSAMLphp and PHP for the SAML identity provider the tests run against.
+bash "$(dirname "$0")/../test/idp/install.sh"
+
 if ! pg_isready -h 127.0.0.1 -p 5432 -q; then
   version=$(ls /etc/postgresql | sort -V | tail -1)
   echo "Starting PostgreSQL $version"

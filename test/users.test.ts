@@ -50,10 +50,11 @@ describe('people and roles', () => {
   test('rule grants survive a person editing roles', async () => {
     const admin = await t.user(tt.tenant, ['admin']);
     const u = await t.user(tt.tenant, ['requester']);
-    const [{ id: ruleId }] = await t.db.query<{ id: string }>(
+    const [rule] = await t.db.query<{ id: string }>(
       `INSERT INTO role_rules (tenant_id, group_ref, role) VALUES ($1, 'grp-agents', 'agent') RETURNING id`,
       [tt.tenant.id],
     );
+    const ruleId = rule!.id;
     await t.db.query(
       `INSERT INTO role_grants (tenant_id, user_id, role, origin, rule_id, group_ref) VALUES ($1, $2, 'agent', 'rule', $3, 'grp-agents')`,
       [tt.tenant.id, u.id, ruleId],

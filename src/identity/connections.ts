@@ -1,0 +1,190 @@
+import type { Ctx } from '../context.js';
+import type { Queryable } from '../db/db.js';
+import { isUniqueViolation } from '../db/db.js';
+import { audit } from '../audit/audit.js';
+import { Conflict, NotFound, ValidationFailed } from '../http/errors.js';
+import { CertificateRejected, describeCertificate, toPem, type CertificateInfo } from './saml/certificates.js';
+import { checkUrl, MAX_METADATA_BYTES, MetadataRejected, parseIdpMetadata, type SpUrls } from './saml/metadata.js';
+import { isUuid } from './users.js';
+
+export const CONNECTION_SLUG = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
+
+/** The identity provider's side of a SAML connection. */
+export interface SamlConfig {
+  idpEntityId: string;
+  ssoUrl: string;
+  sloUrl: string | null;
+  /** Every certificate trusted for signatures (several during a rollover). */
+  certificates: string[];
+  allowIdpInitiated: boolean;
+  /** SHA-1 signatures are refused unless the tenant opts in here. */
+  allowSha1: boolean;
+  clockSkewSeconds: number;
+}
+
+export interface Connection {
+  id: string;
+  slug: string;
+  protocol: 'saml' | 'oidc';
+  displayName: string;
+  enabled: boolean;
+  config: SamlConfig;
+  jit: boolean;
+  waitingRoom: boolean;
+  attributeMap: Record<string, string>;
+  metadataUrl: string | null;
+  metadataFetchedAt: Date | null;
+  metadataError: string | null;
+  testPassedAt: Date | null;
+  createdAt: Date;
+}
+
+const COLUMNS = `id, slug, protocol, display_name AS "displayName", enabled, config, jit, waiting_room AS "waitingRoom",
+  attribute_map AS "attributeMap", metadata_url AS "metadataUrl", metadata_fetched_at AS "metadataFetchedAt",
+  metadata_error AS "metadataError", test_passed_at AS "testPassedAt", created_at AS "createdAt"`;
+
+export function spUrls(publicUrl: string, tenantSlug: string, connSlug: string): SpUrls {
+  const base = `${publicUrl}/t/${tenantSlug}/saml/${connSlug}`;
+  return { entityId: `${base}/metadata`, acsUrl: `${base}/acs`, loginUrl: `${base}/login`, sloUrl: `${base}/slo` };
+}
+
+export async function listConnections(q: Queryable, tenantId: string): Promise<Connection[]> {
+  return q.query<Connection>(`SELECT ${COLUMNS} FROM sso_connections WHERE tenant_id = $1 ORDER BY slug`, [tenantId]);
+}
+
+export async function findConnection(q: Queryable, tenantId: string, slugOrId: string): Promise<Connection | null> {
+  const byId = isUuid(slugOrId);
+  if (!byId && !CONNECTION_SLUG.test(slugOrId)) return null;
+  const rows = await q.query<Connection>(`SELECT ${COLUMNS} FROM sso_connections WHERE tenant_id = $1 AND ${byId ? 'id' : 'slug'} = $2`, [
+    tenantId,
+    slugOrId,
+  ]);
+  return rows[0] ?? null;
+}
+
+export async function getConnection(q: Queryable, tenantId: string, slugOrId: string): Promise<Connection> {
+  const c = await findConnection(q, tenantId, slugOrId);
+  if (!c) throw new NotFound('Connection');
+  return c;
+}
+
+/** How the admin describes the identity provider: its metadata (as a document or a URL), or by hand. */
+export type IdpSource =
+  | { metadataXml: string }
+  | { metadataUrl: string }
+  | { entityId: string; ssoUrl: string; sloUrl?: string | null; certificates: (string | Buffer)[] };
+
+function invalid(field: string, message: string): never {
+  throw new ValidationFailed(message, [{ field, message }]);
+}
+
+/** Fetches metadata from a URL with a time limit and a size cap. */
+export async function fetchMetadata(url: string, fetchImpl: typeof fetch = fetch): Promise<string> {
+  checkUrl(url);
+  const res = await fetchImpl(url, { signal: AbortSignal.timeout(10_000), redirect: 'follow' }).catch((err: Error) => {
+    throw new MetadataRejected(`The metadata URL could not be fetched: ${err.message}`);
+  });
+  if (!res.ok) throw new MetadataRejected(`The metadata URL answered HTTP ${res.status}.`);
+  const length = Number(res.headers.get('content-length') ?? 0);
+  if (length > MAX_METADATA_BYTES) throw new MetadataRejected('The metadata document is larger than 1 MiB.');
+  const body = await res.text();
+  if (Buffer.byteLength(body) > MAX_METADATA_BYTES) throw new MetadataRejected('The metadata document is larger than 1 MiB.');
+  return body;
+}
+
+/** Turns the admin's input into the IdP side of the config, with errors that name the field. */
+export async function resolveIdpSource(
+  source: IdpSource,
+  fetchImpl?: typeof fetch,
+): Promise<{ idp: Pick<SamlConfig, 'idpEntityId' | 'ssoUrl' | 'sloUrl' | 'certificates'>; metadataXml: string | null; metadataUrl: string | null }> {
+  try {
+    if ('metadataXml' in source) {
+      const md = parseIdpMetadata(source.metadataXml);
+      return { idp: { idpEntityId: md.entityId, ssoUrl: md.ssoUrl, sloUrl: md.sloUrl, certificates: md.certificates }, metadataXml: source.metadataXml, metadataUrl: null };
+    }
+    if ('metadataUrl' in source) {
+      const xml = await fetchMetadata(source.metadataUrl, fetchImpl);
+      const md = parseIdpMetadata(xml);
+      return { idp: { idpEntityId: md.entityId, ssoUrl: md.ssoUrl, sloUrl: md.sloUrl, certificates: md.certificates }, metadataXml: xml, metadataUrl: source.metadataUrl };
+    }
+  } catch (err) {
+    if (err instanceof MetadataRejected || err instanceof CertificateRejected) invalid('metadata' in source ? 'metadataXml' : 'metadataUrl' in source ? 'metadataUrl' : 'metadataXml', err.message);
+    throw err;
+  }
+  if (!source.entityId.trim()) invalid('entityId', 'The IdP entity ID is required.');
+  try {
+    checkUrl(source.ssoUrl);
+    if (source.sloUrl) checkUrl(source.sloUrl);
+  } catch (err) {
+    invalid('ssoUrl', (err as Error).message);
+  }
+  if (!source.certificates.length) invalid('certificates', 'At least one signing certificate is required.');
+  const certificates = source.certificates.map((c, i) => {
+    try {
+      return toPem(c);
+    } catch (err) {
+      return invalid(`certificates.${i}`, (err as Error).message);
+    }
+  });
+  return {
+    idp: { idpEntityId: source.entityId.trim(), ssoUrl: source.ssoUrl, sloUrl: source.sloUrl ?? null, certificates: [...new Set(certificates)] },
+    metadataXml: null,
+    metadataUrl: null,
+  };
+}
+
+export interface NewSamlConnection {
+  slug: string;
+  displayName?: string;
+  source: IdpSource;
+  allowIdpInitiated?: boolean;
+  allowSha1?: boolean;
+  clockSkewSeconds?: number;
+  jit?: boolean;
+  waitingRoom?: boolean;
+}
+
+export async function createSamlConnection(ctx: Ctx, input: NewSamlConnection, fetchImpl?: typeof fetch): Promise<Connection> {
+  const slug = input.slug.toLowerCase();
+  if (!CONNECTION_SLUG.test(slug)) invalid('slug', 'Use 1-40 lowercase letters, digits or inner hyphens, for example "entra" or "okta".');
+  const resolved = await resolveIdpSource(input.source, fetchImpl);
+  const config: SamlConfig = {
+    ...resolved.idp,
+    allowIdpInitiated: input.allowIdpInitiated ?? true,
+    allowSha1: input.allowSha1 ?? false,
+    clockSkewSeconds: input.clockSkewSeconds ?? 180,
+  };
+  return ctx.db.transaction(async (tx) => {
+    let id: string;
+    try {
+      id = (
+        await tx.query<{ id: string }>(
+          `INSERT INTO sso_connections (tenant_id, slug, protocol, display_name, config, jit, waiting_room, metadata_url, metadata_xml, metadata_fetched_at)
+           VALUES ($1, $2, 'saml', $3, $4, $5, $6, $7, $8, CASE WHEN $8::text IS NULL THEN NULL ELSE now() END) RETURNING id`,
+          [ctx.tenant.id, slug, input.displayName ?? defaultDisplayName(config), JSON.stringify(config), input.jit ?? true, input.waitingRoom ?? false, resolved.metadataUrl, resolved.metadataXml],
+        )
+      )[0]!.id;
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new Conflict(`A connection named "${slug}" already exists.`, 'connection_exists');
+      throw err;
+    }
+    await audit(ctx, tx, {
+      action: 'sso.connection_created',
+      targetType: 'connection',
+      targetId: id,
+      details: { slug, protocol: 'saml', idpEntityId: config.idpEntityId, certificates: config.certificates.map((c) => describeCertificate(c).thumbprintSha1) },
+    });
+    return getConnection(tx, ctx.tenant.id, id);
+  });
+}
+
+/** "Microsoft" for Entra, "Okta" for Okta: what the sign-in button says. */
+function defaultDisplayName(config: Pick<SamlConfig, 'idpEntityId'>): string {
+  if (/^https:\/\/sts\.windows\.net\//.test(config.idpEntityId)) return 'Microsoft';
+  if (/okta\.com/.test(config.idpEntityId)) return 'Okta';
+  return 'Single sign-on';
+}
+
+export function certificatesOf(c: Connection): CertificateInfo[] {
+  return c.config.certificates.map((pem) => describeCertificate(pem));
+}
