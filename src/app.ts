@@ -10,6 +10,7 @@ import { installProblemHandler } from './http/problem.js';
 import { installObservability } from './http/observability.js';
 import { installWeb } from './http/web.js';
 import { installValidation } from './http/validation.js';
+import { installSamlRoutes } from './identity/saml/routes.js';
 import { SecretBox } from './identity/secrets.js';
 import { pruneCounters } from './http/rate-limit.js';
 import { pruneSessions } from './identity/sessions/sessions.js';
@@ -73,6 +74,7 @@ export async function buildApp({ config, db, logger }: AppOptions): Promise<Fast
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   installObservability(app, db);
+  installSamlRoutes(app, db, config);
   await installWeb(app, db, config.webDir);
 
   // Housekeeping: expired rate-limit windows and long-dead sessions. Cheap, idempotent, any node.

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
@@ -7,6 +8,7 @@ import { migrate } from './db/migrate.js';
 import { ensureDemoTenant } from './demo/seed.js';
 import { AppError } from './http/errors.js';
 import { listUsers } from './identity/users.js';
+import { connectionView, createSamlConnection } from './identity/connections.js';
 import { createTenant, findTenantBySlug } from './tenancy/tenants.js';
 
 const USAGE = `Usage: keydesk <command>
@@ -16,6 +18,8 @@ const USAGE = `Usage: keydesk <command>
   tenant create <slug> --name N --admin-email E [--json]
                                      create a tenant and its first admin (prints a one-time password)
   user list <tenant> [--json]        list a tenant's people
+  saml connect <tenant> <conn> (--metadata-file F | --metadata-url U | --entity-id E --sso-url U --cert F [--slo-url U])
+               [--name N] [--json]   connect a SAML identity provider; prints the values to paste into it
 
 Environment: PORT, PUBLIC_URL, DATABASE_URL (unset: embedded database in KEYDESK_DATA_DIR), KEYDESK_SECRET`;
 
@@ -77,6 +81,12 @@ async function main(argv: string[]) {
       name: { type: 'string' },
       'admin-email': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
+      'metadata-file': { type: 'string' },
+      'metadata-url': { type: 'string' },
+      'entity-id': { type: 'string' },
+      'sso-url': { type: 'string' },
+      'slo-url': { type: 'string' },
+      cert: { type: 'string', multiple: true },
     },
   });
   const [cmd, sub, arg] = positionals;
@@ -107,6 +117,36 @@ async function main(argv: string[]) {
       return listUsers(db, tenant.id, { limit: 10_000 });
     });
     return print(values.json, { items: users }, users.map((u) => `${u.email.padEnd(32)} ${u.status.padEnd(9)} ${u.roles.join(',')}`).join('\n'));
+  }
+  if (cmd === 'saml' && sub === 'connect') {
+    const conn = positionals[3];
+    if (!arg || !conn) throw new UsageError('saml connect needs <tenant> <conn>');
+    const source = values['metadata-file']
+      ? { metadataXml: readFileSync(values['metadata-file'], 'utf8') }
+      : values['metadata-url']
+        ? { metadataUrl: values['metadata-url'] }
+        : values['entity-id'] && values['sso-url'] && values.cert?.length
+          ? { entityId: values['entity-id'], ssoUrl: values['sso-url'], sloUrl: values['slo-url'], certificates: values.cert.map((f) => readFileSync(f)) }
+          : null;
+    if (!source) throw new UsageError('saml connect needs --metadata-file, --metadata-url, or --entity-id with --sso-url and --cert');
+    const view = await withDb(config, async (db) => {
+      const tenant = await findTenantBySlug(db, arg);
+      if (!tenant) throw new UsageError(`No tenant "${arg}".`);
+      const c = await createSamlConnection({ db, tenant, actor: null }, { slug: conn, displayName: values.name, source });
+      return connectionView(c, config.publicUrl, tenant.slug);
+    });
+    return print(
+      values.json,
+      view,
+      [
+        `Connected ${view.slug} (${view.idp.entityId}). In the identity provider's Basic SAML Configuration, enter:`,
+        `  Identifier (Entity ID)  ${view.sp.identifier}`,
+        `  Reply URL (ACS URL)     ${view.sp.replyUrl}`,
+        `  Sign on URL             ${view.sp.signOnUrl}`,
+        `  Logout URL              ${view.sp.logoutUrl}`,
+        `Trusted signing certificates: ${view.idp.certificates.map((c) => `${c.thumbprintSha1} (until ${c.notAfter.slice(0, 10)})`).join(', ')}`,
+      ].join('\n'),
+    );
   }
   throw new UsageError(`Unknown command: ${positionals.join(' ')}`);
 }

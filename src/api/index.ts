@@ -4,6 +4,7 @@ import { auditRoutes } from './audit.js';
 import type { RoutePlugin } from './common.js';
 import { sessionRoutes } from './session.js';
 import { slaRoutes } from './sla.js';
+import { ssoRoutes } from './sso.js';
 import { teamRoutes } from './teams.js';
 import { tenantRoutes } from './tenants.js';
 import { ticketRoutes } from './tickets.js';
@@ -24,7 +25,7 @@ export const apiV1: RoutePlugin = async (app, opts) => {
     }
   });
 
-  for (const routes of [sessionRoutes, tenantRoutes, tokenRoutes, ticketRoutes, userRoutes, teamRoutes, slaRoutes, auditRoutes]) {
+  for (const routes of [sessionRoutes, tenantRoutes, tokenRoutes, ticketRoutes, userRoutes, teamRoutes, slaRoutes, ssoRoutes, auditRoutes]) {
     await app.register(routes, { deps: opts.deps });
   }
 };

@@ -188,3 +188,32 @@ function defaultDisplayName(config: Pick<SamlConfig, 'idpEntityId'>): string {
 export function certificatesOf(c: Connection): CertificateInfo[] {
   return c.config.certificates.map((pem) => describeCertificate(pem));
 }
+
+/** What the admin API and CLI show: both sides of the handshake, certificates described, no secrets. */
+export function connectionView(c: Connection, publicUrl: string, tenantSlug: string) {
+  const sp = spUrls(publicUrl, tenantSlug, c.slug);
+  return {
+    id: c.id,
+    slug: c.slug,
+    protocol: c.protocol,
+    displayName: c.displayName,
+    enabled: c.enabled,
+    jit: c.jit,
+    waitingRoom: c.waitingRoom,
+    allowIdpInitiated: c.config.allowIdpInitiated,
+    allowSha1: c.config.allowSha1,
+    clockSkewSeconds: c.config.clockSkewSeconds,
+    testPassedAt: c.testPassedAt,
+    sp: { identifier: sp.entityId, replyUrl: sp.acsUrl, signOnUrl: sp.loginUrl, logoutUrl: sp.sloUrl, metadataUrl: sp.entityId },
+    idp: {
+      entityId: c.config.idpEntityId,
+      ssoUrl: c.config.ssoUrl,
+      sloUrl: c.config.sloUrl,
+      certificates: certificatesOf(c).map(({ pem: _pem, ...info }) => info),
+      metadataUrl: c.metadataUrl,
+      metadataFetchedAt: c.metadataFetchedAt,
+      metadataError: c.metadataError,
+    },
+  };
+}
+export type ConnectionView = ReturnType<typeof connectionView>;

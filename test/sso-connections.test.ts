@@ -1,0 +1,129 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { startApp, type TestApp, type TestTenant } from './helpers/app.js';
+import type { Client } from './helpers/client.js';
+import { ensureSimpleSamlPhp, startSimpleSamlIdp, type RunningIdp } from './idp/simplesamlphp.js';
+
+const entraXml = readFileSync(new URL('./fixtures/entra-common-federation-metadata.xml', import.meta.url), 'utf8');
+
+let t: TestApp;
+let tt: TestTenant;
+let admin: { id: string; client: Client };
+let idp: RunningIdp;
+
+before(async () => {
+  await ensureSimpleSamlPhp();
+  t = await startApp();
+  tt = await t.tenant();
+  admin = await t.user(tt.tenant, ['requester', 'admin']);
+  idp = await startSimpleSamlIdp({
+    shape: 'okta',
+    sp: { entityId: `${t.url}/t/${tt.tenant.slug}/saml/okta/metadata`, acsUrl: `${t.url}/t/${tt.tenant.slug}/saml/okta/acs` },
+    users: [{ username: 'u', password: 'p', attributes: { email: ['u@x.test'] } }],
+  });
+});
+after(async () => {
+  await idp?.stop();
+  await t?.close();
+});
+
+describe('SAML connections', () => {
+  test('from Entra federation metadata: SP values to paste, every certificate described, audited', async () => {
+    const res = await admin.client.post('/api/v1/sso/connections', { slug: 'entra', metadataXml: entraXml });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    const c = res.body;
+    const base = `${t.url}/t/${tt.tenant.slug}/saml/entra`;
+    assert.deepEqual(c.sp, { identifier: `${base}/metadata`, replyUrl: `${base}/acs`, signOnUrl: `${base}/login`, logoutUrl: `${base}/slo`, metadataUrl: `${base}/metadata` });
+    assert.equal(c.displayName, 'Microsoft');
+    assert.equal(c.idp.entityId, 'https://sts.windows.net/{tenantid}/');
+    assert.equal(c.idp.certificates.length, 3);
+    assert.equal(c.allowIdpInitiated, true);
+    assert.equal(c.allowSha1, false);
+    assert.equal(c.clockSkewSeconds, 180);
+    const audit = (await admin.client.get('/api/v1/audit?action=sso.connection_created')).body.items;
+    assert.equal(audit[0].details.certificates.length, 3);
+    assert.equal((await admin.client.post('/api/v1/sso/connections', { slug: 'entra', metadataXml: entraXml })).status, 409);
+  });
+
+  test('from a metadata URL (a running SimpleSAMLphp), keeping the document as the last good copy', async () => {
+    const res = await admin.client.post('/api/v1/sso/connections', { slug: 'okta', metadataUrl: idp.metadataUrl });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    assert.equal(res.body.idp.entityId, idp.entityId);
+    assert.equal(res.body.displayName, 'Okta');
+    assert.equal(res.body.idp.metadataUrl, idp.metadataUrl);
+    assert.ok(res.body.idp.metadataFetchedAt);
+    assert.equal(res.body.idp.certificates[0].thumbprintSha256, idp.fingerprint256.replace(/:/g, '').toUpperCase());
+  });
+
+  test('by hand: entity ID, sign-in URL and a certificate as PEM or bare base64', async () => {
+    const b64 = idp.certificatePem.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, '');
+    const res = await admin.client.post('/api/v1/sso/connections', {
+      slug: 'manual', entityId: 'https://idp.example/entity', ssoUrl: 'https://idp.example/sso', certificates: [b64, idp.certificatePem],
+    });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    assert.equal(res.body.idp.certificates.length, 1, 'the same certificate twice is one');
+    assert.equal(res.body.displayName, 'Single sign-on');
+  });
+
+  test('bad identity-provider input is refused with the reason, and nothing is created', async () => {
+    const before = (await admin.client.get('/api/v1/sso/connections')).body.items.length;
+    const cases: [unknown, RegExp][] = [
+      [{ slug: 'x1', metadataXml: '<nope' }, /well-formed/],
+      [{ slug: 'x2', metadataXml: entraXml.replace(/IDPSSODescriptor/g, 'SPSSODescriptor') }, /IDPSSODescriptor/],
+      [{ slug: 'x3', metadataUrl: `${idp.baseUrl}/no-such-metadata.xml` }, /HTTP 404/],
+      [{ slug: 'x4', metadataUrl: 'ftp://example/metadata' }, /http/],
+      [{ slug: 'x5', entityId: 'e', ssoUrl: 'https://idp.example/sso', certificates: ['garbage!'] }, /neither PEM/],
+      [{ slug: 'x6', entityId: 'e', ssoUrl: 'not a url', certificates: [idp.certificatePem] }, /absolute URL/],
+      [{ slug: 'x7', metadataXml: entraXml, metadataUrl: idp.metadataUrl }, /exactly one/],
+      [{ slug: 'Bad Slug', metadataXml: entraXml }, /lowercase/],
+    ];
+    for (const [body, why] of cases) {
+      const res = await admin.client.post('/api/v1/sso/connections', body);
+      assert.equal(res.status, 422, `${JSON.stringify(body).slice(0, 80)} → ${res.status}`);
+      assert.match(res.body.detail, why);
+    }
+    assert.equal((await admin.client.get('/api/v1/sso/connections')).body.items.length, before);
+  });
+
+  test('only admins manage connections', async () => {
+    const agent = await t.user(tt.tenant, ['agent']);
+    assert.equal((await agent.client.get('/api/v1/sso/connections')).status, 403);
+    assert.equal((await agent.client.post('/api/v1/sso/connections', { slug: 'z', metadataXml: entraXml })).status, 403);
+  });
+
+  test('the SP metadata URL serves the SP entity, ACS and SLO, and 404s for unknown connections', async () => {
+    const res = await t.client().get(`/t/${tt.tenant.slug}/saml/entra/metadata`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type')!, /samlmetadata\+xml/);
+    const base = `${t.url}/t/${tt.tenant.slug}/saml/entra`;
+    assert.ok(res.body.includes(`entityID="${base}/metadata"`));
+    assert.ok(res.body.includes(`Location="${base}/acs"`));
+    assert.ok(res.body.includes(`Location="${base}/slo"`));
+    assert.equal((await t.client().get(`/t/${tt.tenant.slug}/saml/nope/metadata`)).status, 404);
+    assert.equal((await t.client().get(`/t/no-tenant/saml/entra/metadata`)).status, 404);
+  });
+});
+
+test('keydesk saml connect prints the values to paste, from a metadata file or by hand', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'keydesk-saml-cli-'));
+  const env = { ...process.env, KEYDESK_DATA_DIR: dir, DATABASE_URL: '', KEYDESK_SECRET: '', PUBLIC_URL: 'https://desk.example.com' };
+  const run = (args: string[]) => promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { env });
+  await run(['tenant', 'create', 'acme', '--name', 'Acme', '--admin-email', 'it@acme.test']);
+  const file = path.join(dir, 'entra.xml');
+  writeFileSync(file, entraXml);
+  const json = JSON.parse((await run(['saml', 'connect', 'acme', 'entra', '--metadata-file', file, '--json'])).stdout);
+  assert.equal(json.sp.replyUrl, 'https://desk.example.com/t/acme/saml/entra/acs');
+  assert.equal(json.sp.identifier, 'https://desk.example.com/t/acme/saml/entra/metadata');
+  const certFile = path.join(dir, 'okta.pem');
+  writeFileSync(certFile, idp.certificatePem);
+  const text = (await run(['saml', 'connect', 'acme', 'okta', '--entity-id', idp.entityId, '--sso-url', idp.ssoUrl, '--cert', certFile])).stdout;
+  assert.match(text, /Reply URL \(ACS URL\) +https:\/\/desk\.example\.com\/t\/acme\/saml\/okta\/acs/);
+  const bad = await run(['saml', 'connect', 'acme', 'x', '--metadata-file', certFile]).catch((e) => e);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /not well-formed|IDPSSODescriptor/);
+});
