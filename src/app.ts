@@ -11,6 +11,7 @@ import { installObservability } from './http/observability.js';
 import { installWeb } from './http/web.js';
 import { installValidation } from './http/validation.js';
 import { installSamlRoutes } from './identity/saml/routes.js';
+import { pruneSamlState } from './identity/saml/authn-request.js';
 import { SecretBox } from './identity/secrets.js';
 import { pruneCounters } from './http/rate-limit.js';
 import { pruneSessions } from './identity/sessions/sessions.js';
@@ -74,12 +75,12 @@ export async function buildApp({ config, db, logger }: AppOptions): Promise<Fast
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   installObservability(app, db);
-  installSamlRoutes(app, db, config);
+  await installSamlRoutes(app, db, config);
   await installWeb(app, db, config.webDir);
 
   // Housekeeping: expired rate-limit windows and long-dead sessions. Cheap, idempotent, any node.
   const timer = setInterval(() => {
-    void Promise.all([pruneCounters(db), pruneSessions(db)]).catch((err) => app.log.warn({ err }, 'housekeeping failed'));
+    void Promise.all([pruneCounters(db), pruneSessions(db), pruneSamlState(db)]).catch((err) => app.log.warn({ err }, 'housekeeping failed'));
   }, 10 * 60_000);
   timer.unref();
   app.addHook('onClose', async () => clearInterval(timer));

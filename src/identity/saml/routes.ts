@@ -1,21 +1,113 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Db } from '../../db/db.js';
 import type { Config } from '../../config.js';
+import type { Tenant } from '../../context.js';
+import { setSessionCookie } from '../../http/auth.js';
+import { hit } from '../../http/rate-limit.js';
+import { TooManyRequests } from '../../http/errors.js';
 import { findTenantBySlug } from '../../tenancy/tenants.js';
-import { findConnection, spUrls } from '../connections.js';
+import { findConnection, spUrls, type Connection } from '../connections.js';
 import { spMetadataXml } from './metadata.js';
+import { beginSamlSignin, completeSamlSignin } from './signin.js';
+import { SamlFailure } from './failure.js';
+import { MAX_RESPONSE_BYTES } from './checks/structure.js';
+import { escapeXml } from './xml.js';
 
-/** Public SAML endpoints per connection: /t/{tenant}/saml/{conn}/… (the metadata URL is the SP entity ID). */
-export function installSamlRoutes(app: FastifyInstance, db: Db, config: Config): void {
-  app.get<{ Params: { tenant: string; conn: string } }>('/t/:tenant/saml/:conn/metadata', async (request, reply) => {
-    const tenant = await findTenantBySlug(db, request.params.tenant);
-    const conn = tenant ? await findConnection(db, tenant.id, request.params.conn) : null;
-    if (!tenant || !conn || conn.protocol !== 'saml') {
-      return reply.code(404).type('text/plain; charset=utf-8').send('No such SAML connection.');
-    }
-    return reply
-      .type('application/samlmetadata+xml; charset=utf-8')
-      .header('Content-Disposition', `inline; filename="keydesk-${tenant.slug}-${conn.slug}-metadata.xml"`)
-      .send(spMetadataXml(spUrls(config.publicUrl, tenant.slug, conn.slug)));
+type Params = { tenant: string; conn: string };
+
+/**
+ * Public SAML endpoints per connection, /t/{tenant}/saml/{conn}/…: metadata (its URL is the SP
+ * entity ID), login (SP-initiated), acs (HTTP-POST). Errors here are readable HTML pages, since a
+ * person's browser is on the other end.
+ */
+export async function installSamlRoutes(app: FastifyInstance, db: Db, config: Config): Promise<void> {
+  await app.register(async (scope) => {
+    // Form posts from identity providers arrive here only; the API stays JSON-only.
+    scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: Math.ceil((MAX_RESPONSE_BYTES * 4) / 3) + 8192 }, (_req, body, done) => {
+      done(null, Object.fromEntries(new URLSearchParams(body as string)));
+    });
+
+    const load = async (p: Params): Promise<{ tenant: Tenant; conn: Connection } | null> => {
+      const tenant = await findTenantBySlug(db, p.tenant);
+      const conn = tenant ? await findConnection(db, tenant.id, p.conn) : null;
+      return tenant && conn && conn.protocol === 'saml' ? { tenant, conn } : null;
+    };
+
+    scope.get<{ Params: Params }>('/t/:tenant/saml/:conn/metadata', async (request, reply) => {
+      const found = await load(request.params);
+      if (!found) return page(reply, 404, 'Unknown connection', 'There is no such SAML connection.');
+      return reply
+        .type('application/samlmetadata+xml; charset=utf-8')
+        .header('Content-Disposition', `inline; filename="keydesk-${found.tenant.slug}-${found.conn.slug}-metadata.xml"`)
+        .send(spMetadataXml(spUrls(config.publicUrl, found.tenant.slug, found.conn.slug)));
+    });
+
+    scope.get<{ Params: Params; Querystring: { RelayState?: string; login_hint?: string } }>('/t/:tenant/saml/:conn/login', async (request, reply) => {
+      const found = await load(request.params);
+      if (!found) return page(reply, 404, 'Unknown connection', 'There is no such single sign-on connection.');
+      try {
+        const { url } = await beginSamlSignin(db, config, found.tenant, found.conn.slug, request.query.RelayState ?? null, {
+          loginHint: request.query.login_hint?.slice(0, 320),
+        });
+        return reply.header('Cache-Control', 'no-store').redirect(url);
+      } catch (err) {
+        if (err instanceof SamlFailure) return page(reply, 400, 'Single sign-on is unavailable', err.message);
+        throw err;
+      }
+    });
+
+    scope.post<{ Params: Params; Body: Record<string, string> }>('/t/:tenant/saml/:conn/acs', async (request, reply) => {
+      const found = await load(request.params);
+      if (!found) return page(reply, 404, 'Unknown connection', 'There is no such single sign-on connection.');
+      try {
+        await hit(db, { bucket: `acs:ip:${request.ip}`, max: 120, windowSeconds: 60 });
+      } catch (err) {
+        if (err instanceof TooManyRequests) {
+          reply.header('Retry-After', String(err.retryAfterSeconds));
+          return page(reply, 429, 'Too many sign-in attempts', 'Wait a minute and try again.');
+        }
+        throw err;
+      }
+      const body = request.body && typeof request.body === 'object' ? request.body : {};
+      const samlResponse = typeof body.SAMLResponse === 'string' ? body.SAMLResponse : '';
+      if (!samlResponse) return page(reply, 400, 'Sign-in failed', 'No SAMLResponse was posted. Start signing in from Keydesk or from your identity provider.');
+      const outcome = await completeSamlSignin(db, config, found.tenant, found.conn, {
+        samlResponse,
+        relayState: typeof body.RelayState === 'string' ? body.RelayState : null,
+        ip: request.ip,
+        userAgent: request.headers['user-agent'],
+      });
+      reply.header('Cache-Control', 'no-store');
+      switch (outcome.kind) {
+        case 'signed_in':
+          setSessionCookie(reply, config, outcome.cookieValue, outcome.expiresAt);
+          return reply.redirect(outcome.redirect, 303);
+        case 'waiting':
+        case 'tested':
+          return reply.redirect(outcome.redirect, 303);
+        case 'failed':
+          if (outcome.test) return reply.redirect(`/t/${found.tenant.slug}/admin/sso/traces/${outcome.reference}`, 303);
+          return page(
+            reply,
+            outcome.code === 'user_disabled' || outcome.code === 'user_not_permitted' ? 403 : 400,
+            'We could not sign you in',
+            `Your sign-in through ${found.conn.displayName} did not succeed. If this keeps happening, give your administrator this reference:`,
+            outcome.reference,
+          );
+      }
+    });
   });
+}
+
+function page(reply: FastifyReply, status: number, title: string, message: string, reference?: string) {
+  const ref = reference ? `<p class="ref"><code>${escapeXml(reference)}</code></p>` : '';
+  return reply
+    .code(status)
+    .type('text/html; charset=utf-8')
+    .send(
+      `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${escapeXml(title)} · Keydesk</title>` +
+        `<style>body{font-family:system-ui,sans-serif;background:#f4f5f7;color:#1f2937;display:grid;place-items:center;min-height:100vh;margin:0}` +
+        `main{background:#fff;max-width:30rem;padding:2rem;border-radius:12px;box-shadow:0 1px 3px rgba(0,0,0,.1)}h1{font-size:1.3rem}.ref code{font-size:1.2rem;background:#eef;padding:.3rem .6rem;border-radius:6px}</style></head>` +
+        `<body><main><h1>${escapeXml(title)}</h1><p>${escapeXml(message)}</p>${ref}<p><a href="/login">Back to sign-in</a></p></main></body></html>`,
+    );
 }

@@ -1,0 +1,64 @@
+/**
+ * Turns what an identity provider sent into Keydesk's view of a person. Defaults cover Entra's claim
+ * URIs and Okta's usual attribute names; a connection's attribute map overrides any of them.
+ */
+export const CLAIM_DEFAULTS = {
+  subject: ['http://schemas.microsoft.com/identity/claims/objectidentifier'],
+  email: ['http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress', 'email', 'mail', 'urn:oid:0.9.2342.19200300.100.1.3'],
+  givenName: ['http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname', 'firstName', 'givenName', 'urn:oid:2.5.4.42'],
+  surname: ['http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname', 'lastName', 'surname', 'sn', 'urn:oid:2.5.4.4'],
+  displayName: ['http://schemas.microsoft.com/identity/claims/displayname', 'displayName', 'urn:oid:2.16.840.1.113730.3.1.241'],
+  groups: ['http://schemas.microsoft.com/ws/2008/06/identity/claims/groups', 'groups', 'memberOf'],
+} as const;
+
+/** Entra replaces the groups claim with this link when a user is in more than 150 groups. */
+export const GROUPS_OVERAGE_CLAIM = 'http://schemas.microsoft.com/claims/groups.link';
+
+export type ClaimKey = keyof typeof CLAIM_DEFAULTS;
+
+export interface MappedClaims {
+  /** Stable key at the IdP: objectidentifier when present (UPNs change), else the NameID. */
+  subject: string | null;
+  subjectSource: string;
+  email: string | null;
+  displayName: string;
+  /** null: the groups are unknown (overage), which is not the same as "no groups". */
+  groups: string[] | null;
+  groupsOverage: boolean;
+}
+
+const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
+
+export function mapClaims(
+  input: { nameId: string | null; attributes: Record<string, string[]> },
+  overrides: Partial<Record<ClaimKey, string>> = {},
+): MappedClaims {
+  const names = (key: ClaimKey): readonly string[] => (overrides[key] ? [overrides[key]!] : CLAIM_DEFAULTS[key]);
+  // Attribute names are matched exactly first, then case-insensitively (admins type "Email").
+  const lower = new Map(Object.entries(input.attributes).map(([k, v]) => [k.toLowerCase(), v]));
+  const values = (key: ClaimKey): string[] | null => {
+    for (const n of names(key)) {
+      const v = input.attributes[n] ?? lower.get(n.toLowerCase());
+      if (v) return v.filter((x) => x.trim() !== '');
+    }
+    return null;
+  };
+  const first = (key: ClaimKey) => values(key)?.[0]?.trim() || null;
+
+  const objectId = first('subject');
+  const emailClaim = first('email');
+  const email = emailClaim && EMAIL.test(emailClaim) ? emailClaim : input.nameId && EMAIL.test(input.nameId) ? input.nameId : null;
+  const given = first('givenName');
+  const surname = first('surname');
+  const displayName = first('displayName') ?? ([given, surname].filter(Boolean).join(' ') || email || input.nameId || 'Unknown user');
+  const overage = GROUPS_OVERAGE_CLAIM in input.attributes;
+  const groups = values('groups');
+  return {
+    subject: objectId ?? input.nameId,
+    subjectSource: objectId ? 'objectidentifier' : 'NameID',
+    email,
+    displayName: displayName.slice(0, 200),
+    groups: overage && !groups ? null : (groups ?? []),
+    groupsOverage: overage,
+  };
+}

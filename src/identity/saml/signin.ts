@@ -1,0 +1,113 @@
+import type { Config } from '../../config.js';
+import type { Ctx, Tenant } from '../../context.js';
+import type { Db } from '../../db/db.js';
+import { audit } from '../../audit/audit.js';
+import { safeLandingPath } from '../../http/redirects.js';
+import { getConnection, spUrls, type Connection } from '../connections.js';
+import { admitIfGranted, resolveAccount } from '../provisioning/accounts.js';
+import { mapClaims } from '../provisioning/claims.js';
+import { syncRuleGrants } from '../provisioning/group-rules.js';
+import { createSession } from '../sessions/sessions.js';
+import { startAuthnRequest } from './authn-request.js';
+import { SamlFailure } from './failure.js';
+import { SigninTrace } from './trace.js';
+import { verifySamlResponse } from './verify-response.js';
+
+export type AcsOutcome =
+  | { kind: 'signed_in'; cookieValue: string; expiresAt: Date; redirect: string }
+  | { kind: 'waiting'; redirect: string }
+  | { kind: 'tested'; reference: string; redirect: string }
+  | { kind: 'failed'; reference: string; code: string; test: boolean };
+
+/** SP-initiated sign-in: remember where the user wanted to go, send them to the identity provider. */
+export async function beginSamlSignin(db: Db, config: Config, tenant: Tenant, connSlug: string, wanted: string | null, opts: { test?: boolean; loginHint?: string } = {}) {
+  const conn = await getConnection(db, tenant.id, connSlug);
+  if (conn.protocol !== 'saml' || !conn.enabled) throw new SamlFailure('connection_disabled', `The connection "${connSlug}" is not an enabled SAML connection.`);
+  const sp = spUrls(config.publicUrl, tenant.slug, conn.slug);
+  return startAuthnRequest(db, {
+    tenantId: tenant.id,
+    connectionId: conn.id,
+    ssoUrl: conn.config.ssoUrl,
+    spEntityId: sp.entityId,
+    acsUrl: sp.acsUrl,
+    relayState: safeLandingPath(wanted, tenant.slug),
+    test: opts.test ?? false,
+    loginHint: opts.loginHint,
+  });
+}
+
+/**
+ * The Assertion Consumer Service: verify strictly, find or create the account, apply group rules,
+ * open a session. Every attempt leaves a trace and an audit event; a failure shows the person only
+ * a reference the admin can look up.
+ */
+export async function completeSamlSignin(
+  db: Db,
+  config: Config,
+  tenant: Tenant,
+  conn: Connection,
+  input: { samlResponse: string; relayState: string | null; ip?: string; userAgent?: string },
+): Promise<AcsOutcome> {
+  const trace = new SigninTrace();
+  const ctx: Ctx = { db, tenant, actor: null, ip: input.ip };
+  const sp = spUrls(config.publicUrl, tenant.slug, conn.slug);
+  let test = false;
+  try {
+    if (!conn.enabled) throw new SamlFailure('connection_disabled', `The connection "${conn.slug}" is disabled.`);
+    const result = await db.transaction(async (tx) => {
+      const { facts, binding } = await verifySamlResponse(tx, { samlResponse: input.samlResponse, tenantId: tenant.id, conn, sp }, trace);
+      test = binding.test;
+      const claims = mapClaims(facts, conn.attributeMap);
+      trace.data.mapped = claims;
+      if (claims.groupsOverage) {
+        trace.fail('Groups claim present', 'Entra sent a groups overage link instead of the groups (user in more than 150 groups): roles from group rules were not changed.');
+      }
+      const account = await resolveAccount(ctx, tx, conn, claims);
+      trace.pass('Account', `${account.how === 'created' ? 'created just in time' : account.how === 'linked' ? 'existing account linked' : 'known identity'}: ${account.email}`);
+      if (claims.groups !== null) {
+        const change = await syncRuleGrants(ctx, tx, account.userId, claims.groups);
+        trace.pass('Group rules applied', `added ${change.added.map((a) => a.role).join(', ') || 'nothing'}; removed ${change.removed.map((r) => r.role).join(', ') || 'nothing'}`);
+      }
+      const status = await admitIfGranted(tx, tenant.id, account.userId);
+      const roles = (await tx.query<{ role: string }>('SELECT DISTINCT role FROM role_grants WHERE tenant_id = $1 AND user_id = $2 ORDER BY role', [tenant.id, account.userId])).map((r) => r.role);
+      trace.data.roles = roles;
+      trace.data.user = { id: account.userId, email: account.email, status };
+      const landing = binding.initiatedBy === 'sp' ? binding.relayState : input.relayState;
+      if (binding.test) {
+        await tx.query('UPDATE sso_connections SET test_passed_at = now() WHERE tenant_id = $1 AND id = $2', [tenant.id, conn.id]);
+        await audit(ctx, tx, { action: 'sso.connection_tested', actorId: null, actorLabel: account.email, targetType: 'connection', targetId: conn.id, details: { trace: trace.reference } });
+        return { kind: 'tested' as const, userId: account.userId };
+      }
+      if (status !== 'active') {
+        await audit(ctx, tx, { action: 'signin.saml', outcome: 'failure', reason: 'waiting_room', actorId: account.userId, actorLabel: account.email, details: { connection: conn.slug, trace: trace.reference } });
+        return { kind: 'waiting' as const, userId: account.userId };
+      }
+      const session = await createSession(tx, config.session, { tenantId: tenant.id, userId: account.userId, method: `saml:${conn.slug}`, ip: input.ip, userAgent: input.userAgent });
+      await audit(ctx, tx, {
+        action: 'signin.saml',
+        actorId: account.userId,
+        actorLabel: account.email,
+        details: { connection: conn.slug, initiatedBy: binding.initiatedBy, trace: trace.reference },
+      });
+      return { kind: 'signed_in' as const, userId: account.userId, session, landing: safeLandingPath(landing, tenant.slug) };
+    });
+    await trace.save(db, { tenantId: tenant.id, connectionId: conn.id, test, outcome: 'success', userId: result.userId });
+    if (result.kind === 'tested') return { kind: 'tested', reference: trace.reference, redirect: `/t/${tenant.slug}/admin/sso/traces/${trace.reference}` };
+    if (result.kind === 'waiting') return { kind: 'waiting', redirect: `/t/${tenant.slug}/waiting` };
+    return { kind: 'signed_in', cookieValue: result.session.cookieValue, expiresAt: result.session.expiresAt, redirect: result.landing };
+  } catch (err) {
+    if (!(err instanceof SamlFailure)) throw err;
+    trace.data.error = { code: err.code, message: err.message, fix: err.fix, ...err.data };
+    // The transaction rolled back; the trace and the audit event are written on their own.
+    await trace.save(db, { tenantId: tenant.id, connectionId: conn.id, test, outcome: 'failure', errorCode: err.code });
+    await audit(ctx, db, {
+      action: 'signin.saml',
+      outcome: 'failure',
+      reason: err.code,
+      actorId: null,
+      actorLabel: `saml:${conn.slug}`,
+      details: { connection: conn.slug, trace: trace.reference },
+    });
+    return { kind: 'failed', reference: trace.reference, code: err.code, test };
+  }
+}
