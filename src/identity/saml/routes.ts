@@ -22,8 +22,9 @@ type Params = { tenant: string; conn: string };
  */
 export async function installSamlRoutes(app: FastifyInstance, db: Db, config: Config): Promise<void> {
   await app.register(async (scope) => {
-    // Form posts from identity providers arrive here only; the API stays JSON-only.
-    scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: Math.ceil((MAX_RESPONSE_BYTES * 4) / 3) + 8192 }, (_req, body, done) => {
+    // Form posts from identity providers arrive here only; the API stays JSON-only. The body cap
+    // leaves room above MAX_RESPONSE_BYTES so an oversized response still gets a trace that says so.
+    scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4 * MAX_RESPONSE_BYTES }, (_req, body, done) => {
       done(null, Object.fromEntries(new URLSearchParams(body as string)));
     });
 
