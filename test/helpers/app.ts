@@ -27,8 +27,12 @@ export async function freshDatabase(): Promise<{ db: Db; drop: () => Promise<voi
     await migrate(db);
     return { db, drop: () => db.close() };
   }
-  const base = process.env.DATABASE_URL;
-  if (!base) throw new Error('KEYDESK_TEST_DB=postgres needs DATABASE_URL');
+  return freshPostgresDatabase();
+}
+
+/** A new database on the PostgreSQL server (DATABASE_URL, or the local default), whatever this run's TEST_DB. */
+export async function freshPostgresDatabase(): Promise<{ db: Db; url: string; drop: () => Promise<void> }> {
+  const base = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
   const name = `keydesk_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: base });
   await admin.connect();
@@ -40,6 +44,7 @@ export async function freshDatabase(): Promise<{ db: Db; drop: () => Promise<voi
   await migrate(db);
   return {
     db,
+    url: url.toString(),
     drop: async () => {
       await db.close();
       const c = new pg.Client({ connectionString: base });
