@@ -13,6 +13,7 @@ import { installValidation } from './http/validation.js';
 import { installSamlRoutes } from './identity/saml/routes.js';
 import { pruneSamlState } from './identity/saml/authn-request.js';
 import { SecretBox } from './identity/secrets.js';
+import { dnsTxtLookup } from './tenancy/domains.js';
 import { pruneCounters } from './http/rate-limit.js';
 import { pruneSessions } from './identity/sessions/sessions.js';
 
@@ -70,7 +71,7 @@ export async function buildApp({ config, db, logger }: AppOptions): Promise<Fast
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
 
-  const deps = { config, db, totpBox: new SecretBox(config.secret, 'totp') };
+  const deps = { config, db, totpBox: new SecretBox(config.secret, 'totp'), txtLookup: dnsTxtLookup(config.dnsServers) };
   await app.register(apiV1, { prefix: '/api/v1', deps });
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 

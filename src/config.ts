@@ -17,6 +17,8 @@ export interface Config {
   session: { idleMinutes: number; absoluteHours: number };
   /** Directory with the built web app; absent in API-only test runs. */
   webDir: string;
+  /** DNS servers for domain verification (`ip` or `ip:port`); unset: the system's. */
+  dnsServers: string[] | undefined;
 }
 
 export class ConfigError extends Error {}
@@ -89,6 +91,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       absoluteHours: intVar(env, 'KEYDESK_SESSION_ABSOLUTE_HOURS', 12, 1, 24 * 30),
     },
     webDir: path.resolve(env.KEYDESK_WEB_DIR || path.join(packageRoot(), 'dist', 'web')),
+    dnsServers: env.KEYDESK_DNS_SERVERS ? env.KEYDESK_DNS_SERVERS.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
   };
 }
 

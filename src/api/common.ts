@@ -2,12 +2,14 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Config } from '../config.js';
 import type { Db } from '../db/db.js';
 import type { SecretBox } from '../identity/secrets.js';
+import type { TxtLookup } from '../tenancy/domains.js';
 
 /** What route modules get from the composition root. */
 export interface Deps {
   config: Config;
   db: Db;
   totpBox: SecretBox;
+  txtLookup: TxtLookup;
 }
 
 export type RoutePlugin = FastifyPluginAsyncTypebox<{ deps: Deps }>;

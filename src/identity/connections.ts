@@ -217,3 +217,77 @@ export function connectionView(c: Connection, publicUrl: string, tenantSlug: str
   };
 }
 export type ConnectionView = ReturnType<typeof connectionView>;
+
+export interface ConnectionPatch {
+  displayName?: string;
+  enabled?: boolean;
+  jit?: boolean;
+  waitingRoom?: boolean;
+  allowIdpInitiated?: boolean;
+  allowSha1?: boolean;
+  clockSkewSeconds?: number;
+  attributeMap?: Record<string, string>;
+  /** Replaces the identity provider's side (new metadata, URL, or by-hand values). */
+  source?: IdpSource;
+}
+
+export const ATTRIBUTE_MAP_KEYS = ['subject', 'email', 'givenName', 'surname', 'displayName', 'groups'] as const;
+
+export async function updateConnection(ctx: Ctx, idOrSlug: string, patch: ConnectionPatch, fetchImpl?: typeof fetch): Promise<Connection> {
+  const resolved = patch.source ? await resolveIdpSource(patch.source, fetchImpl) : null;
+  return ctx.db.transaction(async (tx) => {
+    const before = await getConnection(tx, ctx.tenant.id, idOrSlug);
+    const config: SamlConfig = {
+      ...before.config,
+      ...(resolved?.idp ?? {}),
+      ...(patch.allowIdpInitiated !== undefined ? { allowIdpInitiated: patch.allowIdpInitiated } : {}),
+      ...(patch.allowSha1 !== undefined ? { allowSha1: patch.allowSha1 } : {}),
+      ...(patch.clockSkewSeconds !== undefined ? { clockSkewSeconds: patch.clockSkewSeconds } : {}),
+    };
+    const attributeMap = patch.attributeMap
+      ? Object.fromEntries(Object.entries(patch.attributeMap).filter(([k, v]) => (ATTRIBUTE_MAP_KEYS as readonly string[]).includes(k) && v.trim() !== ''))
+      : before.attributeMap;
+    // A new identity-provider side must pass a test sign-in again before enforcement relies on it.
+    const retest = resolved !== null && (resolved.idp.idpEntityId !== before.config.idpEntityId || resolved.idp.ssoUrl !== before.config.ssoUrl);
+    await tx.query(
+      `UPDATE sso_connections SET display_name = $3, enabled = $4, jit = $5, waiting_room = $6, config = $7, attribute_map = $8,
+         metadata_url = CASE WHEN $9 THEN $10 ELSE metadata_url END,
+         metadata_xml = CASE WHEN $9 THEN $11 ELSE metadata_xml END,
+         metadata_fetched_at = CASE WHEN $9 THEN (CASE WHEN $11::text IS NULL THEN NULL ELSE now() END) ELSE metadata_fetched_at END,
+         metadata_error = CASE WHEN $9 THEN NULL ELSE metadata_error END,
+         test_passed_at = CASE WHEN $12 THEN NULL ELSE test_passed_at END,
+         updated_at = now()
+       WHERE tenant_id = $1 AND id = $2`,
+      [
+        ctx.tenant.id,
+        before.id,
+        patch.displayName ?? before.displayName,
+        patch.enabled ?? before.enabled,
+        patch.jit ?? before.jit,
+        patch.waitingRoom ?? before.waitingRoom,
+        JSON.stringify(config),
+        JSON.stringify(attributeMap),
+        resolved !== null,
+        resolved?.metadataUrl ?? null,
+        resolved?.metadataXml ?? null,
+        retest,
+      ],
+    );
+    const { source: _source, ...rest } = patch;
+    await audit(ctx, tx, {
+      action: 'sso.connection_updated',
+      targetType: 'connection',
+      targetId: before.id,
+      details: { ...rest, ...(resolved ? { idpEntityId: config.idpEntityId, certificates: config.certificates.map((c) => describeCertificate(c).thumbprintSha1) } : {}) },
+    });
+    return getConnection(tx, ctx.tenant.id, before.id);
+  });
+}
+
+export async function deleteConnection(ctx: Ctx, idOrSlug: string): Promise<void> {
+  await ctx.db.transaction(async (tx) => {
+    const c = await getConnection(tx, ctx.tenant.id, idOrSlug);
+    await tx.query('DELETE FROM sso_connections WHERE tenant_id = $1 AND id = $2', [ctx.tenant.id, c.id]);
+    await audit(ctx, tx, { action: 'sso.connection_deleted', targetType: 'connection', targetId: c.id, details: { slug: c.slug } });
+  });
+}

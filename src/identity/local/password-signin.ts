@@ -11,7 +11,7 @@ import { matchTotp } from './totp.js';
 export const MAX_FAILURES = 5;
 export const LOCK_MINUTES = 15;
 
-export type SigninFailure = 'unknown_user' | 'bad_password' | 'locked' | 'disabled' | 'waiting' | 'no_password' | 'totp_required' | 'bad_totp';
+export type SigninFailure = 'unknown_user' | 'bad_password' | 'locked' | 'disabled' | 'waiting' | 'no_password' | 'totp_required' | 'bad_totp' | 'sso_enforced';
 
 /** What the person is told. Unknown user and wrong password read the same, so emails cannot be probed. */
 const MESSAGES: Record<SigninFailure, string> = {
@@ -23,6 +23,7 @@ const MESSAGES: Record<SigninFailure, string> = {
   waiting: 'Your access is pending. An administrator has to grant it first.',
   totp_required: 'Enter the 6-digit code from your authenticator app.',
   bad_totp: 'The verification code is incorrect.',
+  sso_enforced: 'This workspace signs in with single sign-on only. Use your company sign-in button.',
 };
 
 const HIDDEN: ReadonlySet<SigninFailure> = new Set(['unknown_user', 'bad_password', 'no_password']);
@@ -43,6 +44,8 @@ interface Row {
   totp_last_step: number | null;
   locked: boolean;
   password_change_required: boolean;
+  break_glass: boolean;
+  enforce_sso: boolean;
 }
 
 export interface SigninInput {
@@ -75,7 +78,8 @@ export async function passwordSignin(ctx: Ctx, policy: SessionPolicy, box: Secre
 
   const rows = await ctx.db.query<Row>(
     `SELECT id, email, status, password_hash, totp_enabled, totp_secret, totp_last_step,
-            coalesce(locked_until > now(), false) AS locked, password_change_required
+            coalesce(locked_until > now(), false) AS locked, password_change_required, break_glass,
+            (SELECT enforce_sso FROM tenants WHERE id = users.tenant_id) AS enforce_sso
      FROM users WHERE tenant_id = $1 AND lower(email) = $2`,
     [ctx.tenant.id, emailKey],
   );
@@ -88,6 +92,7 @@ export async function passwordSignin(ctx: Ctx, policy: SessionPolicy, box: Secre
   if (!passwordOk) throw await fail(await countFailure(ctx, user.id), user.id);
   if (user.status === 'disabled') throw await fail('disabled', user.id);
   if (user.status === 'waiting') throw await fail('waiting', user.id);
+  if (user.enforce_sso && !user.break_glass) throw await fail('sso_enforced', user.id);
 
   let totpStep: number | null = null;
   if (user.totp_enabled && user.totp_secret) {
@@ -108,7 +113,14 @@ export async function passwordSignin(ctx: Ctx, policy: SessionPolicy, box: Secre
       ip: ctx.ip,
       userAgent: input.userAgent,
     });
-    await audit(ctx, tx, { action: 'signin.password', actorId: user.id, actorLabel: user.email, details: { method: created.session.method } });
+    // Break-glass use while SSO is enforced is its own action, so it stands out in the log and in alerts.
+    const breakGlass = user.enforce_sso && user.break_glass;
+    await audit(ctx, tx, {
+      action: breakGlass ? 'signin.break_glass' : 'signin.password',
+      actorId: user.id,
+      actorLabel: user.email,
+      details: { method: created.session.method, ...(breakGlass ? { breakGlass: true } : {}) },
+    });
     return { ...created, passwordChangeRequired: user.password_change_required };
   });
 }

@@ -74,9 +74,10 @@ export async function completeSamlSignin(
       trace.data.user = { id: account.userId, email: account.email, status };
       const landing = binding.initiatedBy === 'sp' ? binding.relayState : input.relayState;
       if (binding.test) {
-        await tx.query('UPDATE sso_connections SET test_passed_at = now() WHERE tenant_id = $1 AND id = $2', [tenant.id, conn.id]);
-        await audit(ctx, tx, { action: 'sso.connection_tested', actorId: null, actorLabel: account.email, targetType: 'connection', targetId: conn.id, details: { trace: trace.reference } });
-        return { kind: 'tested' as const, userId: account.userId };
+        // A test sign-in shows what would happen and changes nothing: roll back, then record only
+        // that the request was used, the assertion seen, and the connection tested.
+        trace.data.wouldCreate = account.how === 'created';
+        throw new TestRun(account.userId, binding.requestId, facts.id, new Date(facts.notOnOrAfter.getTime() + conn.config.clockSkewSeconds * 1000));
       }
       if (status !== 'active') {
         await audit(ctx, tx, { action: 'signin.saml', outcome: 'failure', reason: 'waiting_room', actorId: account.userId, actorLabel: account.email, details: { connection: conn.slug, trace: trace.reference } });
@@ -92,10 +93,24 @@ export async function completeSamlSignin(
       return { kind: 'signed_in' as const, userId: account.userId, session, landing: safeLandingPath(landing, tenant.slug) };
     });
     await trace.save(db, { tenantId: tenant.id, connectionId: conn.id, test, outcome: 'success', userId: result.userId });
-    if (result.kind === 'tested') return { kind: 'tested', reference: trace.reference, redirect: `/t/${tenant.slug}/admin/sso/traces/${trace.reference}` };
     if (result.kind === 'waiting') return { kind: 'waiting', redirect: `/t/${tenant.slug}/waiting` };
     return { kind: 'signed_in', cookieValue: result.session.cookieValue, expiresAt: result.session.expiresAt, redirect: result.landing };
   } catch (err) {
+    if (err instanceof TestRun) {
+      await db.transaction(async (tx) => {
+        if (err.requestId) await tx.query('UPDATE saml_requests SET consumed_at = now() WHERE tenant_id = $1 AND id = $2', [tenant.id, err.requestId]);
+        await tx.query('INSERT INTO saml_replay_cache (tenant_id, connection_id, assertion_id, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [
+          tenant.id,
+          conn.id,
+          err.assertionId,
+          err.acceptableUntil,
+        ]);
+        await tx.query('UPDATE sso_connections SET test_passed_at = now() WHERE tenant_id = $1 AND id = $2', [tenant.id, conn.id]);
+        await audit(ctx, tx, { action: 'sso.connection_tested', actorId: null, actorLabel: `saml:${conn.slug}`, targetType: 'connection', targetId: conn.id, details: { trace: trace.reference } });
+        await trace.save(tx, { tenantId: tenant.id, connectionId: conn.id, test: true, outcome: 'success' });
+      });
+      return { kind: 'tested', reference: trace.reference, redirect: `/t/${tenant.slug}/admin/sso/traces/${trace.reference}` };
+    }
     if (!(err instanceof SamlFailure)) throw err;
     trace.data.error = { code: err.code, message: err.message, fix: err.fix, ...err.data };
     // The transaction rolled back; the trace and the audit event are written on their own.
@@ -109,5 +124,17 @@ export async function completeSamlSignin(
       details: { connection: conn.slug, trace: trace.reference },
     });
     return { kind: 'failed', reference: trace.reference, code: err.code, test };
+  }
+}
+
+/** Carries a successful test sign-in out of the transaction that must roll back. */
+class TestRun extends Error {
+  constructor(
+    readonly userId: string,
+    readonly requestId: string | null,
+    readonly assertionId: string,
+    readonly acceptableUntil: Date,
+  ) {
+    super('test sign-in');
   }
 }

@@ -43,3 +43,38 @@ export function redactXml(xml: string): string {
     .replace(/(<(?:\w+:)?X509Certificate[^>]*>)[^<]*(<\/)/g, '$1…elided…$2')
     .replace(/(<(?:\w+:)?DigestValue[^>]*>)[^<]*(<\/)/g, '$1…elided…$2');
 }
+
+export interface TraceSummary {
+  id: string;
+  connectionSlug: string | null;
+  test: boolean;
+  outcome: 'success' | 'failure';
+  errorCode: string | null;
+  userEmail: string | null;
+  createdAt: Date;
+}
+
+const SUMMARY = `s.id, c.slug AS "connectionSlug", s.test, s.outcome, s.error_code AS "errorCode", u.email AS "userEmail", s.created_at AS "createdAt"`;
+const FROM = `FROM signin_traces s LEFT JOIN sso_connections c ON c.tenant_id = s.tenant_id AND c.id = s.connection_id
+  LEFT JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id`;
+
+export async function listTraces(
+  q: Queryable,
+  tenantId: string,
+  f: { outcome?: 'success' | 'failure'; connection?: string; before?: string; limit: number },
+): Promise<TraceSummary[]> {
+  const params: unknown[] = [tenantId];
+  const where = ['s.tenant_id = $1'];
+  if (f.outcome) where.push(`s.outcome = $${params.push(f.outcome)}`);
+  if (f.connection) where.push(`c.slug = $${params.push(f.connection)}`);
+  if (f.before) where.push(`(s.created_at, s.id) < (SELECT created_at, id FROM signin_traces WHERE tenant_id = $1 AND id = $${params.push(f.before)})`);
+  return q.query<TraceSummary>(`SELECT ${SUMMARY} ${FROM} WHERE ${where.join(' AND ')} ORDER BY s.created_at DESC, s.id DESC LIMIT $${params.push(f.limit)}`, params);
+}
+
+export async function getTrace(q: Queryable, tenantId: string, id: string): Promise<(TraceSummary & { trace: Record<string, unknown> }) | null> {
+  const rows = await q.query<TraceSummary & { trace: Record<string, unknown> }>(`SELECT ${SUMMARY}, s.trace ${FROM} WHERE s.tenant_id = $1 AND s.id = $2`, [
+    tenantId,
+    id.toUpperCase(),
+  ]);
+  return rows[0] ?? null;
+}

@@ -5,6 +5,7 @@ import type { ParsedResponse } from './structure.js';
 
 export interface RequestBinding {
   initiatedBy: 'sp' | 'idp';
+  requestId: string | null;
   relayState: string | null;
   test: boolean;
 }
@@ -27,7 +28,7 @@ export async function bindToRequest(
   const requestId = assertionInResponseTo ?? responseInResponseTo;
   if (!requestId) {
     if (!ctx.allowIdpInitiated) throw new SamlFailure('idp_initiated_disabled', 'The response answers no request (IdP-initiated sign-in).');
-    return { initiatedBy: 'idp', relayState: null, test: false };
+    return { initiatedBy: 'idp', requestId: null, relayState: null, test: false };
   }
   const rows = await q.query<{ relay_state: string | null; test: boolean }>(
     `UPDATE saml_requests SET consumed_at = now()
@@ -36,7 +37,7 @@ export async function bindToRequest(
     [ctx.tenantId, requestId.slice(0, 200), ctx.connectionId],
   );
   if (!rows[0]) throw new SamlFailure('unknown_request', `No open sign-in request "${requestId.slice(0, 80)}" for this connection.`);
-  return { initiatedBy: 'sp', relayState: rows[0].relay_state, test: rows[0].test };
+  return { initiatedBy: 'sp', requestId, relayState: rows[0].relay_state, test: rows[0].test };
 }
 
 /** Each assertion signs in once, across every node: the id is remembered until it could not be accepted anyway. */

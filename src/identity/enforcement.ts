@@ -1,0 +1,49 @@
+import type { Ctx } from '../context.js';
+import type { Queryable } from '../db/db.js';
+import { audit } from '../audit/audit.js';
+import { Conflict } from '../http/errors.js';
+
+export interface EnforcementState {
+  enforced: boolean;
+  canEnforce: boolean;
+  reason: string | null;
+  breakGlass: { id: string; email: string; displayName: string }[];
+}
+
+/**
+ * Enforced SSO: passwords are refused except for break-glass accounts. It can be switched on only
+ * once a connection has passed a test sign-in, and only while an active break-glass administrator
+ * exists, so a tenant can never lock itself out.
+ */
+export async function enforcementState(q: Queryable, tenantId: string): Promise<EnforcementState> {
+  const [t] = (await q.query<{ enforce_sso: boolean; tested: boolean }>(
+    `SELECT enforce_sso, EXISTS (SELECT 1 FROM sso_connections c WHERE c.tenant_id = t.id AND c.enabled AND c.test_passed_at IS NOT NULL) AS tested
+     FROM tenants t WHERE t.id = $1`,
+    [tenantId],
+  )) as [{ enforce_sso: boolean; tested: boolean }];
+  const breakGlass = await q.query<{ id: string; email: string; displayName: string; admin: boolean }>(
+    `SELECT u.id, u.email, u.display_name AS "displayName",
+            EXISTS (SELECT 1 FROM role_grants g WHERE g.tenant_id = u.tenant_id AND g.user_id = u.id AND g.role = 'admin') AS admin
+     FROM users u WHERE u.tenant_id = $1 AND u.break_glass AND u.status = 'active' AND u.password_hash IS NOT NULL ORDER BY lower(u.email)`,
+    [tenantId],
+  );
+  const reason = !t.tested
+    ? 'No enabled connection has passed a test sign-in yet. Run "Test sign-in" first.'
+    : !breakGlass.some((b) => b.admin)
+      ? 'There is no active break-glass administrator with a password: mark one first, so you can never be locked out.'
+      : null;
+  return { enforced: t.enforce_sso, canEnforce: reason === null, reason, breakGlass: breakGlass.map(({ admin: _a, ...b }) => b) };
+}
+
+export async function setEnforcement(ctx: Ctx, enforced: boolean): Promise<EnforcementState> {
+  return ctx.db.transaction(async (tx) => {
+    await tx.query('SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE', [ctx.tenant.id]);
+    const state = await enforcementState(tx, ctx.tenant.id);
+    if (enforced && !state.canEnforce) throw new Conflict(state.reason!, 'cannot_enforce');
+    if (state.enforced !== enforced) {
+      await tx.query('UPDATE tenants SET enforce_sso = $2 WHERE id = $1', [ctx.tenant.id, enforced]);
+      await audit(ctx, tx, { action: enforced ? 'sso.enforced' : 'sso.enforcement_lifted', targetType: 'tenant', targetId: ctx.tenant.id });
+    }
+    return { ...state, enforced };
+  });
+}

@@ -1,0 +1,54 @@
+import type { Ctx } from '../../context.js';
+import { isUniqueViolation } from '../../db/db.js';
+import { audit } from '../../audit/audit.js';
+import { Conflict, NotFound } from '../../http/errors.js';
+import { isUuid } from '../users.js';
+
+export type RuleRole = 'agent' | 'change_manager' | 'admin';
+
+export interface RoleRule {
+  id: string;
+  groupRef: string;
+  role: RuleRole;
+  precedence: number;
+  createdAt: Date;
+}
+
+const COLUMNS = `id, group_ref AS "groupRef", role, precedence, created_at AS "createdAt"`;
+
+export async function listRoleRules(ctx: Ctx): Promise<RoleRule[]> {
+  return ctx.db.query<RoleRule>(`SELECT ${COLUMNS} FROM role_rules WHERE tenant_id = $1 ORDER BY precedence, created_at, id`, [ctx.tenant.id]);
+}
+
+/** A new rule applies from each member's next sign-in or provisioning change. */
+export async function addRoleRule(ctx: Ctx, input: { groupRef: string; role: RuleRole; precedence?: number }): Promise<RoleRule> {
+  return ctx.db.transaction(async (tx) => {
+    let rule: RoleRule;
+    try {
+      [rule] = (await tx.query<RoleRule>(
+        `INSERT INTO role_rules (tenant_id, group_ref, role, precedence) VALUES ($1, $2, $3, $4) RETURNING ${COLUMNS}`,
+        [ctx.tenant.id, input.groupRef.trim(), input.role, input.precedence ?? 100],
+      )) as [RoleRule];
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new Conflict(`A rule already maps "${input.groupRef}" to ${input.role}.`, 'rule_exists');
+      throw err;
+    }
+    await audit(ctx, tx, { action: 'sso.role_rule_added', targetType: 'role_rule', targetId: rule.id, details: { groupRef: rule.groupRef, role: rule.role, precedence: rule.precedence } });
+    return rule;
+  });
+}
+
+/** Removing a rule removes the grants it made at once (foreign key cascade), audited. */
+export async function deleteRoleRule(ctx: Ctx, id: string): Promise<void> {
+  if (!isUuid(id)) throw new NotFound('Rule');
+  await ctx.db.transaction(async (tx) => {
+    const rows = await tx.query<{ group_ref: string; role: string; users: number }>(
+      `SELECT r.group_ref, r.role, (SELECT count(*)::int FROM role_grants g WHERE g.tenant_id = r.tenant_id AND g.rule_id = r.id) AS users
+       FROM role_rules r WHERE r.tenant_id = $1 AND r.id = $2`,
+      [ctx.tenant.id, id],
+    );
+    if (!rows[0]) throw new NotFound('Rule');
+    await tx.query('DELETE FROM role_rules WHERE tenant_id = $1 AND id = $2', [ctx.tenant.id, id]);
+    await audit(ctx, tx, { action: 'sso.role_rule_deleted', targetType: 'role_rule', targetId: id, details: { groupRef: rows[0].group_ref, role: rows[0].role, grantsRemoved: rows[0].users } });
+  });
+}
