@@ -12,6 +12,7 @@ import { installWeb } from './http/web.js';
 import { installValidation } from './http/validation.js';
 import { installSamlRoutes } from './identity/saml/routes.js';
 import { pruneSamlState } from './identity/saml/authn-request.js';
+import { noticeExpiringCertificates, refreshMetadata } from './identity/saml/upkeep.js';
 import { SecretBox } from './identity/secrets.js';
 import { dnsTxtLookup } from './tenancy/domains.js';
 import { pruneCounters } from './http/rate-limit.js';
@@ -84,7 +85,15 @@ export async function buildApp({ config, db, logger }: AppOptions): Promise<Fast
     void Promise.all([pruneCounters(db), pruneSessions(db), pruneSamlState(db)]).catch((err) => app.log.warn({ err }, 'housekeeping failed'));
   }, 10 * 60_000);
   timer.unref();
-  app.addHook('onClose', async () => clearInterval(timer));
+  // Identity-provider upkeep: certificate expiry notices and daily metadata refresh.
+  const upkeep = setInterval(() => {
+    void Promise.all([noticeExpiringCertificates(db), refreshMetadata(db)]).catch((err) => app.log.warn({ err }, 'SSO upkeep failed'));
+  }, 60 * 60_000);
+  upkeep.unref();
+  app.addHook('onClose', async () => {
+    clearInterval(timer);
+    clearInterval(upkeep);
+  });
 
   return app;
 }
