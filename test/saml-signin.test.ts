@@ -175,3 +175,59 @@ describe('SAML sign-in with an Entra-shaped SimpleSAMLphp', () => {
     assert.equal(trace[0]!.trace.error.expected, `${t.url}/t/${tt.tenant.slug}/saml/other/acs`);
   });
 });
+
+describe('single logout', () => {
+  test('signing out of Keydesk signs out at the IdP (HTTP-Redirect), which sends the person back', async () => {
+    const jar = new CookieJar();
+    const start = await fetch(`${base}/login`, { redirect: 'manual' });
+    const out = await browse(start.headers.get('location')!, { username: 'cy', password: 'cy-pw', jar });
+    const { res, client } = await postToAcs((out as { form: SamlPostForm }).form);
+    assert.equal(res.status, 303);
+    client.csrf = (await client.get('/api/v1/session')).body.csrfToken;
+    const signout = await client.delete('/api/v1/session');
+    assert.equal(signout.status, 200);
+    const logoutUrl = new URL(signout.body.logoutUrl);
+    assert.equal(logoutUrl.origin + logoutUrl.pathname, idp.sloUrl);
+    assert.equal((await client.get('/api/v1/session')).status, 401, 'the Keydesk session ended first');
+    const atIdp = await browse(logoutUrl.toString(), { jar });
+    assert.equal(atIdp.kind, 'redirect');
+    const back = (atIdp as { location: string }).location;
+    assert.ok(back.startsWith(`${base}/slo?SAMLResponse=`), back);
+    const landing = await fetch(back, { redirect: 'manual' });
+    assert.equal(landing.headers.get('location'), `/t/${tt.tenant.slug}/login?signedOut=1`);
+    // The IdP session is gone too: signing in again asks for the password.
+    const restart = (await fetch(`${base}/login`, { redirect: 'manual' })).headers.get('location')!;
+    await assert.rejects(browse(restart, { jar }), /asks for a login/);
+  });
+
+  test('a signed LogoutRequest from the IdP ends the Keydesk session; a tampered or unsigned one ends nothing', async () => {
+    const jar = new CookieJar();
+    const start = await fetch(`${base}/login`, { redirect: 'manual' });
+    const out = await browse(start.headers.get('location')!, { username: 'bob', password: 'bob-pw', jar });
+    const { client } = await postToAcs((out as { form: SamlPostForm }).form);
+    assert.equal((await client.get('/api/v1/session')).status, 200);
+
+    const atIdp = await browse(idp.idpInitiatedLogoutUrl(`${t.url}/t/${tt.tenant.slug}/login`), { jar });
+    assert.equal(atIdp.kind, 'redirect');
+    const toUs = new URL((atIdp as { location: string }).location);
+    assert.equal(toUs.pathname, `/t/${tt.tenant.slug}/saml/entra/slo`);
+    assert.ok(toUs.searchParams.get('Signature'));
+
+    const tampered = new URL(toUs);
+    tampered.searchParams.set('RelayState', 'https://evil.example/');
+    assert.equal((await fetch(tampered, { redirect: 'manual' })).status, 400);
+    const unsigned = new URL(toUs);
+    unsigned.searchParams.delete('Signature');
+    unsigned.searchParams.delete('SigAlg');
+    assert.equal((await fetch(unsigned, { redirect: 'manual' })).status, 400);
+    assert.equal((await client.get('/api/v1/session')).status, 200, 'refused requests end nothing');
+
+    const ok = await fetch(toUs, { redirect: 'manual' });
+    assert.equal(ok.status, 303);
+    const reply = new URL(ok.headers.get('location')!);
+    assert.equal(reply.origin + reply.pathname, idp.sloUrl);
+    assert.ok(reply.searchParams.get('SAMLResponse'));
+    assert.equal((await client.get('/api/v1/session')).status, 401, 'the session ended');
+    assert.equal((await fetch(toUs, { redirect: 'manual' })).status, 400, 'the same LogoutRequest twice is a replay');
+  });
+});

@@ -3,6 +3,7 @@ import { findTenantBySlug } from '../tenancy/tenants.js';
 import { passwordSignin, changePassword } from '../identity/local/password-signin.js';
 import { beginTotpEnrolment, confirmTotp, disableTotp } from '../identity/local/totp.js';
 import { revokeSession } from '../identity/sessions/sessions.js';
+import { idpLogoutUrl } from '../identity/saml/signout.js';
 import { audit } from '../audit/audit.js';
 import { clearSessionCookie, requireAuth, setSessionCookie, type Auth } from '../http/auth.js';
 import { Unauthenticated } from '../http/errors.js';
@@ -84,17 +85,24 @@ export const sessionRoutes: RoutePlugin = async (app, { deps }) => {
 
   app.delete('/session', {
     config: { public: true, allowPasswordChange: true },
-    schema: { tags: ['session'], summary: 'Sign out', response: { 204: Type.Null() } },
+    schema: {
+      tags: ['session'],
+      summary: 'Sign out. For a single sign-on session, logoutUrl also signs out at the identity provider (open it).',
+      response: { 200: Type.Object({ logoutUrl: Type.Union([Type.String(), Type.Null()]) }) },
+    },
   }, async (request, reply) => {
     const auth = request.auth;
+    let logoutUrl: string | null = null;
     if (auth?.sessionId) {
-      await db.transaction(async (tx) => {
+      logoutUrl = await db.transaction(async (tx) => {
+        const url = await idpLogoutUrl(tx, config.publicUrl, auth.ctx.tenant, auth.sessionId!);
         await revokeSession(tx, auth.ctx.tenant.id, auth.sessionId!);
-        await audit(auth.ctx, tx, { action: 'signout', targetType: 'session', targetId: auth.sessionId });
+        await audit(auth.ctx, tx, { action: 'signout', targetType: 'session', targetId: auth.sessionId, details: { idpLogout: url !== null } });
+        return url;
       });
     }
     clearSessionCookie(reply, config);
-    return reply.code(204).send(null);
+    return { logoutUrl };
   });
 
   app.post('/me/password', {

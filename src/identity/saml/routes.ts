@@ -12,6 +12,8 @@ import { beginSamlSignin, completeSamlSignin } from './signin.js';
 import { SamlFailure } from './failure.js';
 import { MAX_RESPONSE_BYTES } from './checks/structure.js';
 import { escapeXml } from './xml.js';
+import { handleIdpLogoutRequest } from './logout.js';
+import { audit } from '../../audit/audit.js';
 
 type Params = { tenant: string; conn: string };
 
@@ -54,6 +56,29 @@ export async function installSamlRoutes(app: FastifyInstance, db: Db, config: Co
       } catch (err) {
         if (err instanceof SamlFailure) return page(reply, 400, 'Single sign-on is unavailable', err.message);
         throw err;
+      }
+    });
+
+    scope.get<{ Params: Params; Querystring: Record<string, string> }>('/t/:tenant/saml/:conn/slo', async (request, reply) => {
+      const found = await load(request.params);
+      if (!found) return page(reply, 404, 'Unknown connection', 'There is no such single sign-on connection.');
+      const { tenant, conn } = found;
+      reply.header('Cache-Control', 'no-store');
+      const rawQuery = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '';
+      if (typeof request.query.SAMLResponse === 'string') {
+        // The identity provider finished the logout we started; the Keydesk session is already gone.
+        return reply.redirect(`/t/${tenant.slug}/login?signedOut=1`, 303);
+      }
+      if (typeof request.query.SAMLRequest !== 'string') return page(reply, 400, 'Sign-out failed', 'No logout message was received.');
+      const ctx = { db, tenant, actor: null, ip: request.ip };
+      try {
+        const result = await db.transaction((tx) => handleIdpLogoutRequest(ctx, tx, conn, spUrls(config.publicUrl, tenant.slug, conn.slug), rawQuery));
+        if (result.redirect) return reply.redirect(result.redirect, 303);
+        return page(reply, 200, 'Signed out', 'You have been signed out of Keydesk.');
+      } catch (err) {
+        if (!(err instanceof SamlFailure)) throw err;
+        await audit(ctx, db, { action: 'signout.saml_idp', outcome: 'failure', reason: err.code, actorId: null, actorLabel: `saml:${conn.slug}`, details: { message: err.message } });
+        return page(reply, 400, 'Sign-out failed', err.message);
       }
     });
 

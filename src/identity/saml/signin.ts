@@ -83,7 +83,14 @@ export async function completeSamlSignin(
         await audit(ctx, tx, { action: 'signin.saml', outcome: 'failure', reason: 'waiting_room', actorId: account.userId, actorLabel: account.email, details: { connection: conn.slug, trace: trace.reference } });
         return { kind: 'waiting' as const, userId: account.userId };
       }
-      const session = await createSession(tx, config.session, { tenantId: tenant.id, userId: account.userId, method: `saml:${conn.slug}`, ip: input.ip, userAgent: input.userAgent });
+      const session = await createSession(tx, config.session, {
+        tenantId: tenant.id,
+        userId: account.userId,
+        method: `saml:${conn.slug}`,
+        ip: input.ip,
+        userAgent: input.userAgent,
+        idp: { connectionId: conn.id, nameId: facts.nameId, nameIdFormat: facts.nameIdFormat, sessionIndex: facts.sessionIndex },
+      });
       await audit(ctx, tx, {
         action: 'signin.saml',
         actorId: account.userId,

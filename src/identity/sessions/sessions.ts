@@ -27,13 +27,22 @@ export function parseSessionCookie(value: string | undefined): { tenantId: strin
 export async function createSession(
   tx: Queryable,
   policy: SessionPolicy,
-  input: { tenantId: string; userId: string; method: string; ip?: string; userAgent?: string },
+  input: {
+    tenantId: string;
+    userId: string;
+    method: string;
+    ip?: string;
+    userAgent?: string;
+    /** Where an SSO session came from, so the identity provider can end it (single logout). */
+    idp?: { connectionId: string; nameId: string | null; nameIdFormat: string | null; sessionIndex: string | null };
+  },
 ): Promise<{ cookieValue: string; session: Session; expiresAt: Date }> {
   const token = randomToken();
   const csrfToken = randomToken();
   const rows = await tx.query<{ id: string; expires_at: Date }>(
-    `INSERT INTO sessions (tenant_id, token_hash, user_id, csrf_token, method, ip, user_agent, expires_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(hours => $8)) RETURNING id, expires_at`,
+    `INSERT INTO sessions (tenant_id, token_hash, user_id, csrf_token, method, ip, user_agent, expires_at,
+                           connection_id, idp_name_id, idp_name_id_format, idp_session_index)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(hours => $8), $9, $10, $11, $12) RETURNING id, expires_at`,
     [
       input.tenantId,
       hashToken(token),
@@ -43,6 +52,10 @@ export async function createSession(
       input.ip ?? null,
       input.userAgent?.slice(0, 300) ?? null,
       policy.absoluteHours,
+      input.idp?.connectionId ?? null,
+      input.idp?.nameId ?? null,
+      input.idp?.nameIdFormat ?? null,
+      input.idp?.sessionIndex ?? null,
     ],
   );
   const row = rows[0]!;

@@ -57,12 +57,15 @@ export function TenantGate() {
 
   const refresh = useCallback(() => load(), [load]);
   const signOut = useCallback(async () => {
+    let logoutUrl: string | null = null;
     try {
-      await api.delete('/session', undefined, { quiet: true });
+      logoutUrl = (await api.delete<{ logoutUrl: string | null }>('/session', undefined, { quiet: true }))?.logoutUrl ?? null;
     } catch {
       // Signed out either way: the cookie is cleared by the server or already gone.
     }
     setCsrfToken(undefined);
+    // A single sign-on session ends at the identity provider too, which then sends the person back.
+    if (logoutUrl) return window.location.assign(logoutUrl);
     navigate(`/t/${encodeURIComponent(slug)}/login`, { replace: true, state: { signedOut: true } });
   }, [navigate, slug]);
 

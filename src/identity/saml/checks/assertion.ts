@@ -10,6 +10,8 @@ export interface AssertionFacts {
   nameId: string | null;
   nameIdFormat: string | null;
   inResponseTo: string | null;
+  /** The IdP session this assertion belongs to, for single logout. */
+  sessionIndex: string | null;
   /** The last instant the assertion may be accepted (without skew). */
   notOnOrAfter: Date;
   attributes: Record<string, string[]>;
@@ -85,6 +87,7 @@ export function checkAssertion(
     nameId: nameIdNode ? text(nameIdNode) || null : null,
     nameIdFormat: attr(nameIdNode, 'Format'),
     inResponseTo: attr(confirmation, 'InResponseTo'),
+    sessionIndex: attr(one("./*[local-name()='AuthnStatement']"), 'SessionIndex'),
     notOnOrAfter: new Date(Math.min(...ends)),
     attributes,
   };
