@@ -233,3 +233,22 @@ test('only admins reach the SSO admin API', async () => {
     assert.equal(res.status, 403, `${m} ${p}`);
   }
 });
+
+// After the test-sign-in test, which needs Tess not to exist yet.
+describe('a second identity provider shaped like Okta on the same tenant', () => {
+  test('response-signed, groups by name: a rule on the group name grants the role', async () => {
+    await admin.client.post('/api/v1/sso/role-rules', { groupRef: 'service desk', role: 'agent' });
+    const start = await fetch(`${t.url}/t/${tt.tenant.slug}/saml/okta/login?RelayState=${encodeURIComponent(`/t/${tt.tenant.slug}/agent`)}`, { redirect: 'manual' });
+    const out = await browse(start.headers.get('location')!, { username: 'tess', password: 'tess-pw', jar: new CookieJar() });
+    const form = (out as { form: SamlPostForm }).form;
+    assert.ok(/<samlp:Response[^>]*>[\s\S]*?<ds:Signature/.test(form.xml.split('<saml:Assertion')[0]!), 'the Response itself is signed');
+    const client = new Client(t.url);
+    const res = await client.request('POST', new URL(form.action).pathname, new URLSearchParams(form.fields).toString(), { 'content-type': 'application/x-www-form-urlencoded' });
+    assert.equal(res.status, 303, res.body);
+    assert.equal(res.headers.get('location'), `/t/${tt.tenant.slug}/agent`);
+    const me = (await client.get('/api/v1/session')).body;
+    assert.equal(me.user.email, 'tess@okta-corp.test');
+    assert.equal(me.user.displayName, 'Tess Ter');
+    assert.ok(me.roles.includes('agent'));
+  });
+});
