@@ -1,0 +1,132 @@
+/**
+ * Single sign-on in a real browser (Debian Chromium) against a real SAML identity provider
+ * (SimpleSAMLphp shaped like Entra): SP-initiated and IdP-initiated sign-in with JIT accounts and a
+ * group rule, and single logout from Keydesk's Sign out button. Screenshots go to test-results/.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { startApp, type TestApp, type TestTenant } from '../helpers/app.js';
+import { ensureSimpleSamlPhp, startSimpleSamlIdp, ENTRA_CLAIMS, type RunningIdp } from '../idp/simplesamlphp.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const shots = path.join(root, 'test-results');
+const AGENTS = randomUUID();
+
+let t: TestApp;
+let tt: TestTenant;
+let slug: string;
+let idp: RunningIdp;
+let browser: Browser;
+const contexts: BrowserContext[] = [];
+
+function entraUser(username: string, given: string, groups: string[]) {
+  return {
+    username,
+    password: `${username}-pw`,
+    attributes: {
+      [ENTRA_CLAIMS.emailaddress]: [`${username}@corp.test`],
+      [ENTRA_CLAIMS.givenname]: [given],
+      [ENTRA_CLAIMS.surname]: ['Example'],
+      [ENTRA_CLAIMS.objectidentifier]: [randomUUID()],
+      [ENTRA_CLAIMS.groups]: groups,
+    },
+  };
+}
+
+async function newPage(): Promise<Page> {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  contexts.push(ctx);
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(20_000);
+  return page;
+}
+
+/** SimpleSAMLphp's username/password form. */
+async function idpLogin(page: Page, username: string) {
+  await page.locator('input[name="username"]').fill(username);
+  await page.locator('input[name="password"]').fill(`${username}-pw`);
+  await page.locator('input[name="password"]').press('Enter');
+}
+
+before(async () => {
+  ensureSimpleSamlPhp();
+  if (!existsSync(path.join(root, 'dist', 'web', 'index.html')) && !process.env.KEYDESK_WEB_DIR) {
+    throw new Error('The web app is not built: run `npm run build:web` first.');
+  }
+  mkdirSync(shots, { recursive: true });
+  t = await startApp();
+  tt = await t.tenant();
+  slug = tt.tenant.slug;
+  const base = `${t.url}/t/${slug}/saml/entra`;
+  idp = await startSimpleSamlIdp({
+    shape: 'entra',
+    sp: { entityId: `${base}/metadata`, acsUrl: `${base}/acs`, sloUrl: `${base}/slo` },
+    users: [entraUser('ada', 'Ada', [AGENTS]), entraUser('ivan', 'Ivan', [])],
+  });
+  const { createSamlConnection } = await import('../../src/identity/connections.js');
+  await createSamlConnection({ db: t.db, tenant: tt.tenant, actor: null }, { slug: 'entra', source: { metadataXml: idp.metadataXml } });
+  await t.db.query(`INSERT INTO role_rules (tenant_id, group_ref, role) VALUES ($1, $2, 'agent')`, [tt.tenant.id, AGENTS]);
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  for (const c of contexts) await c.close().catch(() => {});
+  await browser?.close().catch(() => {});
+  await idp?.stop();
+  await t?.close();
+});
+
+test('SP-initiated: Keydesk → SimpleSAMLphp login → back to the page asked for, as a JIT agent (group rule); Sign out ends the IdP session too', async () => {
+  const page = await newPage();
+  await page.goto(`${t.url}/t/${slug}/saml/entra/login?RelayState=${encodeURIComponent(`/t/${slug}/agent`)}`);
+  await page.locator('input[name="username"]').waitFor();
+  await page.screenshot({ path: path.join(shots, 'sso-idp-login.png') });
+  await idpLogin(page, 'ada');
+  await page.waitForURL(`${t.url}/t/${slug}/agent**`);
+  await page.getByTestId('user-name').waitFor();
+  assert.equal(await page.getByTestId('user-name').innerText(), 'Ada Example');
+  assert.equal(await page.getByTestId('nav-workspace').count(), 1, 'the group rule made Ada an agent');
+  await page.screenshot({ path: path.join(shots, 'sso-landed-agent.png') });
+
+  await page.getByTestId('sign-out').click();
+  await page.waitForURL(`${t.url}/t/${slug}/login**`);
+  // The IdP session ended as well: going through SSO again asks for the password.
+  await page.goto(`${t.url}/t/${slug}/saml/entra/login`);
+  await page.locator('input[name="username"]').waitFor();
+});
+
+test('IdP-initiated (a My Apps tile): the IdP posts to Keydesk and the RelayState picks the landing page', async () => {
+  const page = await newPage();
+  await page.goto(idp.idpInitiatedUrl(`/t/${slug}/portal`));
+  await idpLogin(page, 'ivan');
+  await page.waitForURL(`${t.url}/t/${slug}/portal**`);
+  await page.getByTestId('user-name').waitFor();
+  assert.equal(await page.getByTestId('user-name').innerText(), 'Ivan Example');
+  assert.equal(await page.getByTestId('nav-workspace').count(), 0, 'no group rule: a requester');
+  await page.screenshot({ path: path.join(shots, 'sso-idp-initiated-portal.png') });
+});
+
+test('a failed sign-in shows the person a plain page with a reference the admin can look up', async () => {
+  const page = await newPage();
+  await page.goto(idp.idpInitiatedUrl(`/t/${slug}/portal`));
+  await idpLogin(page, 'ivan');
+  await page.waitForURL(`${t.url}/t/${slug}/portal**`);
+  // A broken response from the identity provider: what the person sees, and what the admin finds.
+  const res = await page.request.post(`${t.url}/t/${slug}/saml/entra/acs`, { form: { SAMLResponse: 'bm90IHhtbA==' } });
+  assert.equal(res.status(), 400);
+  const body = await res.text();
+  assert.match(body, /We could not sign you in/);
+  const ref = /KD-[0-9A-F]{10}/.exec(body)![0];
+  await page.setContent(body);
+  await page.screenshot({ path: path.join(shots, 'sso-failed.png') });
+  const trace = await t.db.query<{ error_code: string }>('SELECT error_code FROM signin_traces WHERE tenant_id = $1 AND id = $2', [tt.tenant.id, ref]);
+  assert.equal(trace[0]!.error_code, 'malformed');
+});
