@@ -8,10 +8,11 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.js';
 import { startApp, type TestApp, type TestTenant } from '../helpers/app.js';
 import { createUser } from '../../src/identity/users.js';
 import type { Role } from '../../src/identity/roles.js';
@@ -60,19 +61,13 @@ async function shot(page: Page, name: string, fullPage = true) {
 }
 
 before(async () => {
-  if (!existsSync(path.join(root, 'dist', 'web', 'index.html')) && !process.env.KEYDESK_WEB_DIR) {
-    throw new Error('The web app is not built: run `npm run build:web` first.');
-  }
   mkdirSync(shots, { recursive: true });
   t = await startApp();
   tt = await t.tenant();
   slug = tt.tenant.slug;
   requester = await person(`rita@${slug}.test`, 'Rita Requester', ['requester']);
   agent = await person(`alex@${slug}.test`, 'Alex Agent', ['requester', 'agent']);
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

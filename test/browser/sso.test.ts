@@ -6,10 +6,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.js';
 import { startApp, type TestApp, type TestTenant } from '../helpers/app.js';
 import { ensureSimpleSamlPhp, startSimpleSamlIdp, ENTRA_CLAIMS, type RunningIdp } from '../idp/simplesamlphp.js';
 
@@ -55,9 +56,6 @@ async function idpLogin(page: Page, username: string) {
 
 before(async () => {
   ensureSimpleSamlPhp();
-  if (!existsSync(path.join(root, 'dist', 'web', 'index.html')) && !process.env.KEYDESK_WEB_DIR) {
-    throw new Error('The web app is not built: run `npm run build:web` first.');
-  }
   mkdirSync(shots, { recursive: true });
   t = await startApp();
   tt = await t.tenant();
@@ -71,10 +69,7 @@ before(async () => {
   const { createSamlConnection } = await import('../../src/identity/connections.js');
   await createSamlConnection({ db: t.db, tenant: tt.tenant, actor: null }, { slug: 'entra', source: { metadataXml: idp.metadataXml } });
   await t.db.query(`INSERT INTO role_rules (tenant_id, group_ref, role) VALUES ($1, $2, 'agent')`, [tt.tenant.id, AGENTS]);
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
