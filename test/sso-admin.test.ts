@@ -252,3 +252,38 @@ describe('a second identity provider shaped like Okta on the same tenant', () =>
     assert.ok(me.roles.includes('agent'));
   });
 });
+
+describe('test sign-in failures and retesting', () => {
+  test('a failed test sign-in lands on the admin\'s trace page; a new certificate needs a new test', async () => {
+    const start = await admin.client.post('/api/v1/sso/connections/entra/test');
+    const request = inflateRawSync(Buffer.from(new URL(start.body.url).searchParams.get('SAMLRequest')!, 'base64')).toString();
+    const id = /ID="([^"]+)"/.exec(request)![1]!;
+    const base = `${t.url}/t/${tt.tenant.slug}/saml/entra`;
+    const p = { issuer: IDP, destination: `${base}/acs`, audience: `${base}/metadata`, recipient: `${base}/acs`, inResponseTo: id, nameId: 'x@corp.test', attributes: {} };
+    const wrongKey = makeKeyPair('Not the IdP');
+    const res = await new Client(t.url).request('POST', `/t/${tt.tenant.slug}/saml/entra/acs`, new URLSearchParams({ SAMLResponse: b64(wrapInResponse(p, sign(buildAssertion(p), 'Assertion', wrongKey))) }).toString(), {
+      'content-type': 'application/x-www-form-urlencoded',
+    });
+    assert.equal(res.status, 303);
+    const ref = /KD-[0-9A-F]{10}$/.exec(res.headers.get('location')!)![0];
+    const trace = (await admin.client.get(`/api/v1/sso/traces/${ref}`)).body;
+    assert.equal(trace.test, true);
+    assert.equal(trace.errorCode, 'untrusted_certificate');
+
+    await t.db.query(`UPDATE sso_connections SET test_passed_at = now() WHERE tenant_id = $1 AND slug = 'entra'`, [tt.tenant.id]);
+    const rolled = await admin.client.patch('/api/v1/sso/connections/entra', { entityId: IDP, ssoUrl: 'https://login.microsoftonline.com/x/saml2', certificates: [wrongKey.cert] });
+    assert.equal(rolled.status, 200);
+    assert.equal(rolled.body.testPassedAt, null, 'a different certificate must pass a test again');
+    await admin.client.patch('/api/v1/sso/connections/entra', { entityId: IDP, ssoUrl: 'https://login.microsoftonline.com/x/saml2', certificates: [keys.cert] });
+  });
+
+  test('a disabled connection cannot be tested, and its attribute map is shown', async () => {
+    const edited = await admin.client.patch('/api/v1/sso/connections/entra', { enabled: false, attributeMap: { email: 'mail', bogus: 'x' } });
+    assert.equal(edited.status, 400, 'unknown attribute-map keys are refused');
+    const ok = await admin.client.patch('/api/v1/sso/connections/entra', { enabled: false, attributeMap: { email: 'mail' } });
+    assert.deepEqual(ok.body.attributeMap, { email: 'mail' });
+    const res = await admin.client.post('/api/v1/sso/connections/entra/test');
+    assert.equal(res.status, 409);
+    await admin.client.patch('/api/v1/sso/connections/entra', { enabled: true, attributeMap: {} });
+  });
+});

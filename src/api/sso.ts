@@ -16,7 +16,7 @@ import { getTrace, listTraces } from '../identity/saml/trace.js';
 import { addRoleRule, deleteRoleRule, listRoleRules } from '../identity/provisioning/role-rules.js';
 import { addDomain, deleteDomain, listDomains, verifyDomain } from '../tenancy/domains.js';
 import { enforcementState, setEnforcement } from '../identity/enforcement.js';
-import { NotFound } from '../http/errors.js';
+import { Conflict, NotFound } from '../http/errors.js';
 import { errors, type RoutePlugin } from './common.js';
 import { DateTime, IdParams, Nullable, StringEnum } from './schemas.js';
 
@@ -42,6 +42,7 @@ export const ConnectionSchema = Type.Object(
     allowIdpInitiated: Type.Boolean(),
     allowSha1: Type.Boolean(),
     clockSkewSeconds: Type.Integer(),
+    attributeMap: Type.Record(Type.String(), Type.String(), { description: 'Attribute names overriding the defaults; a PATCH replaces the whole map' }),
     testPassedAt: Nullable(DateTime),
     sp: Type.Object(
       {
@@ -225,6 +226,7 @@ export const ssoRoutes: RoutePlugin = async (app, { deps }) => {
     const { ctx } = requireAuth(request);
     requireRole(ctx, 'admin');
     const c = await getConnection(ctx.db, ctx.tenant.id, request.params.id);
+    if (!c.enabled) throw new Conflict('The connection is disabled. Enable it before testing.', 'connection_disabled');
     const { url } = await beginSamlSignin(ctx.db, deps.config, ctx.tenant, c.slug, null, { test: true });
     return { url };
   });

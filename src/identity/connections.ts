@@ -203,6 +203,7 @@ export function connectionView(c: Connection, publicUrl: string, tenantSlug: str
     allowIdpInitiated: c.config.allowIdpInitiated,
     allowSha1: c.config.allowSha1,
     clockSkewSeconds: c.config.clockSkewSeconds,
+    attributeMap: c.attributeMap,
     testPassedAt: c.testPassedAt,
     sp: { identifier: sp.entityId, replyUrl: sp.acsUrl, signOnUrl: sp.loginUrl, logoutUrl: sp.sloUrl, metadataUrl: sp.entityId },
     idp: {
@@ -248,7 +249,11 @@ export async function updateConnection(ctx: Ctx, idOrSlug: string, patch: Connec
       ? Object.fromEntries(Object.entries(patch.attributeMap).filter(([k, v]) => (ATTRIBUTE_MAP_KEYS as readonly string[]).includes(k) && v.trim() !== ''))
       : before.attributeMap;
     // A new identity-provider side must pass a test sign-in again before enforcement relies on it.
-    const retest = resolved !== null && (resolved.idp.idpEntityId !== before.config.idpEntityId || resolved.idp.ssoUrl !== before.config.ssoUrl);
+    const retest =
+      resolved !== null &&
+      (resolved.idp.idpEntityId !== before.config.idpEntityId ||
+        resolved.idp.ssoUrl !== before.config.ssoUrl ||
+        JSON.stringify([...resolved.idp.certificates].sort()) !== JSON.stringify([...before.config.certificates].sort()));
     await tx.query(
       `UPDATE sso_connections SET display_name = $3, enabled = $4, jit = $5, waiting_room = $6, config = $7, attribute_map = $8,
          metadata_url = CASE WHEN $9 THEN $10 ELSE metadata_url END,

@@ -5,6 +5,9 @@ import { useSession } from './session';
 import type { Role } from './types';
 import { Account } from './pages/Account';
 import { AdminAudit } from './pages/AdminAudit';
+import { AdminSso } from './pages/AdminSso';
+import { AdminSsoTrace } from './pages/AdminSsoTrace';
+import { AdminSsoTraces } from './pages/AdminSsoTraces';
 import { AdminTeams } from './pages/AdminTeams';
 import { AdminUsers } from './pages/AdminUsers';
 import { AgentNewTicket } from './pages/AgentNewTicket';
@@ -18,6 +21,7 @@ import { NotFound } from './pages/NotFound';
 import { PortalList } from './pages/PortalList';
 import { PortalNewTicket } from './pages/PortalNewTicket';
 import { PortalTicket } from './pages/PortalTicket';
+import { WaitingRoom } from './pages/WaitingRoom';
 
 /** Shows a page only to people with one of the roles (the API enforces it; this keeps the UI honest). */
 function RequireRole({ roles, children }: { roles: Role[] | 'staff'; children: ReactNode }) {
@@ -38,6 +42,7 @@ export function App() {
       <Routes>
         <Route path="/login" element={<FindWorkspace />} />
         <Route path="/t/:tenant/login" element={<Login />} />
+        <Route path="/t/:tenant/waiting" element={<WaitingRoom />} />
         <Route path="/t/:tenant" element={<TenantGate />}>
           <Route index element={<Home />} />
           <Route path="portal" element={<PortalList />} />
@@ -49,6 +54,9 @@ export function App() {
           <Route path="approvals" element={<RequireRole roles={['change_manager']}><Approvals /></RequireRole>} />
           <Route path="admin/users" element={<RequireRole roles={['admin']}><AdminUsers /></RequireRole>} />
           <Route path="admin/teams" element={<RequireRole roles={['admin']}><AdminTeams /></RequireRole>} />
+          <Route path="admin/sso" element={<RequireRole roles={['admin']}><AdminSso /></RequireRole>} />
+          <Route path="admin/sso/traces" element={<RequireRole roles={['admin']}><AdminSsoTraces /></RequireRole>} />
+          <Route path="admin/sso/traces/:ref" element={<RequireRole roles={['admin']}><AdminSsoTrace /></RequireRole>} />
           <Route path="admin/audit" element={<RequireRole roles={['admin']}><AdminAudit /></RequireRole>} />
           <Route path="account" element={<Account />} />
           <Route path="*" element={<TenantNotFound />} />

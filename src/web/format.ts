@@ -141,3 +141,23 @@ export function hueOf(s: string): number {
   for (let i = 0; i < s.length; i++) h = (h * 31 + s.charCodeAt(i)) % 360;
   return h;
 }
+
+/** "AB12CD34…" → "AB12 CD34 …": a thumbprint as people compare it with what their identity provider shows. */
+export function groupHex(hex: string, size = 4): string {
+  const clean = hex.replace(/[^0-9a-f]/gi, '').toUpperCase();
+  return clean.match(new RegExp(`.{1,${size}}`, 'g'))?.join(' ') ?? clean;
+}
+
+/** How urgent a certificate's expiry is: null (fine), amber (≤ 30 days), red (≤ 7 days or expired). */
+export function certificateUrgency(daysLeft: number): { tone: 'amber' | 'red'; label: string } | null {
+  if (daysLeft < 0) return { tone: 'red', label: 'Expired' };
+  if (daysLeft <= 7) return { tone: 'red', label: daysLeft === 0 ? 'Expires today' : `Expires in ${daysLeft} day${daysLeft === 1 ? '' : 's'}` };
+  if (daysLeft <= 30) return { tone: 'amber', label: `Expires in ${daysLeft} days` };
+  return null;
+}
+
+/** The common name of an X.509 subject ("CN=Microsoft Azure Federated SSO Certificate" → that name). */
+export function commonName(subject: string): string {
+  const m = /(?:^|[,\n/])\s*CN\s*=\s*([^,\n/]+)/i.exec(subject);
+  return (m?.[1] ?? subject).trim();
+}

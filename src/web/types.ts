@@ -128,3 +128,116 @@ export interface Page<T> {
   items: T[];
   nextCursor: string | null;
 }
+
+/* ---------- Single sign-on (see src/api/sso.ts and src/api/tenants.ts) ---------- */
+
+export interface SsoCertificate {
+  subject: string;
+  issuer: string;
+  thumbprintSha1: string;
+  thumbprintSha256: string;
+  notBefore: string;
+  notAfter: string;
+  daysLeft: number;
+}
+
+export const ATTRIBUTE_KEYS = ['email', 'givenName', 'surname', 'displayName', 'groups', 'subject'] as const;
+export type AttributeKey = (typeof ATTRIBUTE_KEYS)[number];
+
+export interface SsoConnection {
+  id: string;
+  slug: string;
+  protocol: string;
+  displayName: string;
+  enabled: boolean;
+  jit: boolean;
+  waitingRoom: boolean;
+  allowIdpInitiated: boolean;
+  allowSha1: boolean;
+  clockSkewSeconds: number;
+  testPassedAt: string | null;
+  /** Not sent by every server version: the settings form only prefills it when present. */
+  attributeMap?: Partial<Record<AttributeKey, string>>;
+  /** Values to paste into the identity provider, named as in Entra's Basic SAML Configuration. */
+  sp: { identifier: string; replyUrl: string; signOnUrl: string; logoutUrl: string; metadataUrl: string };
+  idp: {
+    entityId: string;
+    ssoUrl: string;
+    sloUrl: string | null;
+    certificates: SsoCertificate[];
+    metadataUrl: string | null;
+    metadataFetchedAt: string | null;
+    metadataError: string | null;
+  };
+}
+
+/** The identity provider's side of a connection, exactly one way. */
+export type IdpSourceBody = { metadataXml: string } | { metadataUrl: string } | { entityId: string; ssoUrl: string; sloUrl?: string; certificates: string[] };
+
+export type RuleRole = 'agent' | 'change_manager' | 'admin';
+export const RULE_ROLES: RuleRole[] = ['agent', 'change_manager', 'admin'];
+
+export interface RoleRule {
+  id: string;
+  groupRef: string;
+  role: RuleRole;
+  precedence: number;
+  createdAt: string;
+}
+
+export interface SsoDomain {
+  domain: string;
+  verified: boolean;
+  verifiedAt: string | null;
+  txtRecordName: string;
+  txtRecordValue: string;
+}
+
+export interface SsoEnforcement {
+  enforced: boolean;
+  canEnforce: boolean;
+  reason: string | null;
+  breakGlass: PersonRef[];
+}
+
+export interface TraceSummary {
+  id: string;
+  connectionSlug: string | null;
+  test: boolean;
+  outcome: 'success' | 'failure';
+  errorCode: string | null;
+  userEmail: string | null;
+  createdAt: string;
+}
+
+export interface TraceStep {
+  check: string;
+  ok: boolean;
+  detail?: string;
+}
+
+export interface TraceDetail extends TraceSummary {
+  trace: {
+    steps?: TraceStep[];
+    error?: { code: string; message: string; fix: string; [extra: string]: unknown };
+    claims?: { nameId: string | null; nameIdFormat: string | null; attributes: Record<string, string[]> };
+    mapped?: { subject: string | null; subjectSource: string; email: string | null; displayName: string; groups: string[] | null; groupsOverage: boolean };
+    roles?: string[];
+    user?: { id: string; email: string; status: string };
+    wouldCreate?: boolean;
+    responseXml?: string;
+  };
+}
+
+/** A sign-in button for a workspace (public: sign-in pages and discovery). */
+export interface SignInConnection {
+  slug: string;
+  displayName: string;
+  loginUrl: string;
+}
+
+export interface SignInOptions {
+  name: string;
+  connections: SignInConnection[];
+  passwordAllowed: boolean;
+}

@@ -51,7 +51,9 @@ export async function completeSamlSignin(
   const trace = new SigninTrace();
   const ctx: Ctx = { db, tenant, actor: null, ip: input.ip };
   const sp = spUrls(config.publicUrl, tenant.slug, conn.slug);
-  let test = false;
+  // Known before verification only to decide where a failure is shown: a failed test sign-in goes
+  // to the admin's trace page. It grants nothing.
+  let test = await isTestRequest(db, tenant.id, conn.id, input.samlResponse);
   try {
     if (!conn.enabled) throw new SamlFailure('connection_disabled', `The connection "${conn.slug}" is disabled.`);
     const result = await db.transaction(async (tx) => {
@@ -62,7 +64,10 @@ export async function completeSamlSignin(
       if (claims.groupsOverage) {
         trace.fail('Groups claim present', 'Entra sent a groups overage link instead of the groups (user in more than 150 groups): roles from group rules were not changed.');
       }
-      const account = await resolveAccount(ctx, tx, conn, claims);
+      const account = await resolveAccount(ctx, tx, conn, claims).catch((err: unknown) => {
+        if (err instanceof SamlFailure) trace.fail('Account', err.message);
+        throw err;
+      });
       trace.pass('Account', `${account.how === 'created' ? 'created just in time' : account.how === 'linked' ? 'existing account linked' : 'known identity'}: ${account.email}`);
       if (claims.groups !== null) {
         const change = await syncRuleGrants(ctx, tx, account.userId, claims.groups);
@@ -144,4 +149,13 @@ class TestRun extends Error {
   ) {
     super('test sign-in');
   }
+}
+
+/** Whether the (not yet verified) response answers one of our test sign-in requests. */
+async function isTestRequest(db: Db, tenantId: string, connectionId: string, samlResponse: string): Promise<boolean> {
+  const head = Buffer.from(samlResponse.slice(0, 4000).replace(/\s+/g, ''), 'base64').toString('utf8');
+  const id = /InResponseTo="([^"]{1,200})"/.exec(head)?.[1];
+  if (!id) return false;
+  const rows = await db.query<{ test: boolean }>('SELECT test FROM saml_requests WHERE tenant_id = $1 AND id = $2 AND connection_id = $3', [tenantId, id, connectionId]);
+  return rows[0]?.test ?? false;
 }

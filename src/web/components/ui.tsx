@@ -1,4 +1,4 @@
-import { useEffect, useId, useRef, type ReactNode } from 'react';
+import { useEffect, useId, useRef, useState, type ReactNode } from 'react';
 import { errorMessage } from '../api';
 import { formatDateTime, hueOf, initials, priorityLabel, relativeTime, statusLabel, statusTone, TYPE_LABELS } from '../format';
 import type { TicketType } from '../types';
@@ -218,7 +218,17 @@ export type IconName =
   | 'note'
   | 'message'
   | 'copy'
-  | 'pause';
+  | 'pause'
+  | 'download'
+  | 'upload'
+  | 'trash'
+  | 'settings'
+  | 'globe'
+  | 'link'
+  | 'play'
+  | 'x-circle'
+  | 'check-circle'
+  | 'code';
 
 const PATHS: Record<IconName, ReactNode> = {
   inbox: (
@@ -321,6 +331,36 @@ const PATHS: Record<IconName, ReactNode> = {
       <rect x="14" y="4" width="4" height="16" rx="1" />
     </>
   ),
+  download: <path d="M21 15v4a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2v-4M7 10l5 5 5-5M12 15V3" />,
+  upload: <path d="M21 15v4a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2v-4M17 8l-5-5-5 5M12 3v12" />,
+  trash: <path d="M3 6h18M8 6V4a2 2 0 0 1 2-2h4a2 2 0 0 1 2 2v2M19 6l-1 14a2 2 0 0 1-2 2H8a2 2 0 0 1-2-2L5 6M10 11v6M14 11v6" />,
+  settings: (
+    <>
+      <path d="M4 21v-7M4 10V3M12 21v-9M12 8V3M20 21v-5M20 12V3" />
+      <path d="M1 14h6M9 8h6M17 16h6" />
+    </>
+  ),
+  globe: (
+    <>
+      <circle cx="12" cy="12" r="10" />
+      <path d="M2 12h20M12 2a15.3 15.3 0 0 1 4 10 15.3 15.3 0 0 1-4 10 15.3 15.3 0 0 1-4-10 15.3 15.3 0 0 1 4-10z" />
+    </>
+  ),
+  link: <path d="M10 13a5 5 0 0 0 7.54.54l3-3a5 5 0 0 0-7.07-7.07l-1.72 1.71M14 11a5 5 0 0 0-7.54-.54l-3 3a5 5 0 0 0 7.07 7.07l1.71-1.71" />,
+  play: <path d="m6 3 14 9-14 9z" />,
+  'x-circle': (
+    <>
+      <circle cx="12" cy="12" r="10" />
+      <path d="m15 9-6 6M9 9l6 6" />
+    </>
+  ),
+  'check-circle': (
+    <>
+      <circle cx="12" cy="12" r="10" />
+      <path d="m8 12 3 3 5-6" />
+    </>
+  ),
+  code: <path d="m16 18 6-6-6-6M8 6l-6 6 6 6" />,
 };
 
 export function Icon({ name, size = 16, className }: { name: IconName; size?: number; className?: string }) {
@@ -343,23 +383,52 @@ export function Icon({ name, size = 16, className }: { name: IconName; size?: nu
   );
 }
 
-/** Copies text to the clipboard and says so. */
-export function CopyButton({ text, label = 'Copy' }: { text: string; label?: string }) {
-  const done = useRef<HTMLSpanElement>(null);
+/** Writes text to the clipboard; falls back to a hidden text area where the Clipboard API is missing (plain http). */
+export async function copyText(text: string): Promise<void> {
+  if (navigator.clipboard?.writeText) {
+    try {
+      await navigator.clipboard.writeText(text);
+      return;
+    } catch {
+      // Permission refused or not a secure context: try the old way.
+    }
+  }
+  const area = document.createElement('textarea');
+  area.value = text;
+  area.setAttribute('readonly', '');
+  area.style.position = 'fixed';
+  area.style.opacity = '0';
+  document.body.appendChild(area);
+  area.select();
+  const ok = document.execCommand('copy');
+  area.remove();
+  if (!ok) throw new Error('copy failed');
+}
+
+/** Copies text to the clipboard and says so for a moment. */
+export function CopyButton({ text, label = 'Copy', testId, className = 'btn small ghost', title }: { text: string; label?: string; testId?: string; className?: string; title?: string }) {
+  const [state, setState] = useState<'idle' | 'copied' | 'failed'>('idle');
+  useEffect(() => {
+    if (state === 'idle') return;
+    const timer = setTimeout(() => setState('idle'), 2000);
+    return () => clearTimeout(timer);
+  }, [state]);
   return (
     <button
       type="button"
-      className="btn small ghost"
+      className={state === 'copied' ? `${className} copied` : className}
+      title={title}
       onClick={() => {
-        void navigator.clipboard?.writeText(text).then(() => {
-          if (done.current) done.current.textContent = 'Copied';
-        });
+        copyText(text).then(
+          () => setState('copied'),
+          () => setState('failed'),
+        );
       }}
+      data-testid={testId}
+      data-copied={state === 'copied' || undefined}
     >
-      <Icon name="copy" size={14} />
-      <span ref={done} aria-live="polite">
-        {label}
-      </span>
+      <Icon name={state === 'copied' ? 'check' : 'copy'} size={14} />
+      <span aria-live="polite">{state === 'copied' ? 'Copied' : state === 'failed' ? 'Select and copy' : label}</span>
     </button>
   );
 }

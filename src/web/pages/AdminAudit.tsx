@@ -59,7 +59,7 @@ export function AdminAudit() {
             data-testid="audit-action"
           />
           <datalist id="audit-actions">
-            {['signin', 'signout', 'user', 'user.created', 'user.updated', 'user.roles_changed', 'user.sessions_revoked', 'user.password_changed', 'user.totp_enabled', 'team', 'api_token', 'sla.policies_changed', 'tenant.created'].map((a) => (
+            {['signin', 'signout', 'user', 'user.created', 'user.updated', 'user.roles_changed', 'user.sessions_revoked', 'user.password_changed', 'user.totp_enabled', 'team', 'api_token', 'sla.policies_changed', 'tenant.created', 'signin.saml', 'sso', 'sso.connection_created', 'sso.connection_updated', 'sso.connection_tested', 'sso.enforced', 'sso.role_rule_added', 'sso.domain_verified'].map((a) => (
               <option key={a} value={a} />
             ))}
           </datalist>

@@ -1,0 +1,724 @@
+import { useState, type FormEvent } from 'react';
+import { Link } from 'react-router';
+import { api, ApiError } from '../api';
+import { AdminNav } from '../components/AdminNav';
+import { PageHeader } from '../components/PageHeader';
+import { ConnectionSettingsForm, NewConnectionForm, ProblemNotice, SpValueList } from '../components/SsoForms';
+import { CopyButton, Dialog, EmptyState, ErrorNotice, Field, FormError, Icon, Notice, RelativeTime, SkeletonRows, Spinner } from '../components/ui';
+import { certificateUrgency, commonName, formatDate, formatDateTime, groupHex, ROLE_LABELS } from '../format';
+import { useApi, useTitle, type Loaded } from '../hooks';
+import { useSession } from '../session';
+import { RULE_ROLES, type RoleRule, type RuleRole, type SsoCertificate, type SsoConnection, type SsoDomain, type SsoEnforcement } from '../types';
+
+/** The path of a same-origin URL (the SP metadata URL is absolute, built from the public URL). */
+function pathOf(url: string): string {
+  try {
+    const u = new URL(url, window.location.origin);
+    return u.pathname + u.search;
+  } catch {
+    return url;
+  }
+}
+
+/** The public origin Keydesk puts in its SAML URLs, read from an existing connection when there is one. */
+function publicBase(connections: SsoConnection[]): string {
+  const known = connections[0]?.sp.identifier;
+  const m = known ? /^(.*)\/t\/[^/]+\/saml\//.exec(known) : null;
+  return m?.[1] ?? window.location.origin;
+}
+
+/** `/t/:tenant/admin/sso`: identity-provider connections, group rules, domains and enforcement. */
+export function AdminSso() {
+  const { session, slug, path } = useSession();
+  useTitle('Single sign-on', session.tenant.name);
+  const connections = useApi<{ items: SsoConnection[] }>('/sso/connections');
+  const enforcement = useApi<SsoEnforcement>('/sso/enforcement');
+  const [adding, setAdding] = useState(false);
+  const [editing, setEditing] = useState<SsoConnection | null>(null);
+  const [deleting, setDeleting] = useState<SsoConnection | null>(null);
+  const [flash, setFlash] = useState<string | null>(null);
+  const items = connections.data?.items ?? [];
+
+  const replace = (c: SsoConnection) => connections.setData((prev) => ({ items: (prev?.items ?? []).map((x) => (x.id === c.id ? c : x)) }));
+
+  return (
+    <div className="page">
+      <PageHeader
+        title="Administration"
+        actions={
+          <>
+            <Link to={path('/admin/sso/traces')} className="btn" data-testid="sso-traces-link">
+              <Icon name="list" size={16} /> Sign-in traces
+            </Link>
+            <button type="button" className="btn primary" onClick={() => setAdding(true)} data-testid="add-connection">
+              <Icon name="plus" size={16} /> Add connection
+            </button>
+          </>
+        }
+      />
+      <AdminNav />
+      <div aria-live="polite">
+        {flash && (
+          <Notice tone="success" testId="sso-flash">
+            {flash}
+          </Notice>
+        )}
+      </div>
+
+      <section className="sso-section" aria-labelledby="sso-conn-h">
+        <div className="section-head">
+          <div>
+            <h2 id="sso-conn-h" className="h2">
+              Connections
+            </h2>
+            <p className="muted">The identity providers people sign in with, such as Microsoft Entra ID or Okta.</p>
+          </div>
+        </div>
+        <ErrorNotice error={connections.error} onRetry={connections.reload} />
+        {connections.loading && !connections.data ? (
+          <div className="card flush">
+            <SkeletonRows rows={3} />
+          </div>
+        ) : items.length === 0 && !connections.error ? (
+          <div className="card">
+            <EmptyState
+              title="No single sign-on yet"
+              icon="shield"
+              action={
+                <button type="button" className="btn primary" onClick={() => setAdding(true)}>
+                  <Icon name="plus" size={16} /> Add connection
+                </button>
+              }
+            >
+              Connect your identity provider so people sign in with their work account, get accounts on first sign-in, and receive roles from their groups.
+            </EmptyState>
+          </div>
+        ) : (
+          <div className="sso-list">
+            {items.map((c) => (
+              <ConnectionCard key={c.id} connection={c} onSettings={() => setEditing(c)} onDelete={() => setDeleting(c)} />
+            ))}
+          </div>
+        )}
+      </section>
+
+      <RoleRules />
+      <Domains />
+      <Enforcement state={enforcement} />
+
+      <Dialog open={adding} onClose={() => setAdding(false)} title="Add a SAML connection" wide testId="connection-dialog">
+        <NewConnectionForm
+          tenantSlug={slug}
+          publicBase={publicBase(items)}
+          onCreated={(c) => {
+            setAdding(false);
+            connections.setData((prev) => ({ items: [...(prev?.items ?? []), c].sort((a, b) => a.slug.localeCompare(b.slug)) }));
+            setFlash(`“${c.displayName}” is connected. Paste its values into your identity provider, then run a test sign-in.`);
+          }}
+          onCancel={() => setAdding(false)}
+        />
+      </Dialog>
+      <Dialog open={editing !== null} onClose={() => setEditing(null)} title={editing ? `Settings · ${editing.displayName}` : 'Settings'} wide testId="settings-dialog">
+        {editing && (
+          <ConnectionSettingsForm
+            connection={editing}
+            onSaved={(c) => {
+              setEditing(null);
+              replace(c);
+              setFlash(`Settings of “${c.displayName}” saved.`);
+              enforcement.reload();
+            }}
+            onCancel={() => setEditing(null)}
+          />
+        )}
+      </Dialog>
+      <Dialog open={deleting !== null} onClose={() => setDeleting(null)} title="Delete this connection?" testId="delete-connection-dialog">
+        {deleting && (
+          <DeleteConnection
+            connection={deleting}
+            onDeleted={() => {
+              const gone = deleting;
+              setDeleting(null);
+              connections.setData((prev) => ({ items: (prev?.items ?? []).filter((x) => x.id !== gone.id) }));
+              setFlash(`“${gone.displayName}” has been deleted.`);
+              enforcement.reload();
+            }}
+            onCancel={() => setDeleting(null)}
+          />
+        )}
+      </Dialog>
+    </div>
+  );
+}
+
+/* ---------- A connection ---------- */
+
+function ConnectionCard({ connection: c, onSettings, onDelete }: { connection: SsoConnection; onSettings: () => void; onDelete: () => void }) {
+  const [testing, setTesting] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+
+  const test = async () => {
+    setTesting(true);
+    setError(null);
+    try {
+      const { url } = await api.post<{ url: string }>(`/sso/connections/${c.id}/test`);
+      window.location.assign(url);
+    } catch (err) {
+      setError(err);
+      setTesting(false);
+    }
+  };
+
+  const worst = c.idp.certificates.reduce<number | null>((min, cert) => (min === null || cert.daysLeft < min ? cert.daysLeft : min), null);
+  const urgency = worst === null ? null : certificateUrgency(worst);
+
+  return (
+    <article className={c.enabled ? 'card sso-card' : 'card sso-card disabled'} data-testid="sso-connection" data-slug={c.slug} aria-labelledby={`conn-${c.id}`}>
+      <header className="sso-card-head">
+        <div className="sso-card-title">
+          <span className="sso-mark" aria-hidden="true">
+            <Icon name="shield" size={20} />
+          </span>
+          <div className="sso-card-name">
+            <h3 id={`conn-${c.id}`} className="h3">
+              {c.displayName}
+              <span className="chip protocol-chip">{c.protocol.toUpperCase()}</span>
+            </h3>
+            <div className="sso-card-meta">
+              <code className="code">{c.slug}</code>
+              <span className={`badge tone-${c.enabled ? 'green' : 'gray'}`} data-testid="connection-enabled" data-enabled={c.enabled}>
+                <span className="badge-dot" aria-hidden="true" />
+                {c.enabled ? 'Enabled' : 'Disabled'}
+              </span>
+              {c.testPassedAt ? (
+                <span className="test-state passed" title={formatDateTime(c.testPassedAt)} data-testid="connection-tested">
+                  Tested ✓ {formatDate(c.testPassedAt)}
+                </span>
+              ) : (
+                <span className="test-state pending" data-testid="connection-untested">
+                  Not tested yet
+                </span>
+              )}
+              {urgency && (
+                <span className={`badge tone-${urgency.tone}`}>
+                  <Icon name="alert" size={12} /> Certificate {urgency.label.toLowerCase()}
+                </span>
+              )}
+            </div>
+          </div>
+        </div>
+        <div className="sso-card-actions">
+          <button
+            type="button"
+            className={c.testPassedAt ? 'btn' : 'btn primary'}
+            onClick={() => void test()}
+            disabled={testing || !c.enabled}
+            title={c.enabled ? 'Sign in at the identity provider and see every check, without changing anything' : 'Enable the connection to test it'}
+            data-testid="test-signin"
+          >
+            {testing ? <Spinner small /> : <Icon name="play" size={14} />} Test sign-in
+          </button>
+          <button type="button" className="btn" onClick={onSettings} data-testid="connection-settings-button">
+            <Icon name="settings" size={15} /> Settings
+          </button>
+          <button type="button" className="btn danger-outline" onClick={onDelete} data-testid="connection-delete">
+            <Icon name="trash" size={15} /> Delete
+          </button>
+        </div>
+      </header>
+      <FormError error={error} testId="test-signin-error" />
+      {c.idp.metadataError && (
+        <Notice tone="warning">
+          The last metadata refresh failed: {c.idp.metadataError} Keydesk keeps using the last good copy.
+        </Notice>
+      )}
+
+      <div className="sso-card-body">
+        <section className="sso-panel" aria-label="Values for your identity provider">
+          <h4 className="h4">Values for your identity provider</h4>
+          <p className="muted small panel-note">Paste these into the identity provider. In Entra: Enterprise applications › your app › Single sign-on › Basic SAML Configuration.</p>
+          <SpValueList values={c.sp} />
+          <a className="btn small" href={pathOf(c.sp.metadataUrl)} download={`keydesk-${c.slug}-metadata.xml`} data-testid="sp-metadata-download">
+            <Icon name="download" size={14} /> Download SP metadata
+          </a>
+        </section>
+        <section className="sso-panel idp-panel" aria-label="Identity provider">
+          <h4 className="h4">Identity provider</h4>
+          <dl className="details idp-details">
+            <dt>Entity ID</dt>
+            <dd className="mono small" data-testid="idp-entity-id">
+              {c.idp.entityId}
+            </dd>
+            <dt>Sign-in URL</dt>
+            <dd className="mono small">{c.idp.ssoUrl}</dd>
+            {c.idp.sloUrl && (
+              <>
+                <dt>Sign-out URL</dt>
+                <dd className="mono small">{c.idp.sloUrl}</dd>
+              </>
+            )}
+            {c.idp.metadataUrl && (
+              <>
+                <dt>Metadata</dt>
+                <dd className="small">
+                  <span className="mono">{c.idp.metadataUrl}</span>
+                  <br />
+                  <span className="muted">Refreshed daily{c.idp.metadataFetchedAt && <> · last <RelativeTime date={c.idp.metadataFetchedAt} /></>}</span>
+                </dd>
+              </>
+            )}
+          </dl>
+          <h4 className="h4 cert-heading">Signing certificate{c.idp.certificates.length === 1 ? '' : 's'}</h4>
+          <ul className="cert-list">
+            {c.idp.certificates.map((cert) => (
+              <CertificateRow key={cert.thumbprintSha256} cert={cert} />
+            ))}
+          </ul>
+        </section>
+      </div>
+    </article>
+  );
+}
+
+function CertificateRow({ cert }: { cert: SsoCertificate }) {
+  const urgency = certificateUrgency(cert.daysLeft);
+  return (
+    <li className={urgency ? `cert-row ${urgency.tone}` : 'cert-row'} data-testid="certificate" data-days-left={cert.daysLeft}>
+      <Icon name="key" size={16} className="cert-icon" />
+      <div className="cert-text">
+        <span className="cert-name">{commonName(cert.subject)}</span>
+        <span className="mono small thumbprint" title="SHA-1 thumbprint, as Entra shows it">
+          <span className="sr-only">SHA-1 thumbprint </span>
+          {groupHex(cert.thumbprintSha1)}
+        </span>
+        <span className="muted small">
+          {cert.daysLeft < 0 ? 'Expired' : 'Valid until'} {formatDate(cert.notAfter)}
+        </span>
+      </div>
+      {urgency && (
+        <span className={`badge tone-${urgency.tone}`} data-testid="certificate-warning">
+          <Icon name="alert" size={12} /> {urgency.label}
+        </span>
+      )}
+    </li>
+  );
+}
+
+function DeleteConnection({ connection: c, onDeleted, onCancel }: { connection: SsoConnection; onDeleted: () => void; onCancel: () => void }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const remove = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      await api.delete(`/sso/connections/${c.id}`);
+      onDeleted();
+    } catch (err) {
+      setError(err);
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="stack">
+      <p>
+        People will no longer be able to sign in with <strong>{c.displayName}</strong> (<code className="code">{c.slug}</code>). Their Keydesk accounts and tickets stay.
+      </p>
+      <p className="muted small">Remove the Keydesk application from your identity provider as well, or its sign-ins will fail.</p>
+      <FormError error={error} testId="delete-connection-error" />
+      <div className="form-actions">
+        <button type="button" className="btn danger" onClick={() => void remove()} disabled={busy} autoFocus data-testid="confirm-delete">
+          {busy ? <Spinner small /> : <Icon name="trash" size={15} />} Delete connection
+        </button>
+        <button type="button" className="btn ghost" onClick={onCancel}>
+          Cancel
+        </button>
+      </div>
+    </div>
+  );
+}
+
+/* ---------- Group → role rules ---------- */
+
+function RoleRules() {
+  const rules = useApi<{ items: RoleRule[] }>('/sso/role-rules');
+  const [groupRef, setGroupRef] = useState('');
+  const [role, setRole] = useState<RuleRole>('agent');
+  const [precedence, setPrecedence] = useState('100');
+  const [busy, setBusy] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const items = rules.data?.items ?? [];
+
+  const add = async (e: FormEvent) => {
+    e.preventDefault();
+    if (!groupRef.trim()) return setError('Enter the group: its object ID in Entra, or its name in Okta.');
+    if (!/^\d+$/.test(precedence.trim()) || Number(precedence) > 100000) return setError('Precedence is a whole number from 0 to 100000.');
+    setBusy('add');
+    setError(null);
+    try {
+      const rule = await api.post<RoleRule>('/sso/role-rules', { groupRef: groupRef.trim(), role, precedence: Number(precedence) });
+      rules.setData((prev) => ({ items: [...(prev?.items ?? []), rule].sort((a, b) => a.precedence - b.precedence || a.createdAt.localeCompare(b.createdAt)) }));
+      setGroupRef('');
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  const remove = async (r: RoleRule) => {
+    if (!window.confirm(`Remove the rule “${r.groupRef} → ${ROLE_LABELS[r.role]}”? Everyone who has the role only through this rule loses it now.`)) return;
+    setBusy(r.id);
+    setError(null);
+    try {
+      await api.delete(`/sso/role-rules/${r.id}`);
+      rules.setData((prev) => ({ items: (prev?.items ?? []).filter((x) => x.id !== r.id) }));
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  return (
+    <section className="sso-section" aria-labelledby="sso-rules-h">
+      <div className="section-head">
+        <div>
+          <h2 id="sso-rules-h" className="h2">
+            Group → role rules
+          </h2>
+          <p className="muted">Members of a group get the role at every sign-in, and lose it when they leave the group. Everyone gets Requester.</p>
+        </div>
+      </div>
+      <div className="card">
+        <form className="rule-form" onSubmit={add} noValidate>
+          <Field label="Group object ID (Entra) or group name (Okta)">
+            {(id) => <input id={id} spellCheck={false} placeholder="e.g. 5f1c0e1a-2b3c-4d5e-8f90-a1b2c3d4e5f6 or IT-Service-Desk" maxLength={256} value={groupRef} onChange={(e) => setGroupRef(e.target.value)} data-testid="rule-group" />}
+          </Field>
+          <Field label="Role">
+            {(id) => (
+              <select id={id} value={role} onChange={(e) => setRole(e.target.value as RuleRole)} data-testid="rule-role">
+                {RULE_ROLES.map((r) => (
+                  <option key={r} value={r}>
+                    {ROLE_LABELS[r]}
+                  </option>
+                ))}
+              </select>
+            )}
+          </Field>
+          <Field label="Precedence">
+            {(id) => <input id={id} className="precedence-input" type="number" inputMode="numeric" min={0} max={100000} value={precedence} onChange={(e) => setPrecedence(e.target.value)} data-testid="rule-precedence" />}
+          </Field>
+          <button type="submit" className="btn primary" disabled={busy !== null} data-testid="rule-submit">
+            {busy === 'add' ? <Spinner small /> : <Icon name="plus" size={16} />} Add rule
+          </button>
+        </form>
+        <p className="field-hint rule-hint">When several rules give the same role, the one with the lowest precedence is credited for it.</p>
+        <FormError error={error} testId="rule-error" />
+        <ErrorNotice error={rules.error} onRetry={rules.reload} />
+        {rules.loading && !rules.data ? (
+          <SkeletonRows rows={2} />
+        ) : items.length === 0 ? (
+          <p className="muted small empty-line">No rules yet: roles come only from what administrators grant on the People page.</p>
+        ) : (
+          <div className="table-frame">
+            <table className="table rules-table" data-testid="rules-table">
+              <thead>
+                <tr>
+                  <th scope="col">Group</th>
+                  <th scope="col">Role</th>
+                  <th scope="col">Precedence</th>
+                  <th scope="col">Added</th>
+                  <th scope="col">
+                    <span className="sr-only">Actions</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {items.map((r) => (
+                  <tr key={r.id} data-testid="rule-row" data-group={r.groupRef} data-role={r.role}>
+                    <td className="mono small wrap cell-group">{r.groupRef}</td>
+                    <td data-label="Role">
+                      <span className={`chip role-${r.role}`}>{ROLE_LABELS[r.role]}</span>
+                    </td>
+                    <td data-label="Precedence" className="small">
+                      <span className="mobile-label">Precedence </span>
+                      {r.precedence}
+                    </td>
+                    <td data-label="Added" className="muted small nowrap">
+                      <RelativeTime date={r.createdAt} />
+                    </td>
+                    <td className="cell-actions">
+                      <button type="button" className="btn small ghost danger-text" onClick={() => void remove(r)} disabled={busy !== null} data-testid="rule-delete" aria-label={`Remove the rule for ${r.groupRef}`}>
+                        {busy === r.id ? <Spinner small /> : <Icon name="trash" size={14} />} Remove
+                      </button>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </div>
+    </section>
+  );
+}
+
+/* ---------- Domains ---------- */
+
+function Domains() {
+  const domains = useApi<{ items: SsoDomain[] }>('/sso/domains');
+  const [domain, setDomain] = useState('');
+  const [busy, setBusy] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [rowError, setRowError] = useState<{ domain: string; error: unknown } | null>(null);
+  const [justAdded, setJustAdded] = useState<string | null>(null);
+  const [verified, setVerified] = useState<string | null>(null);
+  const items = domains.data?.items ?? [];
+
+  const put = (d: SsoDomain) => domains.setData((prev) => ({ items: [...(prev?.items ?? []).filter((x) => x.domain !== d.domain), d].sort((a, b) => a.domain.localeCompare(b.domain)) }));
+
+  const add = async (e: FormEvent) => {
+    e.preventDefault();
+    const value = domain.trim().toLowerCase().replace(/^.*@/, '').replace(/\.$/, '');
+    if (!value) return setError('Enter the domain of your work email addresses, such as contoso.com.');
+    setBusy('add');
+    setError(null);
+    try {
+      const d = await api.post<SsoDomain>('/sso/domains', { domain: value });
+      put(d);
+      setDomain('');
+      setJustAdded(d.domain);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  const verify = async (d: SsoDomain) => {
+    setBusy(`verify:${d.domain}`);
+    setRowError(null);
+    try {
+      put(await api.post<SsoDomain>(`/sso/domains/${encodeURIComponent(d.domain)}/verify`));
+      setVerified(d.domain);
+      if (justAdded === d.domain) setJustAdded(null);
+    } catch (err) {
+      setRowError({ domain: d.domain, error: err });
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  const remove = async (d: SsoDomain) => {
+    if (!window.confirm(`Remove ${d.domain}? People with ${d.domain} addresses will have to find this workspace by its name.`)) return;
+    setBusy(`delete:${d.domain}`);
+    setRowError(null);
+    try {
+      await api.delete(`/sso/domains/${encodeURIComponent(d.domain)}`);
+      domains.setData((prev) => ({ items: (prev?.items ?? []).filter((x) => x.domain !== d.domain) }));
+    } catch (err) {
+      setRowError({ domain: d.domain, error: err });
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  return (
+    <section className="sso-section" aria-labelledby="sso-domains-h">
+      <div className="section-head">
+        <div>
+          <h2 id="sso-domains-h" className="h2">
+            Domains
+          </h2>
+          <p className="muted">People who type a work email with a verified domain on the sign-in page are sent straight to this workspace's sign-in.</p>
+        </div>
+      </div>
+      <div className="card">
+        <form className="inline-create domain-form" onSubmit={add} noValidate>
+          <Field label="Email domain">
+            {(id) => (
+              <input
+                id={id}
+                autoCapitalize="none"
+                spellCheck={false}
+                placeholder="contoso.com"
+                maxLength={253}
+                value={domain}
+                onChange={(e) => setDomain(e.target.value)}
+                data-testid="domain-input"
+              />
+            )}
+          </Field>
+          <button type="submit" className="btn primary" disabled={busy !== null} data-testid="domain-submit">
+            {busy === 'add' ? <Spinner small /> : <Icon name="plus" size={16} />} Add domain
+          </button>
+          <FormError error={error} testId="domain-error" />
+        </form>
+        <ErrorNotice error={domains.error} onRetry={domains.reload} />
+        {domains.loading && !domains.data ? (
+          <SkeletonRows rows={2} />
+        ) : items.length === 0 ? (
+          <p className="muted small empty-line">No domains yet.</p>
+        ) : (
+          <ul className="domain-list">
+            {items.map((d) => (
+              <li key={d.domain} className={d.verified ? 'domain-row verified' : 'domain-row'} data-testid="domain-row" data-domain={d.domain} data-verified={d.verified}>
+                <div className="domain-line">
+                  <span className="domain-name">
+                    <Icon name="globe" size={16} />
+                    <strong>{d.domain}</strong>
+                  </span>
+                  {d.verified ? (
+                    <span className="badge tone-green" title={d.verifiedAt ? `Verified ${formatDateTime(d.verifiedAt)}` : undefined}>
+                      <Icon name="check" size={12} /> Verified
+                    </span>
+                  ) : (
+                    <span className="badge tone-amber">
+                      <span className="badge-dot" aria-hidden="true" />
+                      Waiting for DNS
+                    </span>
+                  )}
+                  <span className="spacer" />
+                  {!d.verified && (
+                    <button type="button" className="btn small primary" onClick={() => void verify(d)} disabled={busy !== null} data-testid="domain-verify">
+                      {busy === `verify:${d.domain}` ? <Spinner small /> : <Icon name="check" size={14} />} Verify
+                    </button>
+                  )}
+                  <button type="button" className="btn small ghost danger-text" onClick={() => void remove(d)} disabled={busy !== null} data-testid="domain-delete" aria-label={`Remove ${d.domain}`}>
+                    {busy === `delete:${d.domain}` ? <Spinner small /> : <Icon name="trash" size={14} />} Remove
+                  </button>
+                </div>
+                {!d.verified && (
+                  <div className={justAdded === d.domain ? 'txt-record highlight' : 'txt-record'} data-testid="txt-record">
+                    <p className="small">
+                      <strong>Add this TXT record at your DNS provider, then press Verify.</strong>
+                    </p>
+                    <dl className="txt-fields">
+                      <div>
+                        <dt>Name</dt>
+                        <dd>
+                          <code className="mono wrap" data-testid="txt-name">
+                            {d.txtRecordName}
+                          </code>
+                          <CopyButton text={d.txtRecordName} testId="copy-txt-name" />
+                        </dd>
+                      </div>
+                      <div>
+                        <dt>Value</dt>
+                        <dd>
+                          <code className="mono wrap" data-testid="txt-value">
+                            {d.txtRecordValue}
+                          </code>
+                          <CopyButton text={d.txtRecordValue} testId="copy-txt-value" />
+                        </dd>
+                      </div>
+                    </dl>
+                  </div>
+                )}
+                {verified === d.domain && d.verified && <p className="small success-text">Verified: sign-ins with @{d.domain} addresses now come here.</p>}
+                {rowError?.domain === d.domain && <ProblemNotice error={rowError.error} title="Not verified yet" tone="warning" fields={false} testId="domain-row-error" />}
+              </li>
+            ))}
+          </ul>
+        )}
+      </div>
+    </section>
+  );
+}
+
+/* ---------- Enforcement ---------- */
+
+function Enforcement({ state }: { state: Loaded<SsoEnforcement> }) {
+  const { path } = useSession();
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const e = state.data;
+
+  const toggle = async (enforced: boolean) => {
+    setBusy(true);
+    setError(null);
+    // The switch moves at once; it moves back if the server refuses.
+    state.setData((prev) => ({ ...prev!, enforced }));
+    try {
+      state.setData(await api.put<SsoEnforcement>('/sso/enforcement', { enforced }));
+    } catch (err) {
+      setError(err);
+      state.setData((prev) => ({ ...prev!, enforced: !enforced }));
+      if (err instanceof ApiError && err.status === 409) state.reload();
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <section className="sso-section" aria-labelledby="sso-enforce-h">
+      <div className="section-head">
+        <div>
+          <h2 id="sso-enforce-h" className="h2">
+            Enforce single sign-on
+          </h2>
+          <p className="muted">When enforced, passwords stop working for everyone except the break-glass accounts.</p>
+        </div>
+      </div>
+      <div className={e?.enforced ? 'card enforce-card on' : 'card enforce-card'}>
+        <ErrorNotice error={state.error} onRetry={state.reload} />
+        {!e ? (
+          state.loading && <SkeletonRows rows={2} />
+        ) : (
+          <>
+            <label className={e.canEnforce || e.enforced ? 'switch-row' : 'switch-row disabled'}>
+              <span className="switch">
+                <input
+                  type="checkbox"
+                  role="switch"
+                  checked={e.enforced}
+                  disabled={busy || (!e.canEnforce && !e.enforced)}
+                  onChange={(ev) => void toggle(ev.target.checked)}
+                  aria-describedby="enforce-state"
+                  data-testid="enforce-toggle"
+                />
+                <span className="switch-track" aria-hidden="true">
+                  <span className="switch-thumb" />
+                </span>
+              </span>
+              <span className="switch-text">
+                <strong>Require single sign-on</strong>
+                <span id="enforce-state" className="muted small" data-testid="enforce-state">
+                  {e.enforced ? 'On: people sign in with your identity provider only.' : 'Off: people may also sign in with a password.'}
+                </span>
+              </span>
+              {busy && <Spinner small />}
+            </label>
+            {!e.canEnforce && e.reason && (
+              <Notice tone="warning" testId="enforce-reason">
+                {e.reason}
+              </Notice>
+            )}
+            <FormError error={error} testId="enforce-error" />
+            <div className="break-glass">
+              <h3 className="h4">Break-glass accounts</h3>
+              <p className="muted small">
+                Only these accounts may still use a password while single sign-on is enforced: keep them for when the identity provider is down. <Link to={path('/admin/users')}>Change them on the People page</Link>.
+              </p>
+              {e.breakGlass.length === 0 ? (
+                <p className="small warn-text">
+                  <Icon name="alert" size={14} /> No active break-glass account with a password.
+                </p>
+              ) : (
+                <ul className="break-glass-list" data-testid="break-glass-list">
+                  {e.breakGlass.map((b) => (
+                    <li key={b.id}>
+                      <Icon name="lock" size={14} />
+                      <strong>{b.displayName}</strong>
+                      <span className="muted small">{b.email}</span>
+                    </li>
+                  ))}
+                </ul>
+              )}
+            </div>
+          </>
+        )}
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,442 @@
+import { Fragment, useMemo, type ReactNode } from 'react';
+import { Link, useParams } from 'react-router';
+import { ApiError } from '../api';
+import { AdminNav } from '../components/AdminNav';
+import { PageHeader } from '../components/PageHeader';
+import { CopyButton, EmptyState, ErrorNotice, Icon, Loading } from '../components/ui';
+import { formatDateTime, groupHex, humanize, ROLE_LABELS } from '../format';
+import { useApi, useTitle } from '../hooks';
+import { useSession } from '../session';
+import type { Role, TraceDetail } from '../types';
+
+const EXTRA_LABELS: Record<string, string> = {
+  received: 'Received',
+  expected: 'Expected',
+  lateBySeconds: 'Late by',
+  aheadBySeconds: 'Ahead by',
+  skewSeconds: 'Allowed clock skew',
+  notBefore: 'Not before',
+  notOnOrAfter: 'Not on or after',
+  notAfter: 'Valid until',
+  now: "Keydesk's time",
+  trusted: 'Trusted certificates',
+  certificate: 'Certificate',
+  thumbprint: 'SHA-1 thumbprint',
+  subject: 'Subject',
+  statusCode: 'Status code',
+  subStatusCode: 'Sub-status code',
+  statusMessage: 'Message from the identity provider',
+  aadsts: 'Entra error code',
+  signatureMethod: 'Signature method',
+  digestMethod: 'Digest method',
+  c14n: 'Canonicalization',
+  transforms: 'Transforms',
+};
+
+function labelOf(key: string): string {
+  return EXTRA_LABELS[key] ?? humanize(key.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase());
+}
+
+function seconds(n: number): string {
+  const abs = Math.abs(n);
+  if (abs < 120) return `${n} s`;
+  const m = Math.floor(abs / 60);
+  return `${n} s (${m >= 120 ? `${Math.round(m / 60)} h` : `${m} min`})`;
+}
+
+/** One value of a failure's data, shown as readably as its key allows. */
+function ExtraValue({ name, value }: { name: string; value: unknown }): ReactNode {
+  if (value === null || value === undefined || value === '') return <span className="muted">(none)</span>;
+  if (typeof value === 'number') return /Seconds$/.test(name) ? seconds(value) : String(value);
+  if (typeof value === 'boolean') return value ? 'yes' : 'no';
+  if (typeof value === 'string') {
+    if (/thumbprint/i.test(name)) return <span className="mono">{groupHex(value)}</span>;
+    if (/^\d{4}-\d{2}-\d{2}T[\d:.]+Z?$/.test(value)) {
+      return (
+        <>
+          {formatDateTime(value)} <span className="muted mono small">{value}</span>
+        </>
+      );
+    }
+    if (name === 'aadsts') {
+      return (
+        <a href={`https://login.microsoftonline.com/error?code=${encodeURIComponent(value.replace(/^AADSTS/, ''))}`} target="_blank" rel="noreferrer noopener" className="mono">
+          {value}
+        </a>
+      );
+    }
+    return <span className="mono wrap">{value}</span>;
+  }
+  if (Array.isArray(value)) {
+    if (value.length === 0) return <span className="muted">(none)</span>;
+    return (
+      <ul className="extra-list">
+        {value.map((v, i) => (
+          <li key={i}>
+            <ExtraValue name={name} value={v} />
+          </li>
+        ))}
+      </ul>
+    );
+  }
+  if (typeof value === 'object') {
+    return (
+      <dl className="details extra-nested">
+        {Object.entries(value as Record<string, unknown>).map(([k, v]) => (
+          <Fragment key={k}>
+            <dt>{labelOf(k)}</dt>
+            <dd>
+              <ExtraValue name={k} value={v} />
+            </dd>
+          </Fragment>
+        ))}
+      </dl>
+    );
+  }
+  return String(value);
+}
+
+/** Indents XML for reading; anything that does not parse is shown as it came. */
+function prettyXml(xml: string): string {
+  let doc: Document;
+  try {
+    doc = new DOMParser().parseFromString(xml, 'application/xml');
+  } catch {
+    return xml;
+  }
+  if (doc.getElementsByTagName('parsererror').length) return xml;
+  const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const attrs = (el: Element) => [...el.attributes].map((a) => ` ${a.name}="${esc(a.value).replace(/"/g, '&quot;')}"`).join('');
+  const lines: string[] = [];
+  const walk = (node: Node, depth: number) => {
+    const pad = '  '.repeat(depth);
+    if (node.nodeType === Node.ELEMENT_NODE) {
+      const el = node as Element;
+      const kids = [...el.childNodes].filter((n) => !(n.nodeType === Node.TEXT_NODE && !n.textContent?.trim()));
+      if (kids.length === 0) lines.push(`${pad}<${el.tagName}${attrs(el)}/>`);
+      else if (kids.length === 1 && kids[0]!.nodeType === Node.TEXT_NODE) lines.push(`${pad}<${el.tagName}${attrs(el)}>${esc(kids[0]!.textContent!.trim())}</${el.tagName}>`);
+      else {
+        lines.push(`${pad}<${el.tagName}${attrs(el)}>`);
+        for (const k of kids) walk(k, depth + 1);
+        lines.push(`${pad}</${el.tagName}>`);
+      }
+    } else if (node.nodeType === Node.TEXT_NODE || node.nodeType === Node.CDATA_SECTION_NODE) {
+      lines.push(pad + esc(node.textContent!.trim()));
+    } else if (node.nodeType === Node.COMMENT_NODE) {
+      lines.push(`${pad}<!--${node.textContent}-->`);
+    }
+  };
+  walk(doc.documentElement, 0);
+  return lines.join('\n');
+}
+
+/** `/t/:tenant/admin/sso/traces/:ref`: one sign-in, check by check, with what to do when it failed. */
+export function AdminSsoTrace() {
+  const { ref = '' } = useParams();
+  const { session, path } = useSession();
+  const reference = ref.toUpperCase();
+  useTitle(reference, 'Sign-in traces', session.tenant.name);
+  const detail = useApi<TraceDetail>(`/sso/traces/${encodeURIComponent(reference)}`);
+  const t = detail.data;
+  const xml = useMemo(() => (t?.trace.responseXml ? prettyXml(t.trace.responseXml) : null), [t?.trace.responseXml]);
+
+  const back = (
+    <div className="subhead">
+      <Link to={path('/admin/sso/traces')} className="back-link">
+        <Icon name="arrow-left" size={14} /> Sign-in traces
+      </Link>
+    </div>
+  );
+
+  if (!t) {
+    return (
+      <div className="page">
+        <PageHeader title="Administration" />
+        <AdminNav />
+        {back}
+        {detail.error instanceof ApiError && detail.error.status === 404 ? (
+          <div className="card">
+            <EmptyState title={`No trace ${reference}`} icon="search">
+              There is no sign-in with this reference in {session.tenant.name}. Check the reference the person gave you; traces of other workspaces are not shown.
+            </EmptyState>
+          </div>
+        ) : detail.error ? (
+          <ErrorNotice error={detail.error} onRetry={detail.reload} />
+        ) : (
+          <Loading />
+        )}
+      </div>
+    );
+  }
+
+  const { steps = [], error, claims, mapped, roles, user, wouldCreate } = t.trace;
+  const ok = t.outcome === 'success';
+  const extras = error ? Object.entries(error).filter(([k]) => !['code', 'message', 'fix'].includes(k)) : [];
+  // What arrived against what Keydesk wanted (or trusts), side by side.
+  const against = extras.some(([k]) => k === 'received') ? (['expected', 'trusted'] as const).find((k) => extras.some(([x]) => x === k)) : undefined;
+  const rest = against ? extras.filter(([k]) => k !== 'received' && k !== against) : extras;
+  const attributes = claims ? Object.entries(claims.attributes) : [];
+
+  return (
+    <div className="page">
+      <PageHeader title="Administration" />
+      <AdminNav />
+      {back}
+      <div className="trace-head">
+        <h2 className="h2 mono trace-title">{t.id}</h2>
+        <CopyButton text={t.id} label="Copy reference" />
+        <span className="header-meta muted small">
+          {t.test && (
+            <span className="chip test-chip" data-testid="trace-test-badge">
+              Test sign-in
+            </span>
+          )}
+          {t.connectionSlug && (
+            <span>
+              Connection <code className="code">{t.connectionSlug}</code>
+            </span>
+          )}
+          <span>·</span>
+          <time dateTime={t.createdAt}>{formatDateTime(t.createdAt)}</time>
+        </span>
+      </div>
+
+      <div className={ok ? 'outcome-banner success' : 'outcome-banner failure'} role="status" data-testid="trace-outcome" data-outcome={t.outcome}>
+        <Icon name={ok ? 'check-circle' : 'x-circle'} size={30} />
+        <div>
+          <p className="outcome-title">{ok ? 'Sign-in succeeded' : `Sign-in failed: ${error?.message ?? humanize(t.errorCode ?? 'unknown error')}`}</p>
+          {ok && t.test && (
+            <p className="outcome-sub" data-testid="trace-test-passed">
+              This connection passed its test: you can now enforce single sign-on. <Link to={`${path('/admin/sso')}#sso-enforce-h`}>Go to enforcement</Link>
+            </p>
+          )}
+          {ok && !t.test && user && <p className="outcome-sub">{user.email} signed in.</p>}
+          {!ok && (t.errorCode || error?.code) && (
+            <p className="outcome-sub">
+              Error code <code className="code">{error?.code ?? t.errorCode}</code>
+              {t.test && ' · a test sign-in changes nothing, so nobody was affected'}
+            </p>
+          )}
+        </div>
+      </div>
+
+      {!ok && error && (
+        <section className="fix-callout" aria-labelledby="fix-h" data-testid="trace-fix">
+          <h3 id="fix-h" className="h3">
+            <Icon name="wrench" size={18} /> How to fix
+          </h3>
+          <p className="fix-text">{error.fix}</p>
+          {against && (
+            <div className="compare" data-testid="trace-compare">
+              <div className="compare-side received">
+                <span className="label">Received</span>
+                <ExtraValue name="received" value={error.received} />
+              </div>
+              <div className="compare-side expected">
+                <span className="label">{against === 'expected' ? 'Expected' : 'Trusted by this connection'}</span>
+                <ExtraValue name={against} value={error[against]} />
+              </div>
+            </div>
+          )}
+          {rest.length > 0 && (
+            <dl className="details fix-details" data-testid="trace-error-data">
+              {rest.map(([k, v]) => (
+                <Fragment key={k}>
+                  <dt>{labelOf(k)}</dt>
+                  <dd>
+                    <ExtraValue name={k} value={v} />
+                  </dd>
+                </Fragment>
+              ))}
+            </dl>
+          )}
+        </section>
+      )}
+
+      <div className="trace-grid">
+        <section className="card" aria-labelledby="steps-h">
+          <h3 id="steps-h" className="h3">
+            Checks
+          </h3>
+          {steps.length === 0 && !error ? (
+            <p className="muted small">No checks were recorded.</p>
+          ) : (
+            <ol className="step-list">
+              {steps.map((s, i) => (
+                <li key={i} className={s.ok ? 'step ok' : 'step failed'} data-testid="trace-step" data-ok={s.ok}>
+                  <span className="step-icon" aria-hidden="true">
+                    <Icon name={s.ok ? 'check' : 'x'} size={13} />
+                  </span>
+                  <span className="step-text">
+                    <span className="sr-only">{s.ok ? 'Passed: ' : 'Failed: '}</span>
+                    <strong>{s.check}</strong>
+                    {s.detail && <span className="step-detail">{s.detail}</span>}
+                  </span>
+                </li>
+              ))}
+              {!ok && error && !steps.some((s) => !s.ok) && (
+                <li className="step failed" data-testid="trace-step-error">
+                  <span className="step-icon" aria-hidden="true">
+                    <Icon name="x" size={13} />
+                  </span>
+                  <span className="step-text">
+                    <span className="sr-only">Failed: </span>
+                    <strong>{humanize(error.code)}</strong>
+                    <span className="step-detail">{error.message}</span>
+                  </span>
+                </li>
+              )}
+            </ol>
+          )}
+        </section>
+
+        <div className="trace-side">
+          <section className="card" aria-labelledby="mapped-h">
+            <h3 id="mapped-h" className="h3">
+              Mapped to
+            </h3>
+            {mapped ? (
+              <dl className="details" data-testid="trace-mapped">
+                <dt>Email</dt>
+                <dd>{mapped.email ?? <span className="error-text">none found</span>}</dd>
+                <dt>Display name</dt>
+                <dd>{mapped.displayName}</dd>
+                <dt>Subject</dt>
+                <dd>
+                  <span className="mono wrap small">{mapped.subject ?? '—'}</span>
+                  <br />
+                  <span className="muted small">from {mapped.subjectSource}</span>
+                </dd>
+                <dt>Groups</dt>
+                <dd>
+                  {mapped.groups === null ? (
+                    mapped.groupsOverage ? (
+                      <span className="badge tone-amber">unknown (groups overage)</span>
+                    ) : (
+                      <span className="muted">no groups claim</span>
+                    )
+                  ) : mapped.groups.length === 0 ? (
+                    <span className="muted">none</span>
+                  ) : (
+                    <span className="chips">
+                      {mapped.groups.map((g) => (
+                        <span key={g} className="chip subtle mono group-chip">
+                          {g}
+                        </span>
+                      ))}
+                    </span>
+                  )}
+                </dd>
+              </dl>
+            ) : (
+              <p className="muted small">Nothing was mapped: the sign-in stopped before the claims were read.</p>
+            )}
+          </section>
+          {(user || roles) && (
+            <section className="card" aria-labelledby="account-h">
+              <h3 id="account-h" className="h3">
+                Keydesk account
+              </h3>
+              <dl className="details">
+                {user && (
+                  <>
+                    <dt>Account</dt>
+                    <dd>
+                      {user.email}{' '}
+                      <span className={`badge tone-${user.status === 'active' ? 'green' : user.status === 'waiting' ? 'amber' : 'gray'}`}>
+                        <span className="badge-dot" aria-hidden="true" />
+                        {humanize(user.status)}
+                      </span>
+                      {wouldCreate !== undefined && <span className="muted small account-note">{wouldCreate ? 'Would be created at first real sign-in (just-in-time).' : 'Already exists.'}</span>}
+                    </dd>
+                  </>
+                )}
+                {roles && (
+                  <>
+                    <dt>Roles</dt>
+                    <dd>
+                      {roles.length ? (
+                        <span className="chips" data-testid="trace-roles">
+                          {roles.map((r) => (
+                            <span key={r} className={`chip role-${r}`}>
+                              {ROLE_LABELS[r as Role] ?? humanize(r)}
+                            </span>
+                          ))}
+                        </span>
+                      ) : (
+                        <span className="muted">none (waiting for access)</span>
+                      )}
+                    </dd>
+                  </>
+                )}
+              </dl>
+            </section>
+          )}
+        </div>
+      </div>
+
+      {claims && (
+        <section className="card flush claims-card" aria-labelledby="claims-h">
+          <div className="card-head padded">
+            <h3 id="claims-h" className="h3">
+              Claims received
+            </h3>
+            <span className="muted small">{attributes.length} attribute{attributes.length === 1 ? '' : 's'}</span>
+          </div>
+          <table className="table claims-table" data-testid="trace-claims">
+            <thead>
+              <tr>
+                <th scope="col">Attribute</th>
+                <th scope="col">Values</th>
+              </tr>
+            </thead>
+            <tbody>
+              <tr className="nameid-row">
+                <td>
+                  <strong>NameID</strong>
+                  {claims.nameIdFormat && (
+                    <>
+                      <br />
+                      <span className="muted small mono wrap">{claims.nameIdFormat}</span>
+                    </>
+                  )}
+                </td>
+                <td className="mono small wrap">{claims.nameId ?? <span className="muted">(none)</span>}</td>
+              </tr>
+              {attributes.map(([name, values]) => (
+                <tr key={name}>
+                  <td className="mono small wrap attr-name">{name}</td>
+                  <td className="mono small wrap">
+                    {values.length === 0 ? (
+                      <span className="muted">(empty)</span>
+                    ) : values.length === 1 ? (
+                      values[0]
+                    ) : (
+                      <ul className="value-list">
+                        {values.map((v, i) => (
+                          <li key={i}>{v}</li>
+                        ))}
+                      </ul>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+      )}
+
+      {xml && (
+        <details className="card xml-card" data-testid="trace-xml">
+          <summary>
+            <Icon name="code" size={16} /> Decoded response XML <span className="muted small">(signature values and certificates elided)</span>
+          </summary>
+          <div className="xml-tools">
+            <CopyButton text={t.trace.responseXml!} label="Copy XML" />
+          </div>
+          <pre className="xml-block">{xml}</pre>
+        </details>
+      )}
+    </div>
+  );
+}
