@@ -40,3 +40,12 @@ test('responses carry security headers', async () => {
   assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
   assert.match(res.headers.get('content-security-policy')!, /frame-ancestors 'none'/);
 });
+
+test('a tenant home with or without the trailing slash is served, not redirected in a loop', async () => {
+  const tt = await t.tenant();
+  for (const p of [`/t/${tt.tenant.slug}`, `/t/${tt.tenant.slug}/`]) {
+    const res = await fetch(`${t.url}${p}`, { redirect: 'manual' });
+    assert.ok(res.status === 200 || res.status === 503, `${p} → ${res.status} ${res.headers.get('location')}`);
+  }
+  assert.equal((await fetch(`${t.url}/t/no-such-tenant/`, { redirect: 'manual' })).status, 404);
+});

@@ -26,12 +26,15 @@ export async function installWeb(app: FastifyInstance, db: Db, webDir: string): 
 
   app.get('/', async (_request, reply) => reply.redirect('/login'));
   app.get('/login', async (_request, reply) => sendIndex(reply));
-  app.get<{ Params: { tenant: string } }>('/t/:tenant', async (request, reply) => reply.redirect(`/t/${encodeURIComponent(request.params.tenant)}/`));
-  app.get<{ Params: { tenant: string; '*': string } }>('/t/:tenant/*', async (request, reply) => {
+  // `/t/{tenant}` and `/t/{tenant}/` are one route (the router ignores trailing slashes), so the
+  // tenant's home is served, never redirected to itself.
+  const tenantPage = async (request: import('fastify').FastifyRequest<{ Params: { tenant: string } }>, reply: import('fastify').FastifyReply) => {
     const tenant = await findTenantBySlug(db, request.params.tenant);
     if (!tenant) return reply.code(404).type('text/html; charset=utf-8').send(notFoundPage(request.params.tenant));
     return sendIndex(reply);
-  });
+  };
+  app.get<{ Params: { tenant: string } }>('/t/:tenant', tenantPage);
+  app.get<{ Params: { tenant: string } }>('/t/:tenant/*', tenantPage);
 
   // API reference: Swagger UI, served from the package on our own origin (nothing loads from outside).
   const swaggerDir = path.dirname(require.resolve('swagger-ui-dist/package.json'));

@@ -64,7 +64,7 @@ before(async () => {
   idp = await startSimpleSamlIdp({
     shape: 'entra',
     sp: { entityId: `${base}/metadata`, acsUrl: `${base}/acs`, sloUrl: `${base}/slo` },
-    users: [entraUser('ada', 'Ada', [AGENTS]), entraUser('ivan', 'Ivan', [])],
+    users: [entraUser('ada', 'Ada', [AGENTS]), entraUser('ivan', 'Ivan', []), entraUser('wes', 'Wes', [])],
   });
   const { createSamlConnection } = await import('../../src/identity/connections.js');
   await createSamlConnection({ db: t.db, tenant: tt.tenant, actor: null }, { slug: 'entra', source: { metadataXml: idp.metadataXml } });
@@ -124,4 +124,77 @@ test('a failed sign-in shows the person a plain page with a reference the admin 
   await page.screenshot({ path: path.join(shots, 'sso-failed.png') });
   const trace = await t.db.query<{ error_code: string }>('SELECT error_code FROM signin_traces WHERE tenant_id = $1 AND id = $2', [tt.tenant.id, ref]);
   assert.equal(trace[0]!.error_code, 'malformed');
+});
+
+test('the admin tests the connection from the Single sign-on page, then enforces SSO: the sign-in page offers SSO and a break-glass link', async () => {
+  const page = await newPage();
+  await page.goto(`${t.url}/t/${slug}/login`);
+  await page.getByTestId('login-email').fill(tt.adminEmail);
+  await page.getByTestId('login-password').fill(tt.adminPassword);
+  await page.getByTestId('login-submit').click();
+  await page.getByTestId('user-name').waitFor();
+  await page.goto(`${t.url}/t/${slug}/admin/sso`);
+  const card = page.locator('[data-testid="sso-connection"][data-slug="entra"]');
+  await card.waitFor();
+  await page.screenshot({ path: path.join(shots, 'sso-admin.png'), fullPage: true });
+  await card.getByTestId('test-signin').click();
+  await idpLogin(page, 'ada');
+  await page.waitForURL(`${t.url}/t/${slug}/admin/sso/traces/KD-**`);
+  assert.equal(await page.getByTestId('trace-outcome').getAttribute('data-outcome'), 'success');
+  await page.screenshot({ path: path.join(shots, 'sso-test-trace.png'), fullPage: true });
+
+  await page.goto(`${t.url}/t/${slug}/admin/sso`);
+  await page.getByTestId('enforce-toggle').check();
+  await expectEnforced(true);
+
+  const visitor = await newPage();
+  await visitor.goto(`${t.url}/t/${slug}/login`);
+  await visitor.locator('[data-testid="sso-button"][data-slug="entra"]').waitFor();
+  assert.equal(await visitor.getByTestId('login-password').count(), 0, 'no password form until break-glass is chosen');
+  await visitor.getByTestId('break-glass-link').click();
+  await visitor.getByTestId('login-email').fill(tt.adminEmail);
+  await visitor.getByTestId('login-password').fill(tt.adminPassword);
+  await visitor.screenshot({ path: path.join(shots, 'sso-login-enforced.png') });
+  await visitor.getByTestId('login-submit').click();
+  await visitor.getByTestId('user-name').waitFor();
+  const used = await t.db.query(`SELECT 1 FROM audit_events WHERE tenant_id = $1 AND action = 'signin.break_glass'`, [tt.tenant.id]);
+  assert.equal(used.length, 1);
+  await t.db.query('UPDATE tenants SET enforce_sso = false WHERE id = $1', [tt.tenant.id]);
+});
+
+async function expectEnforced(value: boolean) {
+  for (let i = 0; i < 50; i++) {
+    const rows = await t.db.query<{ enforce_sso: boolean }>('SELECT enforce_sso FROM tenants WHERE id = $1', [tt.tenant.id]);
+    if (rows[0]!.enforce_sso === value) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`enforce_sso never became ${value}`);
+}
+
+test('sign-in by work email finds the workspace by its verified domain and goes straight to the identity provider', async () => {
+  await t.db.query(`INSERT INTO tenant_domains (tenant_id, domain, verification_token, verified_at) VALUES ($1, 'corp.test', 'x', now())`, [tt.tenant.id]);
+  const page = await newPage();
+  const requested: string[] = [];
+  page.on('request', (r) => requested.push(r.url()));
+  await page.goto(`${t.url}/login`);
+  await page.getByTestId('discover-email').fill('ivan@corp.test');
+  await page.getByTestId('discover-submit').click();
+  await page.locator('input[name="username"]').waitFor();
+  const toIdp = requested.find((u) => u.startsWith(idp.ssoUrl));
+  assert.ok(toIdp, requested.join('\n'));
+  assert.equal(new URL(toIdp).searchParams.get('login_hint'), 'ivan@corp.test');
+  await idpLogin(page, 'ivan');
+  await page.waitForURL(`${t.url}/t/${slug}/**`);
+  await page.getByTestId('user-name').waitFor();
+});
+
+test('with the waiting room on, a new person lands on the waiting page until someone grants access', async () => {
+  await t.db.query(`UPDATE sso_connections SET waiting_room = true WHERE tenant_id = $1 AND slug = 'entra'`, [tt.tenant.id]);
+  const page = await newPage();
+  await page.goto(`${t.url}/t/${slug}/login`);
+  await page.locator('[data-testid="sso-button"][data-slug="entra"]').click();
+  await idpLogin(page, 'wes');
+  await page.getByTestId('waiting-room').waitFor();
+  assert.equal(new URL(page.url()).pathname, `/t/${slug}/waiting`);
+  await page.screenshot({ path: path.join(shots, 'sso-waiting-room.png') });
 });
