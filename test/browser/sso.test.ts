@@ -22,6 +22,7 @@ let t: TestApp;
 let tt: TestTenant;
 let slug: string;
 let idp: RunningIdp;
+let okta: RunningIdp;
 let browser: Browser;
 const contexts: BrowserContext[] = [];
 
@@ -69,6 +70,15 @@ before(async () => {
   const { createSamlConnection } = await import('../../src/identity/connections.js');
   await createSamlConnection({ db: t.db, tenant: tt.tenant, actor: null }, { slug: 'entra', source: { metadataXml: idp.metadataXml } });
   await t.db.query(`INSERT INTO role_rules (tenant_id, group_ref, role) VALUES ($1, $2, 'agent')`, [tt.tenant.id, AGENTS]);
+  // A second identity provider on the same tenant, shaped like Okta: response signed, groups by name.
+  const oktaBase = `${t.url}/t/${slug}/saml/okta`;
+  okta = await startSimpleSamlIdp({
+    shape: 'okta',
+    sp: { entityId: `${oktaBase}/metadata`, acsUrl: `${oktaBase}/acs`, sloUrl: `${oktaBase}/slo` },
+    users: [{ username: 'olga', password: 'olga-pw', attributes: { email: ['olga@merged-co.test'], firstName: ['Olga'], lastName: ['Okta'], groups: ['Change Advisory Board'] } }],
+  });
+  await createSamlConnection({ db: t.db, tenant: tt.tenant, actor: null }, { slug: 'okta', source: { metadataXml: okta.metadataXml } });
+  await t.db.query(`INSERT INTO role_rules (tenant_id, group_ref, role) VALUES ($1, 'Change Advisory Board', 'change_manager')`, [tt.tenant.id]);
   browser = await launchChromium();
 });
 
@@ -76,6 +86,7 @@ after(async () => {
   for (const c of contexts) await c.close().catch(() => {});
   await browser?.close().catch(() => {});
   await idp?.stop();
+  await okta?.stop();
   await t?.close();
 });
 
@@ -171,7 +182,7 @@ async function expectEnforced(value: boolean) {
   assert.fail(`enforce_sso never became ${value}`);
 }
 
-test('sign-in by work email finds the workspace by its verified domain and goes straight to the identity provider', async () => {
+test('sign-in by work email finds the workspace by its verified domain; with two identity providers the person picks one', async () => {
   await t.db.query(`INSERT INTO tenant_domains (tenant_id, domain, verification_token, verified_at) VALUES ($1, 'corp.test', 'x', now())`, [tt.tenant.id]);
   const page = await newPage();
   const requested: string[] = [];
@@ -179,6 +190,10 @@ test('sign-in by work email finds the workspace by its verified domain and goes 
   await page.goto(`${t.url}/login`);
   await page.getByTestId('discover-email').fill('ivan@corp.test');
   await page.getByTestId('discover-submit').click();
+  // This tenant has two connections (entra and okta), so the person chooses.
+  await page.getByTestId('sso-chooser').waitFor();
+  await page.screenshot({ path: path.join(shots, 'sso-discover-chooser.png') });
+  await page.locator('[data-testid="sso-chooser"] [data-testid="sso-button"][data-slug="entra"]').click();
   await page.locator('input[name="username"]').waitFor();
   const toIdp = requested.find((u) => u.startsWith(idp.ssoUrl));
   assert.ok(toIdp, requested.join('\n'));
@@ -197,4 +212,21 @@ test('with the waiting room on, a new person lands on the waiting page until som
   await page.getByTestId('waiting-room').waitFor();
   assert.equal(new URL(page.url()).pathname, `/t/${slug}/waiting`);
   await page.screenshot({ path: path.join(shots, 'sso-waiting-room.png') });
+});
+
+test('the Okta-shaped second identity provider on the same tenant: its own button, response-signed, a rule on a group name', async () => {
+  await t.db.query(`UPDATE sso_connections SET waiting_room = false WHERE tenant_id = $1`, [tt.tenant.id]);
+  const page = await newPage();
+  await page.goto(`${t.url}/t/${slug}/login`);
+  await page.locator('[data-testid="sso-button"][data-slug="entra"]').waitFor();
+  await page.screenshot({ path: path.join(shots, 'sso-login-two-idps.png') });
+  await page.locator('[data-testid="sso-button"][data-slug="okta"]').click();
+  await idpLogin(page, 'olga');
+  await page.getByTestId('user-name').waitFor();
+  assert.equal(await page.getByTestId('user-name').innerText(), 'Olga Okta');
+  const roles = await t.db.query<{ role: string }>(
+    `SELECT g.role FROM role_grants g JOIN users u ON u.tenant_id = g.tenant_id AND u.id = g.user_id WHERE u.tenant_id = $1 AND u.email = 'olga@merged-co.test' ORDER BY g.role`,
+    [tt.tenant.id],
+  );
+  assert.deepEqual(roles.map((r) => r.role), ['change_manager', 'requester']);
 });
