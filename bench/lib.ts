@@ -1,7 +1,7 @@
 /**
  * Small shared helpers for the benchmarks: a throwaway PostgreSQL database, a timing loop with
  * percentiles, the two raw-SQL baselines every suite compares itself to, and table printing.
- * Suites (bench/tickets.ts, later SAML/SCIM) import from here; bench/run.ts dispatches to them.
+ * Suites (bench/tickets.ts, bench/saml.ts, later SCIM) import from here; bench/run.ts dispatches to them.
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
@@ -165,7 +165,11 @@ export async function measure(name: string, fn: (i: number) => Promise<unknown>,
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
-  const totalMs = performance.now() - start;
+  return summarize(name, samples, performance.now() - start, concurrency);
+}
+
+/** A Measurement from raw latencies (ms) and the elapsed time they were taken in. */
+function summarize(name: string, samples: number[], totalMs: number, concurrency: number): Measurement {
   samples.sort((a, b) => a - b);
   const sum = samples.reduce((a, b) => a + b, 0);
   return {
@@ -181,6 +185,35 @@ export async function measure(name: string, fn: (i: number) => Promise<unknown>,
     minMs: round(samples[0]!, 3),
     maxMs: round(samples[samples.length - 1]!, 3),
   };
+}
+
+export interface InterleavedCase {
+  name: string;
+  fn: (i: number) => Promise<unknown>;
+}
+
+/**
+ * For variants of one operation that are to be compared with each other (a library against our code
+ * around it): iteration i of every variant runs back to back, the order rotating with i, so load that
+ * drifts during the run (a shared machine, GC, CPU frequency) falls on all variants alike and their
+ * ratio stays steady. One caller. Each variant's ops/s is 1000 ÷ its mean latency, its totalMs the
+ * time spent in it. Warm-up calls get negative indices, as in `measure`.
+ */
+export async function measureInterleaved(cases: InterleavedCase[], opts: Omit<MeasureOptions, 'concurrency'>): Promise<Measurement[]> {
+  const warmup = opts.warmup ?? Math.min(50, Math.max(3, Math.round(opts.iterations / 10)));
+  for (let i = 0; i < warmup; i++) for (const c of cases) await c.fn(-1 - i);
+  const maxMs = opts.maxMs ?? 30_000;
+  const samples: number[][] = cases.map(() => []);
+  const start = performance.now();
+  for (let i = 0; i < opts.iterations && performance.now() - start < maxMs; i++) {
+    for (let k = 0; k < cases.length; k++) {
+      const j = (i + k) % cases.length;
+      const t0 = performance.now();
+      await cases[j]!.fn(i);
+      samples[j]!.push(performance.now() - t0);
+    }
+  }
+  return cases.map((c, j) => summarize(c.name, samples[j]!, samples[j]!.reduce((a, b) => a + b, 0), 1));
 }
 
 /** How many baseline operations one operation of `m` costs (baseline ops/s ÷ ops/s): 1 = as cheap, 10 = ten times dearer. */

@@ -10,10 +10,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { benchScale, DEFAULT_DATABASE_URL, machineInfo, round, type Suite } from './lib.js';
+import { samlSuite } from './saml.js';
 import { ticketsSuite } from './tickets.js';
 
-/** Add new suites here (e.g. SAML ACS verification, SCIM). */
-const SUITES: Suite[] = [ticketsSuite];
+/** Add new suites here (e.g. SCIM). */
+const SUITES: Suite[] = [ticketsSuite, samlSuite];
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
