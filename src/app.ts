@@ -17,6 +17,10 @@ import { SecretBox } from './identity/secrets.js';
 import { dnsTxtLookup } from './tenancy/domains.js';
 import { pruneCounters } from './http/rate-limit.js';
 import { pruneSessions } from './identity/sessions/sessions.js';
+import { installScimRoutes } from './scim/routes.js';
+import { installOAuthRoutes } from './scim/oauth.js';
+import { pruneAccessTokens } from './scim/credentials.js';
+import { pruneActivity } from './scim/activity.js';
 
 export interface AppOptions {
   config: Config;
@@ -78,11 +82,13 @@ export async function buildApp({ config, db, logger }: AppOptions): Promise<Fast
 
   installObservability(app, db);
   await installSamlRoutes(app, db, config);
+  await installScimRoutes(app, db, config);
+  await installOAuthRoutes(app, db, config);
   await installWeb(app, db, config.webDir);
 
-  // Housekeeping: expired rate-limit windows and long-dead sessions. Cheap, idempotent, any node.
+  // Housekeeping: expired rate-limit windows, long-dead sessions and access tokens, old SCIM activity. Cheap, idempotent, any node.
   const timer = setInterval(() => {
-    void Promise.all([pruneCounters(db), pruneSessions(db), pruneSamlState(db)]).catch((err) => app.log.warn({ err }, 'housekeeping failed'));
+    void Promise.all([pruneCounters(db), pruneSessions(db), pruneSamlState(db), pruneAccessTokens(db), pruneActivity(db)]).catch((err) => app.log.warn({ err }, 'housekeeping failed'));
   }, 10 * 60_000);
   timer.unref();
   // Identity-provider upkeep: certificate expiry notices and daily metadata refresh.

@@ -10,6 +10,7 @@ import { AppError } from './http/errors.js';
 import { listUsers } from './identity/users.js';
 import { connectionView, createSamlConnection } from './identity/connections.js';
 import { createTenant, findTenantBySlug } from './tenancy/tenants.js';
+import { createCredential, listCredentials, removeCredential } from './scim/credentials.js';
 
 const USAGE = `Usage: keydesk <command>
 
@@ -20,6 +21,10 @@ const USAGE = `Usage: keydesk <command>
   user list <tenant> [--json]        list a tenant's people
   saml connect <tenant> <conn> (--metadata-file F | --metadata-url U | --entity-id E --sso-url U --cert F [--slo-url U])
                [--name N] [--json]   connect a SAML identity provider; prints the values to paste into it
+  scim token create <tenant> [--client] [--name N] [--days D] [--json]
+                                     generate a SCIM secret token (or, with --client, an OAuth client); shown once
+  scim token list <tenant> [--json]  the tenant's SCIM tokens and clients, their state and last use
+  scim token revoke <tenant> <id>    remove a SCIM token or client; it stops working at once
 
 Environment: PORT, PUBLIC_URL, DATABASE_URL (unset: embedded database in KEYDESK_DATA_DIR), KEYDESK_SECRET`;
 
@@ -87,6 +92,8 @@ async function main(argv: string[]) {
       'sso-url': { type: 'string' },
       'slo-url': { type: 'string' },
       cert: { type: 'string', multiple: true },
+      client: { type: 'boolean', default: false },
+      days: { type: 'string' },
     },
   });
   const [cmd, sub, arg] = positionals;
@@ -148,7 +155,43 @@ async function main(argv: string[]) {
       ].join('\n'),
     );
   }
+  if (cmd === 'scim' && sub === 'token') return scimToken(config, positionals.slice(2), values);
   throw new UsageError(`Unknown command: ${positionals.join(' ')}`);
+}
+
+async function scimToken(config: Config, args: string[], values: { json: boolean; client: boolean; name?: string; days?: string }) {
+  const [action, slug, id] = args;
+  if (!action || !slug) throw new UsageError('scim token needs create|list|revoke and <tenant>');
+  const days = values.days === undefined ? undefined : Number(values.days);
+  const result = await withDb(config, async (db) => {
+    const tenant = await findTenantBySlug(db, slug);
+    if (!tenant) throw new UsageError(`No tenant "${slug}".`);
+    const ctx = { db, tenant, actor: null, actorLabel: 'cli' };
+    const root = `${config.publicUrl}/t/${tenant.slug}`;
+    if (action === 'create') return { created: await createCredential(ctx, { kind: values.client ? 'client' : 'token', name: values.name, expiresInDays: days }), root };
+    if (action === 'list') return { list: await listCredentials(ctx), root };
+    if (action === 'revoke') {
+      if (!id) throw new UsageError('scim token revoke needs <tenant> <id>');
+      await removeCredential(ctx, id);
+      return { revoked: id, root };
+    }
+    throw new UsageError(`Unknown scim token action "${action}".`);
+  });
+  if (result.created) {
+    const { credential, secret } = result.created;
+    const lines = [`Tenant URL:     ${result.root}/scim/v2`];
+    if (credential.clientId) lines.push(`Token endpoint: ${result.root}/oauth/token`, `Client ID:      ${credential.clientId}`, `Client secret:  ${secret}`);
+    else lines.push(`Secret token:   ${secret}`);
+    lines.push(`Expires:        ${credential.expiresAt?.toISOString().slice(0, 10) ?? 'never'}   (id ${credential.id}; the secret is not shown again)`);
+    return print(values.json, { tenantUrl: `${result.root}/scim/v2`, ...result.created }, lines.join('\n'));
+  }
+  if (result.list) {
+    const text = result.list
+      .map((c) => `${c.id}  ${c.kind.padEnd(6)} ${c.state.padEnd(8)} …${c.hint}  ${c.name.padEnd(20)} last used ${c.lastUsedAt?.toISOString() ?? 'never'}  expires ${c.expiresAt?.toISOString().slice(0, 10) ?? 'never'}`)
+      .join('\n');
+    return print(values.json, { items: result.list }, text || 'No SCIM tokens or clients.');
+  }
+  return print(values.json, { revoked: result.revoked }, `Removed ${result.revoked}.`);
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

@@ -19,6 +19,8 @@ export interface Config {
   webDir: string;
   /** DNS servers for domain verification (`ip` or `ip:port`); unset: the system's. */
   dnsServers: string[] | undefined;
+  /** SCIM requests per tenant per minute, shared by every node; beyond it, 429 with Retry-After. */
+  scimRequestsPerMinute: number;
 }
 
 export class ConfigError extends Error {}
@@ -92,6 +94,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     webDir: path.resolve(env.KEYDESK_WEB_DIR || path.join(packageRoot(), 'dist', 'web')),
     dnsServers: env.KEYDESK_DNS_SERVERS ? env.KEYDESK_DNS_SERVERS.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
+    scimRequestsPerMinute: intVar(env, 'KEYDESK_SCIM_REQUESTS_PER_MINUTE', 12_000, 1, 10_000_000),
   };
 }
 

@@ -21,6 +21,8 @@ export interface Ctx {
   tenant: Tenant;
   actor: Actor | null;
   ip?: string;
+  /** Names a machine actor in the audit log when there is no user, e.g. `scim:Entra token`. */
+  actorLabel?: string;
 }
 
 /** A Ctx whose actor is known: what signed-in routes hand to domain code. */

@@ -2,6 +2,7 @@ import { authenticate, checkCsrf } from '../http/auth.js';
 import { AppError } from '../http/errors.js';
 import { auditRoutes } from './audit.js';
 import type { RoutePlugin } from './common.js';
+import { provisioningRoutes } from './provisioning.js';
 import { sessionRoutes } from './session.js';
 import { slaRoutes } from './sla.js';
 import { ssoRoutes } from './sso.js';
@@ -25,7 +26,7 @@ export const apiV1: RoutePlugin = async (app, opts) => {
     }
   });
 
-  for (const routes of [sessionRoutes, tenantRoutes, tokenRoutes, ticketRoutes, userRoutes, teamRoutes, slaRoutes, ssoRoutes, auditRoutes]) {
+  for (const routes of [sessionRoutes, tenantRoutes, tokenRoutes, ticketRoutes, userRoutes, teamRoutes, slaRoutes, ssoRoutes, provisioningRoutes, auditRoutes]) {
     await app.register(routes, { deps: opts.deps });
   }
 };

@@ -20,7 +20,7 @@ export interface AuditEvent {
  */
 export async function audit(ctx: Ctx, q: Queryable, e: AuditEvent): Promise<void> {
   const actorId = e.actorId !== undefined ? e.actorId : (ctx.actor?.userId ?? null);
-  const actorLabel = e.actorLabel ?? ctx.actor?.email ?? 'system';
+  const actorLabel = e.actorLabel ?? ctx.actor?.email ?? ctx.actorLabel ?? 'system';
   await q.query(
     `INSERT INTO audit_events (tenant_id, actor_id, actor_label, action, outcome, reason, target_type, target_id, ip, details)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,

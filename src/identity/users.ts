@@ -100,6 +100,8 @@ export interface NewUser {
   /** `system` for the tenant's first admin; `person` when an admin creates the user. */
   grantOrigin?: 'person' | 'system';
   passwordChangeRequired?: boolean;
+  /** What a directory (SCIM) says about the account beyond email and name. */
+  directory?: { userName: string; externalId: string | null; data: Record<string, unknown> };
 }
 
 export async function createUser(ctx: Ctx, tx: Queryable, input: NewUser): Promise<User> {
@@ -109,8 +111,8 @@ export async function createUser(ctx: Ctx, tx: Queryable, input: NewUser): Promi
   let id: string;
   try {
     const rows = await tx.query<{ id: string }>(
-      `INSERT INTO users (tenant_id, email, display_name, status, source, password_hash, break_glass, password_change_required)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+      `INSERT INTO users (tenant_id, email, display_name, status, source, password_hash, break_glass, password_change_required, user_name, external_id, scim_data)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
       [
         ctx.tenant.id,
         email,
@@ -120,11 +122,15 @@ export async function createUser(ctx: Ctx, tx: Queryable, input: NewUser): Promi
         passwordHash,
         input.breakGlass ?? false,
         input.passwordChangeRequired ?? passwordHash !== null,
+        input.directory?.userName ?? null,
+        input.directory?.externalId ?? null,
+        input.directory ? JSON.stringify(input.directory.data) : null,
       ],
     );
     id = rows[0]!.id;
   } catch (err) {
     if (isUniqueViolation(err, 'users_email_key')) throw new Conflict(`A user with email ${email} already exists.`, 'user_exists');
+    if (isUniqueViolation(err, 'users_user_name_key')) throw new Conflict(`A user with user name ${input.directory?.userName ?? email} already exists.`, 'user_exists');
     throw err;
   }
   for (const role of new Set(input.roles)) await insertGrant(tx, ctx, id, role, input.grantOrigin ?? 'person');

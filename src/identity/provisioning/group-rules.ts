@@ -2,10 +2,13 @@ import type { Ctx } from '../../context.js';
 import type { Queryable } from '../../db/db.js';
 import { audit } from '../../audit/audit.js';
 import type { Role } from '../roles.js';
+import { revokeUserSessions } from '../sessions/sessions.js';
 
 export interface RuleChange {
   added: { role: Role; groupRef: string }[];
   removed: { role: Role; groupRef: string | null }[];
+  /** The user left every role-granting group: their sessions and tokens were revoked. */
+  revoked: boolean;
 }
 
 /**
@@ -26,7 +29,7 @@ export async function syncRuleGrants(ctx: Ctx, tx: Queryable, userId: string, gr
     `SELECT role, rule_id, group_ref FROM role_grants WHERE tenant_id = $1 AND user_id = $2 AND origin = 'rule'`,
     [ctx.tenant.id, userId],
   );
-  const change: RuleChange = { added: [], removed: [] };
+  const change: RuleChange = { added: [], removed: [], revoked: false };
   for (const g of current) {
     if (wanted.get(g.role)?.id !== g.rule_id) {
       await tx.query(`DELETE FROM role_grants WHERE tenant_id = $1 AND user_id = $2 AND origin = 'rule' AND role = $3 AND rule_id = $4`, [
@@ -57,5 +60,59 @@ export async function syncRuleGrants(ctx: Ctx, tx: Queryable, userId: string, gr
       details: { by: 'group_rules', added: addedRoles.map((a) => a.role), removed: removedRoles.map((r) => r.role), groups: addedRoles.map((a) => a.groupRef) },
     });
   }
+  // Removal from every role-granting group is deprovisioning (DESIGN.md): end what they hold open.
+  if (change.removed.length > 0 && wanted.size === 0) {
+    await revokeUserSessions(tx, ctx.tenant.id, userId);
+    change.revoked = true;
+  }
   return change;
+}
+
+/**
+ * The groups rules see for a user: the groups claim of their latest sign-in, and every SCIM group
+ * they are a member of, by its externalId (Entra's object id, what Entra's claim carries) and by its
+ * displayName (what Okta's claim carries).
+ */
+export async function directoryGroups(tx: Queryable, tenantId: string, userId: string): Promise<string[]> {
+  const rows = await tx.query<{ refs: string[] }>(
+    `SELECT coalesce((SELECT signin_groups FROM users WHERE tenant_id = $1 AND id = $2), '{}')
+            || coalesce((SELECT array_agg(r) FROM scim_group_members m JOIN scim_groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id,
+                                LATERAL unnest(ARRAY[g.display_name, g.external_id]) AS r
+                         WHERE m.tenant_id = $1 AND m.user_id = $2 AND r IS NOT NULL), '{}') AS refs`,
+    [tenantId, userId],
+  );
+  return [...new Set(rows[0]?.refs ?? [])];
+}
+
+/** Re-applies the rules to a user from everything the directory told us. */
+export async function resyncRuleGrants(ctx: Ctx, tx: Queryable, userId: string): Promise<RuleChange> {
+  // Serialises the rule work per person (a sign-in and a SCIM change at once): the second one reads
+  // what the first committed. NO KEY UPDATE does not conflict with the foreign-key locks of inserts.
+  await tx.query('SELECT 1 FROM users WHERE tenant_id = $1 AND id = $2 FOR NO KEY UPDATE', [ctx.tenant.id, userId]);
+  return syncRuleGrants(ctx, tx, userId, await directoryGroups(tx, ctx.tenant.id, userId));
+}
+
+/** A sign-in's groups claim, kept so later SCIM changes and new rules are judged with it. */
+export async function recordSigninGroups(tx: Queryable, tenantId: string, userId: string, groups: string[]): Promise<void> {
+  await tx.query('UPDATE users SET signin_groups = $3 WHERE tenant_id = $1 AND id = $2', [tenantId, userId, groups]);
+}
+
+/** Does any rule name one of these group references? If not, membership changes cannot move a role. */
+export async function groupsHaveRules(tx: Queryable, tenantId: string, refs: (string | null)[]): Promise<boolean> {
+  const wanted = refs.filter((r): r is string => !!r).map((r) => r.toLowerCase());
+  if (!wanted.length) return false;
+  const rows = await tx.query('SELECT 1 FROM role_rules WHERE tenant_id = $1 AND lower(group_ref) = ANY($2) LIMIT 1', [tenantId, wanted]);
+  return rows.length > 0;
+}
+
+/** Everyone a group reference points at today, through a sign-in claim or a SCIM membership. */
+export async function usersInGroup(tx: Queryable, tenantId: string, ref: string): Promise<string[]> {
+  const rows = await tx.query<{ id: string }>(
+    `SELECT u.id FROM users u WHERE u.tenant_id = $1 AND EXISTS (SELECT 1 FROM unnest(u.signin_groups) x WHERE lower(x) = lower($2))
+     UNION
+     SELECT m.user_id FROM scim_group_members m JOIN scim_groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
+     WHERE m.tenant_id = $1 AND (lower(g.display_name) = lower($2) OR lower(g.external_id) = lower($2))`,
+    [tenantId, ref],
+  );
+  return rows.map((r) => r.id);
 }

@@ -1,3 +1,5 @@
+import { resyncRuleGrants, usersInGroup } from './group-rules.js';
+import { admitIfGranted } from './accounts.js';
 import type { Ctx } from '../../context.js';
 import { isUniqueViolation } from '../../db/db.js';
 import { audit } from '../../audit/audit.js';
@@ -20,7 +22,7 @@ export async function listRoleRules(ctx: Ctx): Promise<RoleRule[]> {
   return ctx.db.query<RoleRule>(`SELECT ${COLUMNS} FROM role_rules WHERE tenant_id = $1 ORDER BY precedence, created_at, id`, [ctx.tenant.id]);
 }
 
-/** A new rule applies from each member's next sign-in or provisioning change. */
+/** A new rule applies at once to everyone the directory has put in the group (SCIM or a sign-in claim). */
 export async function addRoleRule(ctx: Ctx, input: { groupRef: string; role: RuleRole; precedence?: number }): Promise<RoleRule> {
   return ctx.db.transaction(async (tx) => {
     let rule: RoleRule;
@@ -34,6 +36,10 @@ export async function addRoleRule(ctx: Ctx, input: { groupRef: string; role: Rul
       throw err;
     }
     await audit(ctx, tx, { action: 'sso.role_rule_added', targetType: 'role_rule', targetId: rule.id, details: { groupRef: rule.groupRef, role: rule.role, precedence: rule.precedence } });
+    for (const userId of await usersInGroup(tx, ctx.tenant.id, rule.groupRef)) {
+      await resyncRuleGrants(ctx, tx, userId);
+      await admitIfGranted(tx, ctx.tenant.id, userId);
+    }
     return rule;
   });
 }

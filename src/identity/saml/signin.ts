@@ -6,7 +6,7 @@ import { safeLandingPath } from '../../http/redirects.js';
 import { getConnection, spUrls, type Connection } from '../connections.js';
 import { admitIfGranted, resolveAccount } from '../provisioning/accounts.js';
 import { mapClaims } from '../provisioning/claims.js';
-import { syncRuleGrants } from '../provisioning/group-rules.js';
+import { recordSigninGroups, resyncRuleGrants } from '../provisioning/group-rules.js';
 import { createSession } from '../sessions/sessions.js';
 import { startAuthnRequest } from './authn-request.js';
 import { SamlFailure } from './failure.js';
@@ -70,7 +70,8 @@ export async function completeSamlSignin(
       });
       trace.pass('Account', `${account.how === 'created' ? 'created just in time' : account.how === 'linked' ? 'existing account linked' : 'known identity'}: ${account.email}`);
       if (claims.groups !== null) {
-        const change = await syncRuleGrants(ctx, tx, account.userId, claims.groups);
+        await recordSigninGroups(tx, tenant.id, account.userId, claims.groups);
+        const change = await resyncRuleGrants(ctx, tx, account.userId);
         trace.pass('Group rules applied', `added ${change.added.map((a) => a.role).join(', ') || 'nothing'}; removed ${change.removed.map((r) => r.role).join(', ') || 'nothing'}`);
       }
       const status = await admitIfGranted(tx, tenant.id, account.userId);

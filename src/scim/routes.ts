@@ -1,0 +1,213 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../config.js';
+import type { Db } from '../db/db.js';
+import { AppError, TooManyRequests } from '../http/errors.js';
+import { hit } from '../http/rate-limit.js';
+import { findTenantBySlug } from '../tenancy/tenants.js';
+import { recordActivity } from './activity.js';
+import { authenticateScimBearer, type Caller } from './credentials.js';
+import { MAX_BODY_BYTES, resourceTypes, schemas, serviceProviderConfig } from './discovery.js';
+import { ScimError } from './errors.js';
+import { createScimGroup, deleteScimGroup, getScimGroup, listScimGroups, patchScimGroup, replaceScimGroup } from './groups.js';
+import { excludes, project, readProjection, type Projection } from './project.js';
+import { paging, type ScimCtx } from './resources.js';
+import { GROUP, LIST_SCHEMA, USER, type ResourceKind } from './schema.js';
+import { createScimUser, deleteScimUser, getScimUser, listScimUsers, patchScimUser, replaceScimUser } from './users.js';
+import type { Doc } from './values.js';
+
+export const SCIM_CONTENT_TYPE = 'application/scim+json; charset=utf-8';
+
+interface ScimRequestState {
+  tenantId: string | null;
+  ctx: ScimCtx | null;
+  caller: Caller | null;
+  operation: string;
+  resourceType: string | null;
+  resourceId: string | null;
+  error: string | null;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    scim: ScimRequestState | null;
+  }
+}
+
+type Query = Record<string, string | undefined>;
+
+/**
+ * The SCIM 2.0 service provider at the fixed Tenant URL /t/{tenant}/scim/v2. Routes are thin:
+ * they read the request, call one domain function in users.ts or groups.ts, and present the result.
+ * Every answer, errors included, is SCIM JSON; every request lands in the tenant's activity log.
+ */
+export async function installScimRoutes(app: FastifyInstance, db: Db, config: Config): Promise<void> {
+  app.decorateRequest('scim', null);
+  await app.register(
+    async (scope) => {
+      const json = scope.getDefaultJsonParser('error', 'error');
+      scope.removeContentTypeParser('application/json');
+      scope.addContentTypeParser(['application/json', 'application/scim+json'], { parseAs: 'string', bodyLimit: MAX_BODY_BYTES }, json);
+
+      scope.setErrorHandler((err: FastifyError | Error, request, reply) => sendError(request, reply, toScimError(err, request)));
+      scope.setNotFoundHandler((request, reply) => sendError(request, reply, new ScimError(404, `There is no SCIM endpoint ${request.method} ${request.url.split('?')[0]}.`)));
+
+      scope.addHook('onRequest', async (request) => {
+        const state: ScimRequestState = { tenantId: null, ctx: null, caller: null, operation: describe(request), resourceType: null, resourceId: null, error: null };
+        request.scim = state;
+        const slug = (request.params as { tenant?: string }).tenant ?? request.url.split('/')[2] ?? '';
+        const tenant = await findTenantBySlug(db, slug);
+        if (!tenant) throw new ScimError(404, 'There is no such tenant.');
+        state.tenantId = tenant.id;
+        await hit(db, { bucket: `scim:${tenant.id}`, max: config.scimRequestsPerMinute, windowSeconds: 60 });
+        const m = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
+        state.caller = m ? await authenticateScimBearer(db, tenant.id, m[1]!) : null;
+        if (!state.caller) {
+          throw new ScimError(401, m ? 'The bearer token is not valid for this tenant: it is unknown, inactive, expired or was renewed.' : 'Send a bearer token in the Authorization header.');
+        }
+        state.ctx = { db, tenant, actor: null, ip: request.ip, actorLabel: `scim:${state.caller.name}`, base: `${config.publicUrl}/t/${tenant.slug}/scim/v2` };
+      });
+
+      scope.addHook('onResponse', async (request, reply) => {
+        const s = request.scim;
+        if (!s?.tenantId) return;
+        await recordActivity(db, s.tenantId, {
+          credentialName: s.caller?.name ?? null,
+          method: request.method,
+          path: request.url,
+          operation: s.operation,
+          resourceType: s.resourceType,
+          resourceId: s.resourceId,
+          status: reply.statusCode,
+          durationMs: Math.round(reply.elapsedTime * 10) / 10,
+          error: s.error,
+        }).catch((err) => request.log.warn({ err }, 'SCIM activity not recorded'));
+      });
+
+      const ctxOf = (request: FastifyRequest): ScimCtx => request.scim!.ctx!;
+      const note = (request: FastifyRequest, resourceType: string, resourceId?: string) => {
+        request.scim!.resourceType = resourceType;
+        request.scim!.resourceId = resourceId ?? null;
+      };
+
+      scope.get('/ServiceProviderConfig', async (request, reply) => send(reply, 200, serviceProviderConfig(ctxOf(request).base)));
+      scope.get('/ResourceTypes', async (request, reply) => send(reply, 200, list(resourceTypes(ctxOf(request).base), 1)));
+      scope.get<{ Params: { id: string } }>('/ResourceTypes/:id', async (request, reply) => {
+        const found = resourceTypes(ctxOf(request).base).find((r) => r.id === request.params.id);
+        if (!found) throw new ScimError(404, `There is no resource type ${JSON.stringify(request.params.id.slice(0, 100))}.`);
+        return send(reply, 200, found);
+      });
+      scope.get('/Schemas', async (request, reply) => send(reply, 200, list(schemas(ctxOf(request).base), 1)));
+      scope.get<{ Params: { id: string } }>('/Schemas/:id', async (request, reply) => {
+        const found = schemas(ctxOf(request).base).find((s) => s.id === request.params.id);
+        if (!found) throw new ScimError(404, `There is no schema ${JSON.stringify(request.params.id.slice(0, 200))}.`);
+        return send(reply, 200, found);
+      });
+
+      for (const kind of [USER, GROUP]) {
+        const path = kind.endpoint;
+        scope.get<{ Querystring: Query }>(path, async (request, reply) => {
+          note(request, kind.name);
+          const q = request.query;
+          const projection = readProjection(kind, q.attributes, q.excludedAttributes);
+          const page = paging(q);
+          const filter = typeof q.filter === 'string' && q.filter !== '' ? q.filter : undefined;
+          const result =
+            kind === USER
+              ? await listScimUsers(ctxOf(request), { filter, ...page })
+              : await listScimGroups(ctxOf(request), { filter, ...page, members: !excludes(projection, 'members') });
+          return send(reply, 200, list(result.resources.map((r) => project(projection, r)), page.startIndex, result.total));
+        });
+
+        scope.post<{ Querystring: Query }>(path, async (request, reply) => {
+          note(request, kind.name);
+          const created = kind === USER ? await createScimUser(ctxOf(request), request.body) : await createScimGroup(ctxOf(request), request.body);
+          note(request, kind.name, created.id as string);
+          reply.header('Location', (created.meta as Doc).location as string);
+          return send(reply, 201, project(projectionOf(kind, request.query), created));
+        });
+
+        scope.get<{ Params: { id: string }; Querystring: Query }>(`${path}/:id`, async (request, reply) => {
+          note(request, kind.name, request.params.id);
+          const projection = projectionOf(kind, request.query);
+          const found = kind === USER ? await getScimUser(ctxOf(request), request.params.id) : await getScimGroup(ctxOf(request), request.params.id, { members: !excludes(projection, 'members') });
+          return send(reply, 200, project(projection, found));
+        });
+
+        scope.put<{ Params: { id: string }; Querystring: Query }>(`${path}/:id`, async (request, reply) => {
+          note(request, kind.name, request.params.id);
+          const replaced = kind === USER ? await replaceScimUser(ctxOf(request), request.params.id, request.body) : await replaceScimGroup(ctxOf(request), request.params.id, request.body);
+          return send(reply, 200, project(projectionOf(kind, request.query), replaced));
+        });
+
+        scope.patch<{ Params: { id: string }; Querystring: Query }>(`${path}/:id`, async (request, reply) => {
+          note(request, kind.name, request.params.id);
+          if (kind === USER) return send(reply, 200, project(projectionOf(kind, request.query), await patchScimUser(ctxOf(request), request.params.id, request.body)));
+          // Entra expects 204 from a group PATCH; a client that asks for attributes gets the group.
+          const wanted = request.query.attributes !== undefined;
+          const group = await patchScimGroup(ctxOf(request), request.params.id, request.body, wanted);
+          return group ? send(reply, 200, project(projectionOf(kind, request.query), group)) : reply.code(204).send();
+        });
+
+        scope.delete<{ Params: { id: string } }>(`${path}/:id`, async (request, reply) => {
+          note(request, kind.name, request.params.id);
+          if (kind === USER) await deleteScimUser(ctxOf(request), request.params.id);
+          else await deleteScimGroup(ctxOf(request), request.params.id);
+          return reply.code(204).send();
+        });
+      }
+    },
+    { prefix: '/t/:tenant/scim/v2' },
+  );
+}
+
+function projectionOf(kind: ResourceKind, q: Query): Projection {
+  return readProjection(kind, q.attributes, q.excludedAttributes);
+}
+
+function list(resources: Doc[], startIndex: number, total = resources.length): Doc {
+  return { schemas: [LIST_SCHEMA], totalResults: total, startIndex, itemsPerPage: resources.length, Resources: resources };
+}
+
+function send(reply: FastifyReply, status: number, body: Doc): FastifyReply {
+  return reply.code(status).type(SCIM_CONTENT_TYPE).send(body);
+}
+
+const OPERATIONS: Record<string, string> = { GET: 'Get', POST: 'Create', PUT: 'Replace', PATCH: 'Update', DELETE: 'Delete' };
+
+/** "Create User", "List Groups", "Get ServiceProviderConfig": what the activity log shows. */
+function describe(request: FastifyRequest): string {
+  const parts = request.url.split('?')[0]!.split('/').filter(Boolean).slice(4);
+  const resource = parts[0] ?? '';
+  const verb = OPERATIONS[request.method] ?? request.method;
+  if (resource === 'Users' || resource === 'Groups') {
+    const singular = resource.slice(0, -1);
+    return parts.length === 1 ? (request.method === 'GET' ? `List ${resource}` : `${verb} ${singular}`) : `${verb} ${singular}`;
+  }
+  return `${verb} ${resource || 'endpoint'}`;
+}
+
+function toScimError(err: FastifyError | Error, request: FastifyRequest): ScimError {
+  if (err instanceof ScimError) return err;
+  if (err instanceof TooManyRequests) return new ScimError(429, err.message, undefined, err.retryAfterSeconds);
+  if (err instanceof AppError) {
+    if (err.status === 409) return new ScimError(409, err.message, 'uniqueness');
+    if (err.status === 400 || err.status === 422) return new ScimError(400, err.message, 'invalidValue');
+    return new ScimError(err.status, err.message);
+  }
+  const fe = err as FastifyError;
+  if (fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || (fe.statusCode === 400 && /JSON|Unexpected|prototype/i.test(fe.message))) {
+    return new ScimError(400, 'The body is not valid JSON.', 'invalidSyntax');
+  }
+  if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new ScimError(413, `The body is larger than ${MAX_BODY_BYTES} bytes.`);
+  if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new ScimError(415, 'Send application/scim+json or application/json.');
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) return new ScimError(fe.statusCode, fe.message);
+  request.log.error({ err }, 'unhandled SCIM error');
+  return new ScimError(500, 'Something went wrong on our side. The error has been logged.');
+}
+
+function sendError(request: FastifyRequest, reply: FastifyReply, err: ScimError): FastifyReply {
+  if (request.scim) request.scim.error = err.message;
+  if (err.retryAfter !== undefined) reply.header('Retry-After', String(err.retryAfter));
+  if (err.status === 401) reply.header('WWW-Authenticate', 'Bearer realm="Keydesk SCIM"');
+  return reply.code(err.status).type(SCIM_CONTENT_TYPE).send(err.body());
+}
