@@ -49,7 +49,7 @@ export async function installScimRoutes(app: FastifyInstance, db: Db, config: Co
       scope.addContentTypeParser(['application/json', 'application/scim+json'], { parseAs: 'string', bodyLimit: MAX_BODY_BYTES }, json);
 
       scope.setErrorHandler((err: FastifyError | Error, request, reply) => sendError(request, reply, toScimError(err, request)));
-      scope.setNotFoundHandler((request, reply) => sendError(request, reply, new ScimError(404, `There is no SCIM endpoint ${request.method} ${request.url.split('?')[0]}.`)));
+
 
       scope.addHook('onRequest', async (request) => {
         const state: ScimRequestState = { tenantId: null, ctx: null, caller: null, operation: describe(request), resourceType: null, resourceId: null, error: null };
@@ -101,6 +101,11 @@ export async function installScimRoutes(app: FastifyInstance, db: Db, config: Co
         const found = schemas(ctxOf(request).base).find((s) => s.id === request.params.id);
         if (!found) throw new ScimError(404, `There is no schema ${JSON.stringify(request.params.id.slice(0, 200))}.`);
         return send(reply, 200, found);
+      });
+
+      // Anything else under the Tenant URL is a SCIM 404, not the web app's page for /t/{tenant}/….
+      scope.all('/*', async (request) => {
+        throw new ScimError(404, `There is no SCIM endpoint ${request.method} ${request.url.split('?')[0]}.`);
       });
 
       for (const kind of [USER, GROUP]) {
