@@ -211,25 +211,22 @@ async function changeMembers(
     const named = c.ids.map((i) => i.toLowerCase());
     if (c.op !== 'remove') await requireUsers(ctx, tx, named);
     const ids = [...new Set(named)].filter(isUuid);
-    if (c.op === 'add' && ids.length) {
+    const insert = async () => {
       const rows = await tx.query<{ user_id: string }>(
         `INSERT INTO scim_group_members (tenant_id, group_id, user_id) SELECT $1, $2, unnest($3::uuid[]) ON CONFLICT DO NOTHING RETURNING user_id`,
         [ctx.tenant.id, groupId, ids],
       );
       for (const r of rows) removed.has(r.user_id) ? removed.delete(r.user_id) : added.add(r.user_id);
+    };
+    if (c.op === 'add' && ids.length) {
+      await insert();
     } else if (c.op !== 'add') {
       const rows =
         c.op === 'remove'
           ? await tx.query<{ user_id: string }>('DELETE FROM scim_group_members WHERE tenant_id = $1 AND group_id = $2 AND user_id = ANY($3::uuid[]) RETURNING user_id', [ctx.tenant.id, groupId, ids])
           : await tx.query<{ user_id: string }>('DELETE FROM scim_group_members WHERE tenant_id = $1 AND group_id = $2 AND NOT (user_id = ANY($3::uuid[])) RETURNING user_id', [ctx.tenant.id, groupId, ids]);
       for (const r of rows) added.has(r.user_id) ? added.delete(r.user_id) : removed.add(r.user_id);
-      if (c.op === 'replace' && ids.length) {
-        const more = await tx.query<{ user_id: string }>(
-          `INSERT INTO scim_group_members (tenant_id, group_id, user_id) SELECT $1, $2, unnest($3::uuid[]) ON CONFLICT DO NOTHING RETURNING user_id`,
-          [ctx.tenant.id, groupId, ids],
-        );
-        for (const r of more) removed.has(r.user_id) ? removed.delete(r.user_id) : added.add(r.user_id);
-      }
+      if (c.op === 'replace' && ids.length) await insert();
     }
   }
   const events: IdentityEvent[] = [

@@ -386,7 +386,7 @@ function RoleRules() {
           <h2 id="sso-rules-h" className="h2">
             Group → role rules
           </h2>
-          <p className="muted">Members of a group get the role at every sign-in, and lose it when they leave the group. Everyone gets Requester.</p>
+          <p className="muted">Members of a group get the role at every sign-in and whenever SCIM provisioning changes the group, and lose it when they leave the group. Everyone gets Requester.</p>
         </div>
       </div>
       <div className="card">
