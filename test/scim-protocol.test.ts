@@ -204,6 +204,8 @@ describe('filters', () => {
     assert.deepEqual(await q('emails[type eq "work" and value co "alan"]'), ['alan@filters.test']);
     assert.deepEqual(await q('emails[type eq "work"].value eq "alan@filters.test"'), ['alan@filters.test']);
     assert.deepEqual(await q('emails.value eq "ada@filters.test"'), ['ada@filters.test']);
+    assert.deepEqual(await q('emails[primary eq true and value sw "ADA"]'), ['ada@filters.test']);
+    assert.deepEqual(await q('userName ew "@filters.test" and emails[primary eq false]'), []);
     assert.deepEqual(await q(`id eq "${ids[1]}"`), ['alan@filters.test']);
     assert.deepEqual(await q('userName ew "@filters.test" and title pr'), []);
     assert.deepEqual(await q('userName ew "@filters.test" and name.givenName pr and (userName lt "alb")'), ['ada@filters.test', 'alan@filters.test']);

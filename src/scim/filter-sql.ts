@@ -96,7 +96,7 @@ export class FilterSql {
       const b = typeof value === 'boolean' ? value : typeof value === 'string' && /^(true|false)$/i.test(value) ? value.toLowerCase() === 'true' : undefined;
       if (b === undefined) throw invalidFilter(`"${path}" is a boolean; compare it with true or false.`);
       if (op !== 'eq' && op !== 'ne') throw invalidFilter(`"${path}" is a boolean; use eq or ne.`);
-      return op === 'eq' ? `(${e})::boolean IS TRUE = ${this.param(b)}::boolean` : `(${e})::boolean IS TRUE <> ${this.param(b)}::boolean`;
+      return `(((${e})::boolean IS TRUE) ${op === 'eq' ? '=' : '<>'} ${this.param(b)}::boolean)`;
     }
     if (col.type === 'dateTime') {
       const d = typeof value === 'string' ? new Date(value) : null;
