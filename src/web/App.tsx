@@ -5,6 +5,7 @@ import { useSession } from './session';
 import type { Role } from './types';
 import { Account } from './pages/Account';
 import { AdminAudit } from './pages/AdminAudit';
+import { AdminProvisioning } from './pages/AdminProvisioning';
 import { AdminSso } from './pages/AdminSso';
 import { AdminSsoTrace } from './pages/AdminSsoTrace';
 import { AdminSsoTraces } from './pages/AdminSsoTraces';
@@ -57,6 +58,7 @@ export function App() {
           <Route path="admin/sso" element={<RequireRole roles={['admin']}><AdminSso /></RequireRole>} />
           <Route path="admin/sso/traces" element={<RequireRole roles={['admin']}><AdminSsoTraces /></RequireRole>} />
           <Route path="admin/sso/traces/:ref" element={<RequireRole roles={['admin']}><AdminSsoTrace /></RequireRole>} />
+          <Route path="admin/provisioning" element={<RequireRole roles={['admin']}><AdminProvisioning /></RequireRole>} />
           <Route path="admin/audit" element={<RequireRole roles={['admin']}><AdminAudit /></RequireRole>} />
           <Route path="account" element={<Account />} />
           <Route path="*" element={<TenantNotFound />} />

@@ -241,3 +241,60 @@ export interface SignInOptions {
   connections: SignInConnection[];
   passwordAllowed: boolean;
 }
+
+/* ---------- Provisioning: SCIM credentials and activity (see src/api/provisioning.ts) ---------- */
+
+export type ScimCredentialKind = 'token' | 'client';
+
+/** A secret token or an OAuth client an identity provider provisions with; the secret itself is never sent again. */
+export interface ScimCredential {
+  id: string;
+  kind: ScimCredentialKind;
+  name: string;
+  /** OAuth clients only. */
+  clientId: string | null;
+  /** The secret's last four characters. */
+  hint: string;
+  state: 'active' | 'inactive' | 'expired';
+  createdAt: string;
+  createdBy: string;
+  renewedAt: string | null;
+  lastUsedAt: string | null;
+  expiresAt: string | null;
+}
+
+/** A credential with its secret: answered once, when it is generated or renewed. */
+export interface ScimCredentialSecret {
+  credential: ScimCredential;
+  secret: string;
+}
+
+export interface Provisioning {
+  /** The SCIM base URL to paste into Entra or Okta; it never changes. */
+  tenantUrl: string;
+  /** Where OAuth clients get access tokens (client credentials grant). */
+  tokenEndpoint: string;
+  maxPerKind: number;
+  credentials: ScimCredential[];
+}
+
+/** One SCIM request, as the activity log keeps it. */
+export interface ScimActivity {
+  id: number;
+  at: string;
+  credentialName: string | null;
+  method: string;
+  path: string;
+  operation: string;
+  resourceType: string | null;
+  resourceId: string | null;
+  status: number;
+  durationMs: number;
+  error: string | null;
+}
+
+export interface ScimActivityPage {
+  items: ScimActivity[];
+  /** Pass as `before` for the next page; null when there is none. */
+  next: number | null;
+}

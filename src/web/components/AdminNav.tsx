@@ -7,6 +7,7 @@ export function AdminNav() {
     { to: path('/admin/users'), label: 'People' },
     { to: path('/admin/teams'), label: 'Teams' },
     { to: path('/admin/sso'), label: 'Single sign-on' },
+    { to: path('/admin/provisioning'), label: 'Provisioning' },
     { to: path('/admin/audit'), label: 'Audit log' },
   ];
   return (
