@@ -305,6 +305,12 @@ describe('under load', () => {
     try {
       const st = await small.tenant();
       const c = await scimClient(small, st.tenant);
+      // Someone without a token spends their own budget, not the tenant's, and cannot flood the log.
+      const bad: number[] = [];
+      for (let i = 0; i < 32; i++) bad.push((await fetch(`${small.url}${c.base}/Users`, { headers: { authorization: 'Bearer kdscim_guess' } })).status);
+      assert.deepEqual([bad[0], bad[29], bad[30], bad[31]], [401, 401, 429, 429]);
+      const logged = await small.db.query<{ n: number }>('SELECT count(*)::int AS n FROM scim_activity WHERE tenant_id = $1', [st.tenant.id]);
+      assert.equal(logged[0]!.n, 30);
       const statuses: number[] = [];
       let last;
       for (let i = 0; i < 5; i++) {

@@ -77,7 +77,7 @@ export async function installOAuthRoutes(app: FastifyInstance, db: Db, _config: 
       const clientSecret = basic ? basic.secret : body.client_secret;
       const issued = clientId && clientSecret && clientId.length <= 200 && clientSecret.length <= 200 ? await issueAccessToken(db, tenant.id, clientId, clientSecret) : null;
       if (!issued) {
-        await log(401, 'Unknown client, wrong secret, or the client is inactive or expired.', null);
+        await log(401, `Unknown client, wrong secret, or the client is inactive or expired (client_id ${JSON.stringify((clientId ?? '').slice(0, 60))}).`, null);
         reply.header('WWW-Authenticate', 'Basic realm="Keydesk"');
         return oauthError(reply, 401, 'invalid_client', 'The client is unknown, inactive or expired, or the secret is wrong.');
       }

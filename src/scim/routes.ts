@@ -16,6 +16,7 @@ import { createScimUser, deleteScimUser, getScimUser, listScimUsers, patchScimUs
 import type { Doc } from './values.js';
 
 export const SCIM_CONTENT_TYPE = 'application/scim+json; charset=utf-8';
+const UNAUTHENTICATED_PER_MINUTE = 30;
 
 interface ScimRequestState {
   tenantId: string | null;
@@ -57,13 +58,17 @@ export async function installScimRoutes(app: FastifyInstance, db: Db, config: Co
         const slug = (request.params as { tenant?: string }).tenant ?? request.url.split('/')[2] ?? '';
         const tenant = await findTenantBySlug(db, slug);
         if (!tenant) throw new ScimError(404, 'There is no such tenant.');
-        state.tenantId = tenant.id;
-        await hit(db, { bucket: `scim:${tenant.id}`, max: config.scimRequestsPerMinute, windowSeconds: 60 });
         const m = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
-        state.caller = m ? await authenticateScimBearer(db, tenant.id, m[1]!) : null;
+        state.caller = m && m[1]!.length <= 200 ? await authenticateScimBearer(db, tenant.id, m[1]!) : null;
         if (!state.caller) {
+          // Callers without a valid token have their own budget per address, so they can neither
+          // spend the tenant's (and lock Entra out) nor flood the activity log.
+          await hit(db, { bucket: `scim-unauthenticated:${tenant.id}:${request.ip}`, max: UNAUTHENTICATED_PER_MINUTE, windowSeconds: 60 });
+          state.tenantId = tenant.id;
           throw new ScimError(401, m ? 'The bearer token is not valid for this tenant: it is unknown, inactive, expired or was renewed.' : 'Send a bearer token in the Authorization header.');
         }
+        state.tenantId = tenant.id;
+        await hit(db, { bucket: `scim:${tenant.id}`, max: config.scimRequestsPerMinute, windowSeconds: 60 });
         state.ctx = { db, tenant, actor: null, ip: request.ip, actorLabel: `scim:${state.caller.name}`, base: `${config.publicUrl}/t/${tenant.slug}/scim/v2` };
       });
 
