@@ -147,6 +147,57 @@ describe('deprovisioning', () => {
   });
 });
 
+describe('what SCIM may not do', () => {
+  test('an account made break-glass leaves its SCIM groups; SCIM can neither list, remove nor disarm it', async () => {
+    const objectId = randomUUID();
+    await admin.client.post('/api/v1/sso/role-rules', { groupRef: objectId, role: 'admin' });
+    const keeper = (await scim.call('POST', 'Users', newUser('keeper@corp.test'))).body;
+    const group = (await scim.call('POST', 'Groups', { schemas: [GROUP_SCHEMA], displayName: `KD-Admins ${objectId}`, externalId: objectId, members: [{ value: keeper.id }] })).body;
+    assert.deepEqual(await rolesOf(keeper.id), ['admin:rule', 'requester:system']);
+    await admin.client.put(`/api/v1/users/${keeper.id}/roles`, { roles: ['requester', 'admin'] });
+    assert.equal((await admin.client.patch(`/api/v1/users/${keeper.id}`, { breakGlass: true })).status, 200);
+    const access = await openAccess(keeper.id);
+    assert.deepEqual((await scim.call('GET', `Groups/${group.id}`)).body.members, []);
+    assert.equal((await scim.call('PATCH', `Groups/${group.id}`, patch({ op: 'remove', path: `members[value eq "${keeper.id}"]` }))).status, 204);
+    assert.equal((await scim.call('PUT', `Groups/${group.id}`, { schemas: [GROUP_SCHEMA], displayName: `KD-Admins ${objectId}`, externalId: objectId, members: [] })).status, 200);
+    assert.equal((await scim.call('PATCH', `Groups/${group.id}`, patch({ op: 'add', path: 'members', value: [{ value: keeper.id }] }))).status, 400);
+    assert.equal((await access.session.get('/api/v1/session')).status, 200, 'their sessions were not touched');
+    assert.ok((await rolesOf(keeper.id)).includes('admin:person'));
+  });
+
+  test('an account an administrator disabled is not re-enabled by a POST; a missing "active" changes nothing', async () => {
+    const fired = await t.user(tt.tenant, ['requester', 'admin'], 'fired@corp.test');
+    await admin.client.patch(`/api/v1/users/${fired.id}`, { status: 'disabled' });
+    const res = await scim.call('POST', 'Users', newUser('fired@corp.test'));
+    assert.equal(res.status, 409);
+    assert.equal(res.body.scimType, 'uniqueness');
+    assert.match(res.body.detail, /administrator disabled/);
+    const status = await t.db.query<{ status: string }>('SELECT status FROM users WHERE id = $1', [fired.id]);
+    assert.equal(status[0]!.status, 'disabled');
+
+    const u = (await scim.call('POST', 'Users', newUser('quiet@corp.test'))).body;
+    await scim.call('PATCH', `Users/${u.id}`, patch({ op: 'replace', path: 'active', value: false }));
+    for (const body of [patch({ op: 'remove', path: 'active' }), patch({ op: 'replace', path: 'active', value: null })]) {
+      assert.equal((await scim.call('PATCH', `Users/${u.id}`, body)).body.active, false);
+    }
+    const { active: _a, ...withoutActive } = newUser('quiet@corp.test', { title: 'Still away' });
+    const put = await scim.call('PUT', `Users/${u.id}`, withoutActive);
+    assert.equal(put.body.active, false);
+    assert.equal(put.body.title, 'Still away');
+  });
+
+  test('a recycled address given to someone new (another externalId) is a new account, not the old one revived', async () => {
+    const first = (await scim.call('POST', 'Users', newUser('j.smith@corp.test', { externalId: 'jsmith-1', displayName: 'John Smith' }))).body;
+    await scim.call('DELETE', `Users/${first.id}`);
+    const second = await scim.call('POST', 'Users', newUser('j.smith@corp.test', { externalId: 'jsmith-2', displayName: 'Jane Smith' }));
+    assert.equal(second.status, 201);
+    assert.notEqual(second.body.id, first.id);
+    const old = await t.db.query<{ display_name: string; deleted_at: Date | null }>('SELECT display_name, deleted_at FROM users WHERE id = $1', [first.id]);
+    assert.equal(old[0]!.display_name, 'John Smith');
+    assert.ok(old[0]!.deleted_at);
+  });
+});
+
 describe('a provisioned agent signs in through SAML', () => {
   let idp: RunningIdp;
   before(() => ensureSimpleSamlPhp());

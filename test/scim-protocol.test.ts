@@ -341,3 +341,85 @@ describe('activity log', () => {
     assert.ok(rows[0]!.duration_ms > 0);
   });
 });
+
+describe('hostile input', () => {
+  test('NULs, lone surrogates, impossible dates and doubled parameters are 400s, and even they are logged', async () => {
+    const before = await counts();
+    isScimError(await scim.call('GET', `Users?filter=${encodeURIComponent('userName eq "a\\u0000"')}`), 400, 'invalidFilter');
+    isScimError(await scim.call('GET', `Groups?filter=${encodeURIComponent('members[value eq "\\u0000"]')}`), 400, 'invalidFilter');
+    for (const date of ['0000-01-01T00:00:00Z', '+010000-01-01T00:00:00Z', '-000001-01-01T00:00:00Z']) {
+      isScimError(await scim.call('GET', `Users?filter=${encodeURIComponent(`meta.created gt "${date}"`)}`), 400, 'invalidFilter');
+    }
+    isScimError(await scim.call('GET', 'Users?filter=userName+eq+%22nobody%22&filter=userName+pr'), 400, 'invalidFilter');
+    isScimError(await scim.call('POST', 'Users', '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"nb\\u0000@corp.test"}'), 400, 'invalidValue');
+    isScimError(await scim.call('POST', 'Users', newUser('surrogate@corp.test', { title: 'a\ud800b' })), 400, 'invalidValue');
+    isScimError(await scim.call('POST', 'Groups', '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"x\\u0000"}'), 400, 'invalidValue');
+    const u = (await scim.call('POST', 'Users', newUser(`hostile-${randomUUID()}@corp.test`))).body;
+    isScimError(await scim.call('PATCH', `Users/${u.id}`, '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"title","value":"a\\u0000"}]}'), 400, 'invalidValue');
+    // One operation at a time under the cap, but past it together: refused whole.
+    const phones = Array.from({ length: 150 }, (_, i) => ({ op: 'add', path: 'phoneNumbers', value: [{ value: String(i), type: `t${i}` }] }));
+    isScimError(await scim.call('PATCH', `Users/${u.id}`, patch(...phones)), 400, 'invalidValue');
+    isScimError(await scim.call('PATCH', `Users/${u.id}`, patch({ op: 'replace', path: 'name[givenName eq "x"]', value: 'y' })), 400, 'invalidPath');
+    isScimError(await scim.call('PATCH', `Users/${u.id}`, patch({ op: 'replace', path: 'emails[type eq "home"]', value: 'home@corp.test' })), 400, 'invalidValue');
+    assert.equal((await counts()).users, before.users + 1);
+    const nul = await scim.call('GET', 'Users/%00');
+    isScimError(nul, 404);
+    const logged = await t.db.query(`SELECT id FROM scim_activity WHERE tenant_id = $1 AND operation = 'Get User' AND status = 404 AND path LIKE '%\\%00'`, [tt.tenant.id]);
+    assert.equal(logged.length, 1);
+  });
+
+  test('the token endpoint refuses NULs, JSON bodies and non-string parameters with RFC 6749 errors', async () => {
+    const url = `${t.url}/t/${tt.tenant.slug}/oauth/token`;
+    const send = (body: string, headers: Record<string, string>) => fetch(url, { method: 'POST', headers, body });
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    for (const res of [
+      await send('grant_type=client_credentials&client_id=%00&client_secret=x', form),
+      await send('grant_type=client_credentials', { ...form, authorization: `Basic ${Buffer.from('%00:x').toString('base64')}` }),
+      await send('{"grant_type":"client_credentials","scope":1}', { 'content-type': 'application/json' }),
+      await send('{"grant_type":"client_credentials","client_id":["a"],"client_secret":{"b":1}}', { 'content-type': 'application/json' }),
+    ]) {
+      assert.equal(res.status, 400);
+      assert.equal((await res.json()).error, 'invalid_request');
+    }
+  });
+});
+
+describe('races', () => {
+  test('a member removal or addition racing the user\'s DELETE: no 5xx, no deadlock, no deleted member left behind', async () => {
+    for (let round = 0; round < 8; round++) {
+      const g = (await scim.call('POST', 'Groups', { schemas: [GROUP_SCHEMA], displayName: `race-${randomUUID()}` })).body;
+      const a = (await scim.call('POST', 'Users', newUser(`race-a-${randomUUID()}@corp.test`))).body;
+      const b = (await scim.call('POST', 'Users', newUser(`race-b-${randomUUID()}@corp.test`))).body;
+      await scim.call('PATCH', `Groups/${g.id}`, patch({ op: 'add', path: 'members', value: [{ value: a.id }] }));
+      const [removal, deleteA, addition, deleteB] = await Promise.all([
+        scim.call('PATCH', `Groups/${g.id}`, patch({ op: 'remove', path: `members[value eq "${a.id}"]` })),
+        scim.call('DELETE', `Users/${a.id}`),
+        scim.call('PATCH', `Groups/${g.id}`, patch({ op: 'add', path: 'members', value: [{ value: b.id }] })),
+        scim.call('DELETE', `Users/${b.id}`),
+      ]);
+      assert.equal(removal.status, 204, JSON.stringify(removal.body));
+      assert.equal(deleteA.status, 204);
+      assert.equal(deleteB.status, 204);
+      assert.ok([204, 400].includes(addition.status), JSON.stringify(addition.body));
+      const left = await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM scim_group_members WHERE group_id = $1', [g.id]);
+      assert.equal(left[0]!.n, 0, 'a deleted user is nobody\'s member');
+    }
+  });
+
+  test('a new rule for a group racing PATCHes of that group: no 5xx', async () => {
+    const admin = await t.user(tt.tenant, ['admin']);
+    const ref = randomUUID();
+    const g = (await scim.call('POST', 'Groups', { schemas: [GROUP_SCHEMA], displayName: `rule-race-${ref}`, externalId: ref })).body;
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++) ids.push((await scim.call('POST', 'Users', newUser(`rr${i}-${ref}@corp.test`))).body.id);
+    await scim.call('PATCH', `Groups/${g.id}`, patch({ op: 'add', path: 'members', value: ids.map((value) => ({ value })) }));
+    const results = await Promise.all([
+      admin.client.post('/api/v1/sso/role-rules', { groupRef: ref, role: 'agent' }),
+      ...ids.slice(0, 6).map((id) => scim.call('PATCH', `Groups/${g.id}`, patch({ op: 'remove', path: `members[value eq "${id}"]` }))),
+    ]);
+    assert.equal(results[0]!.status, 201);
+    for (const r of results.slice(1)) assert.equal(r.status, 204);
+    const agents = await t.db.query<{ user_id: string }>(`SELECT user_id FROM role_grants WHERE tenant_id = $1 AND role = 'agent' AND origin = 'rule' AND user_id = ANY($2::uuid[]) ORDER BY user_id`, [tt.tenant.id, ids]);
+    assert.deepEqual(agents.map((r) => r.user_id), ids.slice(6).sort());
+  });
+});

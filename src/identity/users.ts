@@ -211,6 +211,11 @@ export async function updateUser(
     if (patch.status === 'disabled' && before.status !== 'disabled') {
       await revokeUserSessions(tx, ctx.tenant.id, userId);
     }
+    if (patch.breakGlass && !before.breakGlass) {
+      // A break-glass account stands apart from the directory: SCIM no longer sees it, so it must
+      // hold nothing SCIM could change.
+      await tx.query('DELETE FROM scim_group_members WHERE tenant_id = $1 AND user_id = $2', [ctx.tenant.id, userId]);
+    }
     await assertAnAdminRemains(tx, ctx.tenant.id);
     const changes = Object.fromEntries(
       Object.entries(patch).filter(([k, v]) => v !== undefined && v !== (before as unknown as Record<string, unknown>)[k]),

@@ -24,8 +24,13 @@ export async function recordActivity(q: Queryable, tenantId: string, a: Activity
   await q.query(
     `INSERT INTO scim_activity (tenant_id, credential_name, method, path, operation, resource_type, resource_id, status, duration_ms, error)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-    [tenantId, a.credentialName, a.method, a.path.slice(0, 2000), a.operation, a.resourceType, a.resourceId?.slice(0, 200) ?? null, a.status, a.durationMs, a.error?.slice(0, 2000) ?? null],
+    [tenantId, a.credentialName, a.method, clean(a.path, 2000), a.operation, a.resourceType, a.resourceId === null ? null : clean(a.resourceId, 200), a.status, a.durationMs, a.error === null ? null : clean(a.error, 2000)],
   );
+}
+
+/** What a client sent may hold a NUL, which PostgreSQL text refuses: the log must still be written. */
+function clean(v: string, max: number): string {
+  return v.replace(/\u0000/g, '\uFFFD').slice(0, max);
 }
 
 export async function listActivity(ctx: Ctx, q: { limit: number; before?: number; failures?: boolean }): Promise<ScimActivity[]> {

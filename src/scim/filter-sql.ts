@@ -45,6 +45,20 @@ export function jsonMulti(arraySql: string, attr: Attr): MultiColumn {
   };
 }
 
+/** meta.created and meta.lastModified are columns, resourceType a constant; meta.location is not filterable. */
+export function metaColumn(r: ResolvedAttr, alias: string, resourceType: string): Column {
+  switch (r.sub?.name) {
+    case 'created':
+      return { kind: 'scalar', sql: `${alias}.created_at`, type: 'dateTime', caseExact: false };
+    case 'lastModified':
+      return { kind: 'scalar', sql: `${alias}.updated_at`, type: 'dateTime', caseExact: false };
+    case 'resourceType':
+      return { kind: 'scalar', sql: `'${resourceType}'::text`, type: 'string', caseExact: false };
+    default:
+      throw invalidFilter(`Filter on meta.created, meta.lastModified or meta.resourceType.`);
+  }
+}
+
 export class FilterSql {
   constructor(
     private readonly target: SqlTarget,
@@ -100,7 +114,7 @@ export class FilterSql {
     }
     if (col.type === 'dateTime') {
       const d = typeof value === 'string' ? new Date(value) : null;
-      if (!d || Number.isNaN(d.getTime())) throw invalidFilter(`"${path}" is a date-time; compare it with an ISO 8601 string.`);
+      if (!d || Number.isNaN(d.getTime()) || d.getUTCFullYear() < 1 || d.getUTCFullYear() > 9999) throw invalidFilter(`"${path}" is a date-time; compare it with an ISO 8601 string.`);
       if (['co', 'sw', 'ew'].includes(op)) throw invalidFilter(`"${op}" does not apply to the date-time "${path}".`);
       return `(${e})::timestamptz ${SQL_OP[op as 'eq']} ${this.param(d.toISOString())}::timestamptz`;
     }

@@ -1,4 +1,5 @@
 import { invalidFilter, invalidPath, type ScimError } from './errors.js';
+import { storable } from './values.js';
 
 /**
  * The SCIM filter grammar (RFC 7644 §3.4.2.2) parsed into a tree. The tree is translated to
@@ -37,11 +38,14 @@ function tokenize(input: string, fail: (m: string) => ScimError): Token[] {
       let j = i + 1;
       while (j < input.length && input[j] !== '"') j += input[j] === '\\' ? 2 : 1;
       if (j >= input.length) throw fail('A string in the filter is not closed.');
+      let value: string;
       try {
-        tokens.push({ kind: 'string', value: JSON.parse(input.slice(i, j + 1)) as string });
+        value = JSON.parse(input.slice(i, j + 1)) as string;
       } catch {
         throw fail('A string in the filter has an invalid escape.');
       }
+      if (!storable(value)) throw fail('A string in the filter contains a NUL character or invalid UTF-16.');
+      tokens.push({ kind: 'string', value });
       i = j + 1;
     } else {
       const m = /^[A-Za-z0-9:._$+-]+/.exec(input.slice(i));

@@ -7,7 +7,7 @@ import { groupsHaveRules, resyncRuleGrants } from '../identity/provisioning/grou
 import { isUuid } from '../identity/users.js';
 import { invalidValue, notFound, uniqueness } from './errors.js';
 import { parseFilter } from './filter.js';
-import { FilterSql, type Column, type SqlTarget } from './filter-sql.js';
+import { FilterSql, metaColumn, type Column, type SqlTarget } from './filter-sql.js';
 import { applyPatch, type MemberChange } from './patch.js';
 import { readResourceBody, type ScimCtx } from './resources.js';
 import { GROUP, GROUP_SCHEMA, type ResolvedAttr } from './schema.js';
@@ -34,19 +34,19 @@ export const GROUPS_SQL: SqlTarget = {
   column(r: ResolvedAttr): Column {
     switch (r.attr.name) {
       case 'id':
-        return scalar('g.id::text', 'string', true);
+        return scalar('g.id::text', 'string');
       case 'externalId':
         return scalar('g.external_id', 'string', true);
       case 'displayName':
         return scalar('g.display_name', 'string');
       case 'meta':
-        return r.sub?.name === 'lastModified' ? scalar('g.updated_at', 'dateTime') : scalar('g.created_at', 'dateTime');
+        return metaColumn(r, 'g', 'Group');
       default:
         return {
           kind: 'multi',
           attr: r.attr,
           from: `(SELECT m.user_id::text AS value, mu.display_name AS display FROM scim_group_members m JOIN users mu ON mu.tenant_id = m.tenant_id AND mu.id = m.user_id
-                  WHERE m.tenant_id = g.tenant_id AND m.group_id = g.id) AS e`,
+                  WHERE m.tenant_id = g.tenant_id AND m.group_id = g.id AND mu.deleted_at IS NULL AND NOT mu.break_glass) AS e`,
           field: (sub) => ({ kind: 'scalar', sql: sub.name === 'display' ? 'e.display' : sub.name === 'value' ? 'e.value' : 'NULL::text', type: 'string', caseExact: sub.name === 'value' }),
         };
     }
@@ -54,7 +54,8 @@ export const GROUPS_SQL: SqlTarget = {
 };
 
 const MEMBERS = `(SELECT coalesce(jsonb_agg(jsonb_build_object('value', m.user_id, 'display', mu.display_name) ORDER BY m.user_id), '[]')
-  FROM scim_group_members m JOIN users mu ON mu.tenant_id = m.tenant_id AND mu.id = m.user_id WHERE m.tenant_id = g.tenant_id AND m.group_id = g.id) AS members`;
+  FROM scim_group_members m JOIN users mu ON mu.tenant_id = m.tenant_id AND mu.id = m.user_id
+  WHERE m.tenant_id = g.tenant_id AND m.group_id = g.id AND mu.deleted_at IS NULL AND NOT mu.break_glass) AS members`;
 
 function selectGroups(withMembers: boolean): string {
   return `SELECT g.id, g.display_name, g.external_id, g.created_at, g.updated_at${withMembers ? `, ${MEMBERS}` : ''} FROM scim_groups g`;
@@ -197,6 +198,11 @@ export async function deleteScimGroup(ctx: ScimCtx, id: string): Promise<void> {
  * Applies membership changes as row deltas, then lets the rules engine judge everyone whose groups
  * changed: only when a rule names this group (before or after a rename), so the bulk of a first
  * provisioning cycle costs no rule work.
+ *
+ * Everyone the change may touch is locked first, in id order (the group row is already locked), so
+ * a concurrent user DELETE, another group's PATCH or a sign-in queues instead of deadlocking, and a
+ * person deleted meanwhile is seen as gone. Only people SCIM can see are ever touched: break-glass
+ * accounts and tombstones keep whatever memberships they had.
  */
 async function changeMembers(
   ctx: ScimCtx,
@@ -205,51 +211,55 @@ async function changeMembers(
   changes: MemberChange[],
   refs: { before: (string | null)[]; after: (string | null)[]; renamed?: boolean },
 ): Promise<{ added: string[]; removed: string[] }> {
+  const named = changes.map((c) => c.ids.map((i) => i.toLowerCase()));
+  const bad = named.flat().find((id) => !isUuid(id));
+  const adds = changes.flatMap((c, i) => (c.op === 'remove' ? [] : named[i]!));
+  if (bad !== undefined && adds.includes(bad)) throw invalidValue(`Member ${JSON.stringify(bad.slice(0, 100))} is not a user of this tenant.`);
+  const needCurrent = changes.some((c) => c.op === 'replace') || refs.renamed;
+  const current = needCurrent
+    ? (await tx.query<{ user_id: string }>('SELECT user_id FROM scim_group_members WHERE tenant_id = $1 AND group_id = $2', [ctx.tenant.id, groupId])).map((r) => r.user_id)
+    : [];
+  const visible = await lockVisibleUsers(ctx, tx, [...new Set([...named.flat().filter(isUuid), ...current])]);
+  // Read after the locks: a rule committed while we waited must be applied by us.
+  const rulesApply = await groupsHaveRules(tx, ctx.tenant.id, [...refs.before, ...refs.after]);
+  const missing = adds.find((id) => !visible.has(id));
+  if (missing !== undefined) throw invalidValue(`Member ${JSON.stringify(missing.slice(0, 100))} is not a user of this tenant.`);
+
+  const members = new Set(current.filter((id) => visible.has(id)));
   const added = new Set<string>();
   const removed = new Set<string>();
-  for (const c of changes) {
-    const named = c.ids.map((i) => i.toLowerCase());
-    if (c.op !== 'remove') await requireUsers(ctx, tx, named);
-    const ids = [...new Set(named)].filter(isUuid);
-    const insert = async () => {
-      const rows = await tx.query<{ user_id: string }>(
-        `INSERT INTO scim_group_members (tenant_id, group_id, user_id) SELECT $1, $2, unnest($3::uuid[]) ON CONFLICT DO NOTHING RETURNING user_id`,
-        [ctx.tenant.id, groupId, ids],
-      );
-      for (const r of rows) removed.has(r.user_id) ? removed.delete(r.user_id) : added.add(r.user_id);
-    };
-    if (c.op === 'add' && ids.length) {
-      await insert();
-    } else if (c.op !== 'add') {
-      const rows =
-        c.op === 'remove'
-          ? await tx.query<{ user_id: string }>('DELETE FROM scim_group_members WHERE tenant_id = $1 AND group_id = $2 AND user_id = ANY($3::uuid[]) RETURNING user_id', [ctx.tenant.id, groupId, ids])
-          : await tx.query<{ user_id: string }>('DELETE FROM scim_group_members WHERE tenant_id = $1 AND group_id = $2 AND NOT (user_id = ANY($3::uuid[])) RETURNING user_id', [ctx.tenant.id, groupId, ids]);
-      for (const r of rows) added.has(r.user_id) ? added.delete(r.user_id) : removed.add(r.user_id);
-      if (c.op === 'replace' && ids.length) await insert();
+  const insert = async (ids: string[]) => {
+    if (!ids.length) return;
+    const rows = await tx.query<{ user_id: string }>(
+      `INSERT INTO scim_group_members (tenant_id, group_id, user_id) SELECT $1, $2, unnest($3::uuid[]) ON CONFLICT DO NOTHING RETURNING user_id`,
+      [ctx.tenant.id, groupId, ids],
+    );
+    for (const r of rows) removed.has(r.user_id) ? removed.delete(r.user_id) : added.add(r.user_id);
+  };
+  const remove = async (ids: string[]) => {
+    if (!ids.length) return;
+    const rows = await tx.query<{ user_id: string }>('DELETE FROM scim_group_members WHERE tenant_id = $1 AND group_id = $2 AND user_id = ANY($3::uuid[]) RETURNING user_id', [ctx.tenant.id, groupId, ids]);
+    for (const r of rows) added.has(r.user_id) ? added.delete(r.user_id) : removed.add(r.user_id);
+  };
+  for (const [i, c] of changes.entries()) {
+    const ids = [...new Set(named[i]!)].filter((id) => visible.has(id));
+    if (c.op === 'add') await insert(ids);
+    else if (c.op === 'remove') await remove(ids);
+    else {
+      const keep = new Set(ids);
+      await remove([...members, ...added].filter((id) => !keep.has(id)));
+      await insert(ids);
     }
+    for (const id of added) members.add(id);
+    for (const id of removed) members.delete(id);
   }
-  const events: IdentityEvent[] = [
+  await emitIdentityEvents(ctx, tx, 'scim', [
     ...[...added].map((u) => ({ type: 'group.member_added' as const, userId: u, groupId })),
     ...[...removed].map((u) => ({ type: 'group.member_removed' as const, userId: u, groupId })),
-  ];
-  await emitIdentityEvents(ctx, tx, 'scim', events);
+  ]);
 
   const oldRefs = refs.before.filter((r): r is string => !!r);
-  const stripClaims = removed.size > 0 && oldRefs.length > 0;
-  const rulesApply = await groupsHaveRules(tx, ctx.tenant.id, [...refs.before, ...refs.after]);
-  if (!stripClaims && !rulesApply) return { added: [...added], removed: [...removed] };
-
-  const affected = new Set([...added, ...removed]);
-  if (rulesApply && refs.renamed) {
-    const all = await tx.query<{ user_id: string }>('SELECT user_id FROM scim_group_members WHERE tenant_id = $1 AND group_id = $2', [ctx.tenant.id, groupId]);
-    for (const r of all) affected.add(r.user_id);
-  }
-  // Lock the people in one fixed order before changing them, so two transactions touching
-  // overlapping people queue instead of deadlocking.
-  const ordered = [...affected].sort();
-  await tx.query('SELECT id FROM users WHERE tenant_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR NO KEY UPDATE', [ctx.tenant.id, ordered]);
-  if (stripClaims) {
+  if (removed.size && oldRefs.length) {
     // The directory's word is newer than the last sign-in's claim: forget the group there too.
     await tx.query(
       `UPDATE users SET signin_groups = ARRAY(SELECT x FROM unnest(signin_groups) x WHERE lower(x) <> ALL($3::text[]))
@@ -258,7 +268,8 @@ async function changeMembers(
     );
   }
   if (rulesApply) {
-    for (const userId of ordered) {
+    const affected = refs.renamed ? new Set([...members, ...removed]) : new Set([...added, ...removed]);
+    for (const userId of [...affected].sort()) {
       await resyncRuleGrants(ctx, tx, userId);
       await admitIfGranted(tx, ctx.tenant.id, userId);
     }
@@ -266,18 +277,12 @@ async function changeMembers(
   return { added: [...added], removed: [...removed] };
 }
 
-/** Members must be people SCIM can see in this tenant: unknown ids are refused, not skipped. */
-async function requireUsers(ctx: ScimCtx, tx: Queryable, ids: string[]): Promise<void> {
-  if (!ids.length) return;
-  const bad = ids.find((id) => !isUuid(id));
-  if (bad !== undefined) throw invalidValue(`Member ${JSON.stringify(bad.slice(0, 100))} is not a user of this tenant.`);
-  const found = await tx.query<{ id: string }>(
-    'SELECT id FROM users WHERE tenant_id = $1 AND id = ANY($2::uuid[]) AND deleted_at IS NULL AND NOT break_glass',
-    [ctx.tenant.id, [...new Set(ids)]],
+/** Locks these people in id order and returns those SCIM may touch (not deleted, not break-glass). */
+async function lockVisibleUsers(ctx: ScimCtx, tx: Queryable, ids: string[]): Promise<Set<string>> {
+  if (!ids.length) return new Set();
+  const rows = await tx.query<{ id: string; visible: boolean }>(
+    `SELECT id, deleted_at IS NULL AND NOT break_glass AS visible FROM users WHERE tenant_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR NO KEY UPDATE`,
+    [ctx.tenant.id, ids],
   );
-  if (found.length !== new Set(ids).size) {
-    const known = new Set(found.map((r) => r.id));
-    const missing = ids.find((id) => !known.has(id))!;
-    throw invalidValue(`Member ${JSON.stringify(missing)} is not a user of this tenant.`);
-  }
+  return new Set(rows.filter((r) => r.visible).map((r) => r.id));
 }

@@ -16,6 +16,8 @@ const MAX_FORM_BYTES = 8 * 1024;
  */
 export async function installOAuthRoutes(app: FastifyInstance, db: Db, _config: Config): Promise<void> {
   await app.register(async (scope) => {
+    // Form-encoded only (RFC 6749 §4.4.2): JSON bodies get invalid_request, not a half-typed parse.
+    scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: MAX_FORM_BYTES }, (_req, body, done) => {
       const form = new URLSearchParams(body as string);
       const out: Record<string, string> = {};
@@ -60,6 +62,10 @@ export async function installOAuthRoutes(app: FastifyInstance, db: Db, _config: 
         await log(400, 'A parameter was sent twice.', null);
         return oauthError(reply, 400, 'invalid_request', 'A parameter was sent twice.');
       }
+      if (Object.values(body).some((v) => v.includes('\u0000') || v.length > 1000)) {
+        await log(400, 'A parameter is too long or holds a NUL character.', null);
+        return oauthError(reply, 400, 'invalid_request', 'A parameter is too long or holds a NUL character.');
+      }
       const basic = readBasic(request.headers.authorization);
       if (basic === 'malformed' || (basic && (body.client_id !== undefined || body.client_secret !== undefined))) {
         await log(400, 'Malformed or doubled client authentication.', null);
@@ -96,7 +102,9 @@ function readBasic(header: string | undefined): { id: string; secret: string } |
   const colon = decoded.indexOf(':');
   if (colon < 0) return 'malformed';
   try {
-    return { id: decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' ')), secret: decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' ')) };
+    const id = decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' '));
+    const secret = decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' '));
+    return id.includes('\u0000') || secret.includes('\u0000') ? 'malformed' : { id, secret };
   } catch {
     return 'malformed';
   }

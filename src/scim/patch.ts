@@ -1,7 +1,7 @@
 import { invalidFilter, invalidPath, invalidSyntax, invalidValue, mutability, ScimError } from './errors.js';
 import { parsePatchPath, type Filter } from './filter.js';
 import { extensionByUrn, PATCH_SCHEMA, resolveAttr, type Attr, type ResolvedAttr, type ResourceKind } from './schema.js';
-import { coerce, equalities, matches, type Doc, type Json } from './values.js';
+import { checkSizes, coerce, equalities, matches, type Doc, type Json } from './values.js';
 
 /**
  * PATCH (RFC 7644 §3.5.2) applied in memory to a resource's representation, so a request is
@@ -37,6 +37,8 @@ export function applyPatch(kind: ResourceKind, resourceId: string, current: Doc,
       throw err;
     }
   });
+  checkSizes(kind.core.attributes, doc);
+  for (const ext of kind.extensions) if (doc[ext.id] && typeof doc[ext.id] === 'object') checkSizes(ext.attributes, doc[ext.id] as Doc);
   return { doc, members };
 }
 
@@ -89,6 +91,7 @@ function applyAt(kind: ResourceKind, doc: Doc, members: MemberChange[], op: Op, 
   const name = r.attr.name;
 
   if (!r.attr.multiValued) {
+    if (path.filter) throw invalidPath(`"${rawPath}": a [filter] applies to multi-valued attributes only.`);
     if (target) {
       const obj = (holder[name] && typeof holder[name] === 'object' && !Array.isArray(holder[name]) ? holder[name] : {}) as Doc;
       if (op === 'remove') delete obj[target.name];
@@ -117,6 +120,7 @@ function applyAt(kind: ResourceKind, doc: Doc, members: MemberChange[], op: Op, 
       // Entra replaces `emails[type eq "work"].value` before any work email exists: add the entry.
       const seed = equalities(path.filter);
       if (!seed) throw new ScimError(400, `No value of "${name}" matches the filter, and it does not say what to add.`, 'noTarget');
+      if (!target && (!value || typeof value !== 'object' || Array.isArray(value))) throw invalidValue(`"${rawPath}" needs an object value (or a sub-attribute in the path).`);
       const entry = target ? { ...seed, [target.name]: value as Json } : { ...seed, ...(value as Doc) };
       holder[name] = [...list, ...(coerce(r.attr, [entry], name) as Json[])];
     } else {

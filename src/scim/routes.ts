@@ -72,9 +72,10 @@ export async function installScimRoutes(app: FastifyInstance, db: Db, config: Co
         state.ctx = { db, tenant, actor: null, ip: request.ip, actorLabel: `scim:${state.caller.name}`, base: `${config.publicUrl}/t/${tenant.slug}/scim/v2` };
       });
 
-      scope.addHook('onResponse', async (request, reply) => {
+      // Written before the response leaves, so when Entra has its answer the admin can see it too.
+      scope.addHook('onSend', async (request, reply, payload) => {
         const s = request.scim;
-        if (!s?.tenantId) return;
+        if (!s?.tenantId) return payload;
         await recordActivity(db, s.tenantId, {
           credentialName: s.caller?.name ?? null,
           method: request.method,
@@ -86,6 +87,7 @@ export async function installScimRoutes(app: FastifyInstance, db: Db, config: Co
           durationMs: Math.round(reply.elapsedTime * 10) / 10,
           error: s.error,
         }).catch((err) => request.log.warn({ err }, 'SCIM activity not recorded'));
+        return payload;
       });
 
       const ctxOf = (request: FastifyRequest): ScimCtx => request.scim!.ctx!;
@@ -120,6 +122,7 @@ export async function installScimRoutes(app: FastifyInstance, db: Db, config: Co
           const q = request.query;
           const projection = readProjection(kind, q.attributes, q.excludedAttributes);
           const page = paging(q);
+          if (Array.isArray(q.filter)) throw new ScimError(400, 'Send one "filter"; combine expressions with "and" or "or".', 'invalidFilter');
           const filter = typeof q.filter === 'string' && q.filter !== '' ? q.filter : undefined;
           const result =
             kind === USER

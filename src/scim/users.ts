@@ -6,7 +6,7 @@ import { revokeUserSessions } from '../identity/sessions/sessions.js';
 import { createUser, isUuid } from '../identity/users.js';
 import { invalidValue, notFound, uniqueness } from './errors.js';
 import { parseFilter } from './filter.js';
-import { FilterSql, jsonMulti, jsonPath, jsonScalar, type Column, type SqlTarget } from './filter-sql.js';
+import { FilterSql, jsonMulti, jsonPath, jsonScalar, metaColumn, type Column, type SqlTarget } from './filter-sql.js';
 import { applyPatch } from './patch.js';
 import { readResourceBody, type ScimCtx } from './resources.js';
 import { ENTERPRISE_SCHEMA, USER, USER_SCHEMA, type ResolvedAttr } from './schema.js';
@@ -48,13 +48,13 @@ export const USERS_SQL: SqlTarget = {
   column(r: ResolvedAttr): Column {
     const name = r.attr.name;
     if (!r.urn) {
-      if (name === 'id') return scalar('u.id::text', 'string', true);
+      if (name === 'id') return scalar('u.id::text', 'string');
       // Written exactly as the users_user_name_key index, so `userName eq` is an index look-up.
       if (name === 'userName') return scalar('coalesce(u.user_name, u.email)', 'string');
       if (name === 'externalId') return scalar('u.external_id', 'string', true);
       if (name === 'displayName') return scalar('u.display_name', 'string');
       if (name === 'active') return scalar(`(u.status <> 'disabled')`, 'boolean');
-      if (name === 'meta') return r.sub?.name === 'lastModified' ? scalar('u.updated_at', 'dateTime') : scalar('u.created_at', 'dateTime');
+      if (name === 'meta') return metaColumn(r, 'u', 'User');
       if (name === 'emails') return jsonMulti(EMAILS_SQL, r.attr);
       if (name === 'groups') {
         return {
@@ -62,7 +62,7 @@ export const USERS_SQL: SqlTarget = {
           attr: r.attr,
           from: `(SELECT g.id::text AS value, g.display_name AS display FROM scim_group_members m JOIN scim_groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
                   WHERE m.tenant_id = u.tenant_id AND m.user_id = u.id) AS e`,
-          field: (sub) => ({ kind: 'scalar', sql: sub.name === 'display' ? 'e.display' : 'e.value', type: 'string', caseExact: sub.name !== 'display' }),
+          field: (sub) => ({ kind: 'scalar', sql: sub.name === 'display' ? 'e.display' : sub.name === 'type' ? `'direct'` : sub.name === 'value' ? 'e.value' : 'NULL::text', type: 'string', caseExact: false }),
         };
       }
     }
@@ -101,7 +101,8 @@ function toDoc(ctx: ScimCtx, row: UserRow): Doc {
 interface Derived {
   userName: string;
   externalId: string | null;
-  active: boolean;
+  /** null: the document does not say (PATCH remove, a PUT without it): the status stays as it is. */
+  active: boolean | null;
   email: string;
   displayName: string;
   data: Doc;
@@ -126,7 +127,7 @@ function derive(doc: Doc): Derived {
   const externalId = typeof doc.externalId === 'string' && doc.externalId !== '' ? doc.externalId : null;
   if (externalId && externalId.length > 512) throw invalidValue('"externalId" is longer than 512 characters.');
   const { userName: _u, externalId: _e, active: _a, displayName: _d, password: _p, ...data } = doc;
-  return { userName, externalId, active: doc.active !== false, email, displayName: shown.trim().slice(0, 200), data };
+  return { userName, externalId, active: typeof doc.active === 'boolean' ? doc.active : null, email, displayName: shown.trim().slice(0, 200), data };
 }
 
 async function loadRow(ctx: ScimCtx, q: Queryable, id: string, lock = false): Promise<UserRow> {
@@ -154,26 +155,39 @@ export async function listScimUsers(ctx: ScimCtx, q: { filter?: string; startInd
 
 /**
  * POST /Users. An account no directory manages yet (made by an admin or a sign-in) with the same
- * email is adopted rather than duplicated; a tombstone left by an earlier DELETE is revived.
+ * email is adopted rather than duplicated, unless an administrator disabled it. A tombstone left by
+ * an earlier DELETE is revived when it is the same person (same externalId, or none recorded);
+ * otherwise the address was given to someone new, and the tombstone lets go of it.
  */
 export async function createScimUser(ctx: ScimCtx, body: unknown): Promise<Doc> {
   const d = derive(readResourceBody(USER, body));
+  const active = d.active ?? true;
   return ctx.db.transaction(async (tx) => {
-    const existing = await tx.query<{ id: string; deleted: boolean; managed: boolean; break_glass: boolean; status: string }>(
-      `SELECT id, deleted_at IS NOT NULL AS deleted, user_name IS NOT NULL AS managed, break_glass, status FROM users WHERE tenant_id = $1 AND lower(email) = lower($2) FOR NO KEY UPDATE`,
+    const existing = await tx.query<{ id: string; deleted: boolean; managed: boolean; break_glass: boolean; status: string; external_id: string | null }>(
+      `SELECT id, deleted_at IS NOT NULL AS deleted, user_name IS NOT NULL AS managed, break_glass, status, external_id
+       FROM users WHERE tenant_id = $1 AND lower(email) = lower($2) FOR NO KEY UPDATE`,
       [ctx.tenant.id, d.email],
     );
-    const prior = existing[0];
+    let prior = existing[0];
+    if (prior?.deleted && prior.external_id !== null && prior.external_id !== d.externalId) {
+      await tx.query(`UPDATE users SET email = $3 WHERE tenant_id = $1 AND id = $2`, [ctx.tenant.id, prior.id, `deleted-${prior.id}@invalid`]);
+      prior = undefined;
+    }
+    if (prior?.break_glass) throw uniqueness(`A user with email ${d.email} already exists (a break-glass account, which SCIM does not manage).`);
+    if (prior && !prior.deleted && prior.managed) throw uniqueness(`A user with email ${d.email} already exists.`);
+    if (prior && !prior.deleted && prior.status === 'disabled') {
+      throw uniqueness(`An administrator disabled the Keydesk account ${d.email}; enable it in Keydesk (or remove it) before provisioning it.`);
+    }
     let id: string;
-    if (prior && (prior.deleted || !prior.managed) && !prior.break_glass) {
+    if (prior) {
       id = prior.id;
       // A sign-in still in the waiting room stays there: SCIM says the person exists, not what they may do.
-      const status = !d.active ? 'disabled' : prior.status === 'waiting' && !prior.deleted ? 'waiting' : 'active';
+      const status = !active ? 'disabled' : prior.status === 'waiting' && !prior.deleted ? 'waiting' : 'active';
       await write(ctx, tx, id, d, { status, revive: true });
+      if (!active) await revokeUserSessions(tx, ctx.tenant.id, id);
       if (prior.deleted) await tx.query(`INSERT INTO role_grants (tenant_id, user_id, role, origin) VALUES ($1, $2, 'requester', 'system') ON CONFLICT DO NOTHING`, [ctx.tenant.id, id]);
       await audit(ctx, tx, { action: 'scim.user_linked', targetType: 'user', targetId: id, details: { userName: d.userName, revived: prior.deleted } });
     } else {
-      if (prior) throw uniqueness(`A user with email ${d.email} already exists${prior.break_glass ? ' (a break-glass account, which SCIM does not manage)' : ''}.`);
       try {
         id = (
           await createUser(ctx, tx, {
@@ -181,7 +195,7 @@ export async function createScimUser(ctx: ScimCtx, body: unknown): Promise<Doc> 
             displayName: d.displayName,
             roles: ['requester'],
             source: 'scim',
-            status: d.active ? 'active' : 'disabled',
+            status: active ? 'active' : 'disabled',
             grantOrigin: 'system',
             directory: { userName: d.userName, externalId: d.externalId, data: d.data },
           })
@@ -191,7 +205,7 @@ export async function createScimUser(ctx: ScimCtx, body: unknown): Promise<Doc> 
         throw err;
       }
     }
-    await emitIdentityEvents(ctx, tx, 'scim', [{ type: 'user.provisioned', userId: id, data: { userName: d.userName, email: d.email, active: d.active } }]);
+    await emitIdentityEvents(ctx, tx, 'scim', [{ type: 'user.provisioned', userId: id, data: { userName: d.userName, email: d.email, active } }]);
     return toResource(ctx, await loadRow(ctx, tx, id));
   });
 }
@@ -212,7 +226,8 @@ async function update(ctx: ScimCtx, id: string, next: (current: Doc) => Doc): Pr
   return ctx.db.transaction(async (tx) => {
     const row = await loadRow(ctx, tx, id, true);
     const before = derive(toDoc(ctx, row));
-    const after = derive(next(toDoc(ctx, row)));
+    const proposed = derive(next(toDoc(ctx, row)));
+    const after = { ...proposed, active: proposed.active ?? before.active };
     const changed = changedFields(before, after);
     if (!changed.length) return toResource(ctx, row);
     const status = after.active === before.active ? row.status : after.active ? 'active' : 'disabled';
@@ -260,7 +275,7 @@ async function write(ctx: ScimCtx, tx: Queryable, id: string, d: Derived, opts: 
 export async function deleteScimUser(ctx: ScimCtx, id: string): Promise<void> {
   await ctx.db.transaction(async (tx) => {
     const row = await loadRow(ctx, tx, id, true);
-    await tx.query(`UPDATE users SET deleted_at = now(), status = 'disabled', updated_at = now() WHERE tenant_id = $1 AND id = $2`, [ctx.tenant.id, id]);
+    await tx.query(`UPDATE users SET deleted_at = now(), status = 'disabled', signin_groups = NULL, updated_at = now() WHERE tenant_id = $1 AND id = $2`, [ctx.tenant.id, id]);
     await revokeUserSessions(tx, ctx.tenant.id, id);
     await tx.query('DELETE FROM role_grants WHERE tenant_id = $1 AND user_id = $2', [ctx.tenant.id, id]);
     const left = await tx.query<{ group_id: string }>('DELETE FROM scim_group_members WHERE tenant_id = $1 AND user_id = $2 RETURNING group_id', [ctx.tenant.id, id]);

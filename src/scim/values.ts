@@ -57,9 +57,25 @@ function coerceOne(attr: Attr, value: unknown, where: string): Json {
   }
 }
 
+/** A NUL or a lone UTF-16 surrogate cannot be stored (PostgreSQL refuses both in text and jsonb). */
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+export function storable(v: string): boolean {
+  return !UNSTORABLE.test(v);
+}
+
 function checkString(v: string, where: string): string {
   if (v.length > MAX_STRING) throw invalidValue(`"${where}" is longer than ${MAX_STRING} characters.`);
+  if (!storable(v)) throw invalidValue(`"${where}" contains a NUL character or invalid UTF-16.`);
   return v;
+}
+
+/** After a PATCH: no multi-valued attribute may have grown past the cap, one operation at a time or not. */
+export function checkSizes(attrs: Attr[], doc: Doc): void {
+  for (const a of attrs) {
+    const v = doc[a.name];
+    if (a.multiValued && a.name !== 'members' && Array.isArray(v) && v.length > MAX_VALUES) throw invalidValue(`"${a.name}" has more than ${MAX_VALUES} values.`);
+  }
 }
 
 /** Does one value of a multi-valued attribute match a `[…]` filter (paths are its sub-attributes)? */

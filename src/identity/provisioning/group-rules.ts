@@ -105,13 +105,19 @@ export async function groupsHaveRules(tx: Queryable, tenantId: string, refs: (st
   return rows.length > 0;
 }
 
-/** Everyone a group reference points at today, through a sign-in claim or a SCIM membership. */
-export async function usersInGroup(tx: Queryable, tenantId: string, ref: string): Promise<string[]> {
+/**
+ * Everyone a group reference points at today, through a sign-in claim or a SCIM membership, locked
+ * in id order (the order every rule-judging transaction locks people in). Deleted accounts are not
+ * judged.
+ */
+export async function lockUsersInGroup(tx: Queryable, tenantId: string, ref: string): Promise<string[]> {
   const rows = await tx.query<{ id: string }>(
-    `SELECT u.id FROM users u WHERE u.tenant_id = $1 AND EXISTS (SELECT 1 FROM unnest(u.signin_groups) x WHERE lower(x) = lower($2))
-     UNION
-     SELECT m.user_id FROM scim_group_members m JOIN scim_groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
-     WHERE m.tenant_id = $1 AND (lower(g.display_name) = lower($2) OR lower(g.external_id) = lower($2))`,
+    `SELECT u.id FROM users u WHERE u.tenant_id = $1 AND u.deleted_at IS NULL AND u.id IN (
+       SELECT x.id FROM users x WHERE x.tenant_id = $1 AND EXISTS (SELECT 1 FROM unnest(x.signin_groups) s WHERE lower(s) = lower($2))
+       UNION
+       SELECT m.user_id FROM scim_group_members m JOIN scim_groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
+       WHERE m.tenant_id = $1 AND (lower(g.display_name) = lower($2) OR lower(g.external_id) = lower($2)))
+     ORDER BY u.id FOR NO KEY UPDATE OF u`,
     [tenantId, ref],
   );
   return rows.map((r) => r.id);

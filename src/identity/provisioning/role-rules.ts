@@ -1,4 +1,4 @@
-import { resyncRuleGrants, usersInGroup } from './group-rules.js';
+import { lockUsersInGroup, resyncRuleGrants } from './group-rules.js';
 import { admitIfGranted } from './accounts.js';
 import type { Ctx } from '../../context.js';
 import { isUniqueViolation } from '../../db/db.js';
@@ -36,7 +36,7 @@ export async function addRoleRule(ctx: Ctx, input: { groupRef: string; role: Rul
       throw err;
     }
     await audit(ctx, tx, { action: 'sso.role_rule_added', targetType: 'role_rule', targetId: rule.id, details: { groupRef: rule.groupRef, role: rule.role, precedence: rule.precedence } });
-    for (const userId of await usersInGroup(tx, ctx.tenant.id, rule.groupRef)) {
+    for (const userId of await lockUsersInGroup(tx, ctx.tenant.id, rule.groupRef)) {
       await resyncRuleGrants(ctx, tx, userId);
       await admitIfGranted(tx, ctx.tenant.id, userId);
     }
