@@ -99,7 +99,7 @@ export const enterpriseSchema: Schema = {
     {
       name: 'manager',
       type: 'complex',
-      description: 'The manager\'s Keydesk user id. Entra may send it as a plain string or as {"value": …}; both are accepted.',
+      description: 'The manager, as the identity provider sent it (Entra sends their SCIM id), as a plain string or as {"value": …}; kept as sent.',
       subAttributes: [s('value', { caseExact: true }), s('$ref', { type: 'reference' }), s('displayName', { mutability: 'readOnly' })],
     },
   ],
