@@ -125,6 +125,7 @@ export interface Measurement {
   meanMs: number;
   p50Ms: number;
   p90Ms: number;
+  p95Ms: number;
   p99Ms: number;
   minMs: number;
   maxMs: number;
@@ -168,8 +169,8 @@ export async function measure(name: string, fn: (i: number) => Promise<unknown>,
   return summarize(name, samples, performance.now() - start, concurrency);
 }
 
-/** A Measurement from raw latencies (ms) and the elapsed time they were taken in. */
-function summarize(name: string, samples: number[], totalMs: number, concurrency: number): Measurement {
+/** A Measurement from raw latencies (ms) and the elapsed time they were taken in (sorts `samples` in place). */
+export function summarize(name: string, samples: number[], totalMs: number, concurrency: number): Measurement {
   samples.sort((a, b) => a - b);
   const sum = samples.reduce((a, b) => a + b, 0);
   return {
@@ -181,6 +182,7 @@ function summarize(name: string, samples: number[], totalMs: number, concurrency
     meanMs: round(sum / samples.length, 3),
     p50Ms: round(percentile(samples, 50), 3),
     p90Ms: round(percentile(samples, 90), 3),
+    p95Ms: round(percentile(samples, 95), 3),
     p99Ms: round(percentile(samples, 99), 3),
     minMs: round(samples[0]!, 3),
     maxMs: round(samples[samples.length - 1]!, 3),
@@ -390,7 +392,7 @@ export async function machineInfo(baseUrl: string): Promise<Record<string, unkno
     settings = (
       await c.query<{ name: string; setting: string }>(
         `SELECT name, current_setting(name) AS setting FROM pg_settings
-         WHERE name IN ('shared_buffers', 'work_mem', 'effective_cache_size', 'random_page_cost', 'synchronous_commit', 'fsync', 'max_connections', 'jit')
+         WHERE name IN ('shared_buffers', 'work_mem', 'effective_cache_size', 'random_page_cost', 'synchronous_commit', 'fsync', 'max_connections', 'jit', 'autovacuum')
          ORDER BY name`,
       )
     ).rows;

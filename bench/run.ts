@@ -11,10 +11,11 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { benchScale, DEFAULT_DATABASE_URL, machineInfo, round, type Suite } from './lib.js';
 import { samlSuite } from './saml.js';
+import { scimSuite } from './scim.js';
 import { ticketsSuite } from './tickets.js';
 
-/** Add new suites here (e.g. SCIM). */
-const SUITES: Suite[] = [ticketsSuite, samlSuite];
+/** Add new suites here. */
+const SUITES: Suite[] = [ticketsSuite, samlSuite, scimSuite];
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);

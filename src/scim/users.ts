@@ -21,6 +21,7 @@ import type { Doc, Json } from './values.js';
 const VISIBLE = 'u.tenant_id = $1 AND u.deleted_at IS NULL AND NOT u.break_glass';
 
 const SELECT = `SELECT u.id, u.email, u.display_name, u.status, u.user_name, u.external_id, u.scim_data, u.created_at, u.updated_at,
+  (u.deleted_at IS NULL AND NOT u.break_glass) AS visible,
   (SELECT coalesce(jsonb_agg(jsonb_build_object('value', g.id, 'display', g.display_name) ORDER BY lower(g.display_name)), '[]')
    FROM scim_group_members m JOIN scim_groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
    WHERE m.tenant_id = u.tenant_id AND m.user_id = u.id) AS groups
@@ -36,6 +37,7 @@ interface UserRow {
   scim_data: Doc | null;
   created_at: Date;
   updated_at: Date;
+  visible: boolean;
   groups: { value: string; display: string }[];
 }
 
@@ -132,8 +134,10 @@ function derive(doc: Doc): Derived {
 
 async function loadRow(ctx: ScimCtx, q: Queryable, id: string, lock = false): Promise<UserRow> {
   if (!isUuid(id)) throw notFound('User', id);
-  const rows = await q.query<UserRow>(`${SELECT} WHERE ${VISIBLE} AND u.id = $2${lock ? ' FOR NO KEY UPDATE OF u' : ''}`, [ctx.tenant.id, id]);
-  if (!rows[0]) throw notFound('User', id);
+  // By primary key only, visibility checked on the row: with the visibility test in the WHERE, a
+  // planner without statistics may pick the partial userName index and read the whole tenant.
+  const rows = await q.query<UserRow>(`${SELECT} WHERE u.tenant_id = $1 AND u.id = $2${lock ? ' FOR NO KEY UPDATE OF u' : ''}`, [ctx.tenant.id, id]);
+  if (!rows[0]?.visible) throw notFound('User', id);
   return rows[0];
 }
 
