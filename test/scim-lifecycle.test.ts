@@ -85,6 +85,20 @@ describe('SCIM groups and the group → role rules', () => {
     assert.deepEqual(await rolesOf(user.id), ['requester:system'], 'deleting the group takes the role');
   });
 
+  test('a person in the waiting room is let in when SCIM puts them in a group a rule names, and not before', async () => {
+    const waiting = await t.user(tt.tenant, [], 'waiting.person@corp.test');
+    await t.db.query(`UPDATE users SET status = 'waiting', source = 'jit' WHERE id = $1`, [waiting.id]);
+    const adopted = await scim.call('POST', 'Users', newUser('waiting.person@corp.test'));
+    assert.equal(adopted.body.id, waiting.id);
+    const status = async () => (await t.db.query<{ status: string }>('SELECT status FROM users WHERE id = $1', [waiting.id]))[0]!.status;
+    assert.equal(await status(), 'waiting', 'SCIM says the person exists, not what they may do');
+    const objectId = randomUUID();
+    await admin.client.post('/api/v1/sso/role-rules', { groupRef: objectId, role: 'agent' });
+    await scim.call('POST', 'Groups', { schemas: [GROUP_SCHEMA], displayName: `Waiting room exit ${objectId}`, externalId: objectId, members: [{ value: waiting.id }] });
+    assert.equal(await status(), 'active');
+    assert.deepEqual(await rolesOf(waiting.id), ['agent:rule']);
+  });
+
   test('grants given by a person are never touched by SCIM', async () => {
     const user = (await scim.call('POST', 'Users', newUser('kept.admin@corp.test'))).body;
     await admin.client.put(`/api/v1/users/${user.id}/roles`, { roles: ['requester', 'admin'] });

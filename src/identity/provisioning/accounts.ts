@@ -79,10 +79,14 @@ function guard(a: ResolvedAccount): ResolvedAccount {
 
 /** A waiting user becomes active as soon as any role is theirs, from a person or from a rule. */
 export async function admitIfGranted(tx: Queryable, tenantId: string, userId: string): Promise<UserStatus> {
+  // Only a waiting row is rewritten: a bulk SCIM change touches many people, few of them waiting.
   const rows = await tx.query<{ status: UserStatus }>(
-    `UPDATE users SET status = CASE WHEN status = 'waiting' AND EXISTS (SELECT 1 FROM role_grants g WHERE g.tenant_id = users.tenant_id AND g.user_id = users.id)
-                                    THEN 'active' ELSE status END
-     WHERE tenant_id = $1 AND id = $2 RETURNING status`,
+    `WITH admitted AS (
+       UPDATE users SET status = 'active'
+       WHERE tenant_id = $1 AND id = $2 AND status = 'waiting'
+         AND EXISTS (SELECT 1 FROM role_grants g WHERE g.tenant_id = users.tenant_id AND g.user_id = users.id)
+       RETURNING status)
+     SELECT coalesce((SELECT status FROM admitted), (SELECT status FROM users WHERE tenant_id = $1 AND id = $2)) AS status`,
     [tenantId, userId],
   );
   return rows[0]!.status;
