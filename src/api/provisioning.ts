@@ -4,7 +4,7 @@ import type { ActorCtx } from '../context.js';
 import { listActivity } from '../scim/activity.js';
 import { createCredential, listCredentials, MAX_PER_KIND, removeCredential, renewCredential, setCredentialActive } from '../scim/credentials.js';
 import { errors, type RoutePlugin } from './common.js';
-import { DateTime, IdParams, Nullable, StringEnum, Uuid } from './schemas.js';
+import { DateTime, IdParams, Nullable, Page, StringEnum, Uuid } from './schemas.js';
 
 const tags = ['provisioning'];
 
@@ -110,18 +110,19 @@ export const provisioningRoutes: RoutePlugin = async (app, opts) => {
       summary: 'Every SCIM request, newest first (admins)',
       querystring: Type.Object(
         {
-          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
-          before: Type.Optional(Type.Integer({ minimum: 1, description: 'Cursor: the id of the last item of the previous page' })),
+          limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+          cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })),
           failures: Type.Optional(Type.Boolean()),
         },
         { additionalProperties: false },
       ),
-      response: { 200: Type.Object({ items: Type.Array(ActivitySchema), next: Nullable(Type.Integer()) }), ...errors },
+      response: { 200: Page(ActivitySchema), ...errors },
     },
   }, async (request) => {
     const ctx = admin(request);
-    const limit = request.query.limit ?? 50;
-    const items = await listActivity(ctx, { limit, before: request.query.before, failures: request.query.failures });
-    return { items, next: items.length === limit ? items[items.length - 1]!.id : null };
+    const { limit, cursor, failures } = request.query;
+    const rows = await listActivity(ctx, { limit: limit + 1, before: cursor ? Number(cursor) : undefined, failures });
+    const items = rows.slice(0, limit);
+    return { items, nextCursor: rows.length > limit ? String(items[items.length - 1]!.id) : null };
   });
 };

@@ -9,8 +9,9 @@ import { invalidValue, notFound, uniqueness } from './errors.js';
 import { parseFilter } from './filter.js';
 import { FilterSql, metaColumn, type Column, type SqlTarget } from './filter-sql.js';
 import { applyPatch, type MemberChange } from './patch.js';
-import { readResourceBody, type ScimCtx } from './resources.js';
+import { listPage, readResourceBody, type ScimCtx } from './resources.js';
 import { GROUP, GROUP_SCHEMA, type ResolvedAttr } from './schema.js';
+import { scimVisible } from './users.js';
 import type { Doc } from './values.js';
 
 /**
@@ -46,7 +47,7 @@ export const GROUPS_SQL: SqlTarget = {
           kind: 'multi',
           attr: r.attr,
           from: `(SELECT m.user_id::text AS value, mu.display_name AS display FROM scim_group_members m JOIN users mu ON mu.tenant_id = m.tenant_id AND mu.id = m.user_id
-                  WHERE m.tenant_id = g.tenant_id AND m.group_id = g.id AND mu.deleted_at IS NULL AND NOT mu.break_glass) AS e`,
+                  WHERE m.tenant_id = g.tenant_id AND m.group_id = g.id AND ${scimVisible('mu')}) AS e`,
           field: (sub) => ({ kind: 'scalar', sql: sub.name === 'display' ? 'e.display' : sub.name === 'value' ? 'e.value' : 'NULL::text', type: 'string', caseExact: sub.name === 'value' }),
         };
     }
@@ -55,7 +56,7 @@ export const GROUPS_SQL: SqlTarget = {
 
 const MEMBERS = `(SELECT coalesce(jsonb_agg(jsonb_build_object('value', m.user_id, 'display', mu.display_name) ORDER BY m.user_id), '[]')
   FROM scim_group_members m JOIN users mu ON mu.tenant_id = m.tenant_id AND mu.id = m.user_id
-  WHERE m.tenant_id = g.tenant_id AND m.group_id = g.id AND mu.deleted_at IS NULL AND NOT mu.break_glass) AS members`;
+  WHERE m.tenant_id = g.tenant_id AND m.group_id = g.id AND ${scimVisible('mu')}) AS members`;
 
 function selectGroups(withMembers: boolean): string {
   return `SELECT g.id, g.display_name, g.external_id, g.created_at, g.updated_at${withMembers ? `, ${MEMBERS}` : ''} FROM scim_groups g`;
@@ -85,13 +86,8 @@ export async function getScimGroup(ctx: ScimCtx, id: string, opts: { members: bo
 
 export async function listScimGroups(ctx: ScimCtx, q: { filter?: string; startIndex: number; count: number; members: boolean }): Promise<{ total: number; resources: Doc[] }> {
   const params: unknown[] = [ctx.tenant.id];
-  const where = q.filter ? ` AND ${new FilterSql(GROUPS_SQL, params).build(parseFilter(q.filter))}` : '';
-  const total = (await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM scim_groups g WHERE g.tenant_id = $1${where}`, params))[0]!.n;
-  if (q.count === 0 || total < q.startIndex) return { total, resources: [] };
-  const rows = await ctx.db.query<GroupRow>(
-    `${selectGroups(q.members)} WHERE g.tenant_id = $1${where} ORDER BY g.created_at, g.id OFFSET ${q.startIndex - 1} LIMIT ${q.count}`,
-    params,
-  );
+  const filter = q.filter ? ` AND ${new FilterSql(GROUPS_SQL, params).build(parseFilter(q.filter))}` : '';
+  const { total, rows } = await listPage<GroupRow>(ctx, { select: selectGroups(q.members), table: 'scim_groups', alias: 'g', where: `g.tenant_id = $1${filter}`, params, startIndex: q.startIndex, count: q.count });
   return { total, resources: rows.map((r) => toResource(ctx, r)) };
 }
 
@@ -212,9 +208,7 @@ async function changeMembers(
   refs: { before: (string | null)[]; after: (string | null)[]; renamed?: boolean },
 ): Promise<{ added: string[]; removed: string[] }> {
   const named = changes.map((c) => c.ids.map((i) => i.toLowerCase()));
-  const bad = named.flat().find((id) => !isUuid(id));
   const adds = changes.flatMap((c, i) => (c.op === 'remove' ? [] : named[i]!));
-  if (bad !== undefined && adds.includes(bad)) throw invalidValue(`Member ${JSON.stringify(bad.slice(0, 100))} is not a user of this tenant.`);
   const needCurrent = changes.some((c) => c.op === 'replace') || refs.renamed;
   const current = needCurrent
     ? (await tx.query<{ user_id: string }>('SELECT user_id FROM scim_group_members WHERE tenant_id = $1 AND group_id = $2', [ctx.tenant.id, groupId])).map((r) => r.user_id)
@@ -281,7 +275,7 @@ async function changeMembers(
 async function lockVisibleUsers(ctx: ScimCtx, tx: Queryable, ids: string[]): Promise<Set<string>> {
   if (!ids.length) return new Set();
   const rows = await tx.query<{ id: string; visible: boolean }>(
-    `SELECT id, deleted_at IS NULL AND NOT break_glass AS visible FROM users WHERE tenant_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR NO KEY UPDATE`,
+    `SELECT id, ${scimVisible('users')} AS visible FROM users WHERE tenant_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR NO KEY UPDATE`,
     [ctx.tenant.id, ids],
   );
   return new Set(rows.filter((r) => r.visible).map((r) => r.id));

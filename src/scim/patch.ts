@@ -37,8 +37,7 @@ export function applyPatch(kind: ResourceKind, resourceId: string, current: Doc,
       throw err;
     }
   });
-  checkSizes(kind.core.attributes, doc);
-  for (const ext of kind.extensions) if (doc[ext.id] && typeof doc[ext.id] === 'object') checkSizes(ext.attributes, doc[ext.id] as Doc);
+  checkSizes(kind, doc);
   return { doc, members };
 }
 

@@ -1,7 +1,7 @@
 import type { Ctx } from '../context.js';
 import { invalidSyntax, invalidValue } from './errors.js';
 import { extensionByUrn, resolveAttr, type ResourceKind } from './schema.js';
-import { coerce, type Doc } from './values.js';
+import { checkSizes, coerce, type Doc } from './values.js';
 
 /** What SCIM domain functions receive: a Ctx acting as the credential, and the Tenant URL. */
 export interface ScimCtx extends Ctx {
@@ -47,7 +47,22 @@ export function readResourceBody(kind: ResourceKind, body: unknown): Doc {
     if (r.urn) ((doc[r.urn] ??= {}) as Doc)[r.attr.name] = coerce(r.attr, value);
     else doc[r.attr.name] = coerce(r.attr, value);
   }
+  checkSizes(kind, doc);
   return doc;
+}
+
+/**
+ * One page of a filtered list in creation order, and the total a ListResponse reports. `select`
+ * ends in `FROM <table> <alias>`; `where` and `params` already hold the tenant and the filter.
+ */
+export async function listPage<R>(
+  ctx: ScimCtx,
+  q: { select: string; table: string; alias: string; where: string; params: unknown[]; startIndex: number; count: number },
+): Promise<{ total: number; rows: R[] }> {
+  const total = (await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${q.table} ${q.alias} WHERE ${q.where}`, q.params))[0]!.n;
+  if (q.count === 0 || total < q.startIndex) return { total, rows: [] };
+  const rows = await ctx.db.query<R>(`${q.select} WHERE ${q.where} ORDER BY ${q.alias}.created_at, ${q.alias}.id OFFSET ${q.startIndex - 1} LIMIT ${q.count}`, q.params);
+  return { total, rows };
 }
 
 /** Paging from the query string (RFC 7644 §3.4.2.4): 1-based startIndex, count capped. */

@@ -8,7 +8,7 @@ import { invalidValue, notFound, uniqueness } from './errors.js';
 import { parseFilter } from './filter.js';
 import { FilterSql, jsonMulti, jsonPath, jsonScalar, metaColumn, type Column, type SqlTarget } from './filter-sql.js';
 import { applyPatch } from './patch.js';
-import { readResourceBody, type ScimCtx } from './resources.js';
+import { listPage, readResourceBody, type ScimCtx } from './resources.js';
 import { ENTERPRISE_SCHEMA, USER, USER_SCHEMA, type ResolvedAttr } from './schema.js';
 import type { Doc, Json } from './values.js';
 
@@ -18,10 +18,12 @@ import type { Doc, Json } from './values.js';
  * admin or by a sign-in instead of creating a second one. Break-glass accounts are outside SCIM's
  * reach: they exist for the day the identity provider is wrong.
  */
-const VISIBLE = 'u.tenant_id = $1 AND u.deleted_at IS NULL AND NOT u.break_glass';
+/** Who SCIM may see and touch: not a tombstone, not a break-glass account. The one statement of that rule. */
+export const scimVisible = (alias: string) => `(${alias}.deleted_at IS NULL AND NOT ${alias}.break_glass)`;
+const VISIBLE = `u.tenant_id = $1 AND ${scimVisible('u')}`;
 
 const SELECT = `SELECT u.id, u.email, u.display_name, u.status, u.user_name, u.external_id, u.scim_data, u.created_at, u.updated_at,
-  (u.deleted_at IS NULL AND NOT u.break_glass) AS visible,
+  ${scimVisible('u')} AS visible,
   (SELECT coalesce(jsonb_agg(jsonb_build_object('value', g.id, 'display', g.display_name) ORDER BY lower(g.display_name)), '[]')
    FROM scim_group_members m JOIN scim_groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
    WHERE m.tenant_id = u.tenant_id AND m.user_id = u.id) AS groups
@@ -147,13 +149,8 @@ export async function getScimUser(ctx: ScimCtx, id: string): Promise<Doc> {
 
 export async function listScimUsers(ctx: ScimCtx, q: { filter?: string; startIndex: number; count: number }): Promise<{ total: number; resources: Doc[] }> {
   const params: unknown[] = [ctx.tenant.id];
-  const where = q.filter ? ` AND ${new FilterSql(USERS_SQL, params).build(parseFilter(q.filter))}` : '';
-  const total = (await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM users u WHERE ${VISIBLE}${where}`, params))[0]!.n;
-  if (q.count === 0 || total < q.startIndex) return { total, resources: [] };
-  const rows = await ctx.db.query<UserRow>(
-    `${SELECT} WHERE ${VISIBLE}${where} ORDER BY u.created_at, u.id OFFSET ${q.startIndex - 1} LIMIT ${q.count}`,
-    params,
-  );
+  const filter = q.filter ? ` AND ${new FilterSql(USERS_SQL, params).build(parseFilter(q.filter))}` : '';
+  const { total, rows } = await listPage<UserRow>(ctx, { select: SELECT, table: 'users', alias: 'u', where: `${VISIBLE}${filter}`, params, startIndex: q.startIndex, count: q.count });
   return { total, resources: rows.map((r) => toResource(ctx, r)) };
 }
 
@@ -220,10 +217,7 @@ export async function replaceScimUser(ctx: ScimCtx, id: string, body: unknown): 
 }
 
 export async function patchScimUser(ctx: ScimCtx, id: string, body: unknown): Promise<Doc> {
-  return update(ctx, id, (current) => {
-    const result = applyPatch(USER, id, current, body);
-    return result.doc;
-  });
+  return update(ctx, id, (current) => applyPatch(USER, id, current, body).doc);
 }
 
 async function update(ctx: ScimCtx, id: string, next: (current: Doc) => Doc): Promise<Doc> {

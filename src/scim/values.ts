@@ -1,6 +1,6 @@
 import { invalidFilter, invalidValue } from './errors.js';
 import type { Filter } from './filter.js';
-import type { Attr } from './schema.js';
+import type { Attr, ResourceKind } from './schema.js';
 
 /**
  * Values as the schema wants them. Clients are loose in known ways (Entra sends `"False"` for a
@@ -17,7 +17,6 @@ export function coerce(attr: Attr, value: unknown, where = attr.name): Json {
   if (value === null) return null;
   if (attr.multiValued) {
     const list = Array.isArray(value) ? value : [value];
-    if (list.length > MAX_VALUES && attr.name !== 'members') throw invalidValue(`"${where}" has more than ${MAX_VALUES} values.`);
     const out = list.map((v) => coerceOne(attr, v, where));
     if (attr.type === 'complex' && out.filter((v) => v && typeof v === 'object' && (v as Doc).primary === true).length > 1) {
       throw invalidValue(`"${where}" has more than one value marked primary.`);
@@ -70,12 +69,19 @@ function checkString(v: string, where: string): string {
   return v;
 }
 
-/** After a PATCH: no multi-valued attribute may have grown past the cap, one operation at a time or not. */
-export function checkSizes(attrs: Attr[], doc: Doc): void {
-  for (const a of attrs) {
-    const v = doc[a.name];
-    if (a.multiValued && a.name !== 'members' && Array.isArray(v) && v.length > MAX_VALUES) throw invalidValue(`"${a.name}" has more than ${MAX_VALUES} values.`);
-  }
+/**
+ * The cap on multi-valued attributes (members excepted: a group is bounded by the body size),
+ * checked on the document a request would store, whether it arrived whole or by PATCH operations.
+ */
+export function checkSizes(kind: ResourceKind, doc: Doc): void {
+  const check = (attrs: Attr[], part: Doc) => {
+    for (const a of attrs) {
+      const v = part[a.name];
+      if (a.multiValued && a.name !== 'members' && Array.isArray(v) && v.length > MAX_VALUES) throw invalidValue(`"${a.name}" has more than ${MAX_VALUES} values.`);
+    }
+  };
+  check(kind.core.attributes, doc);
+  for (const ext of kind.extensions) if (doc[ext.id] && typeof doc[ext.id] === 'object') check(ext.attributes, doc[ext.id] as Doc);
 }
 
 /** Does one value of a multi-valued attribute match a `[…]` filter (paths are its sub-attributes)? */

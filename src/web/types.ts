@@ -293,8 +293,3 @@ export interface ScimActivity {
   error: string | null;
 }
 
-export interface ScimActivityPage {
-  items: ScimActivity[];
-  /** Pass as `before` for the next page; null when there is none. */
-  next: number | null;
-}

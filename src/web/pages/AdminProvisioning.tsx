@@ -1,13 +1,13 @@
 import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from 'react';
-import { api, ApiError, isAbort, qs } from '../api';
+import { api, ApiError, qs } from '../api';
 import { AdminNav } from '../components/AdminNav';
 import { PageHeader } from '../components/PageHeader';
 import { CopyButton, Dialog, ErrorNotice, Field, FormError, Icon, Notice, RelativeTime, SkeletonRows, Spinner } from '../components/ui';
 import { certificateUrgency, formatDate, formatDateTime } from '../format';
-import { useApi, useTitle } from '../hooks';
+import { useApi, usePaged, useTitle } from '../hooks';
 import { useSession } from '../session';
 import type { IconName } from '../components/ui';
-import type { Provisioning, ScimActivity, ScimActivityPage, ScimCredential, ScimCredentialKind, ScimCredentialSecret } from '../types';
+import type { Provisioning, ScimActivity, ScimCredential, ScimCredentialKind, ScimCredentialSecret } from '../types';
 
 const DAY_MS = 86_400_000;
 const ACTIVITY_PAGE = 50;
@@ -632,51 +632,10 @@ function formatMs(ms: number): string {
 
 function Activity({ onRefresh }: { onRefresh: () => void }) {
   const [failures, setFailures] = useState(false);
-  const [items, setItems] = useState<ScimActivity[]>([]);
-  const [next, setNext] = useState<number | null>(null);
-  const [loaded, setLoaded] = useState(false);
-  const [loading, setLoading] = useState(true);
-  const [loadingMore, setLoadingMore] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const [tick, setTick] = useState(0);
-  const generation = useRef(0);
-
-  useEffect(() => {
-    const ctrl = new AbortController();
-    const gen = ++generation.current;
-    setLoading(true);
-    setError(null);
-    api
-      .get<ScimActivityPage>(`/provisioning/activity${qs({ limit: ACTIVITY_PAGE, failures: failures || undefined })}`, { signal: ctrl.signal })
-      .then((page) => {
-        if (gen !== generation.current) return;
-        setItems(page.items);
-        setNext(page.next);
-        setLoaded(true);
-        setLoading(false);
-      })
-      .catch((err: unknown) => {
-        if (isAbort(err)) return;
-        setError(err);
-        setLoading(false);
-      });
-    return () => ctrl.abort();
-  }, [failures, tick]);
-
-  const loadMore = () => {
-    if (next === null || loadingMore) return;
-    const gen = generation.current;
-    setLoadingMore(true);
-    api
-      .get<ScimActivityPage>(`/provisioning/activity${qs({ limit: ACTIVITY_PAGE, before: next, failures: failures || undefined })}`)
-      .then((page) => {
-        if (gen !== generation.current) return;
-        setItems((prev) => [...prev, ...page.items]);
-        setNext(page.next);
-      })
-      .catch((err: unknown) => setError(err))
-      .finally(() => setLoadingMore(false));
-  };
+  const list = usePaged<ScimActivity>(`/provisioning/activity${qs({ limit: ACTIVITY_PAGE, failures: failures || undefined })}`);
+  const { items, error, loading, loadingMore } = list;
+  // Until the first page has arrived there is nothing to show but a skeleton.
+  const loaded = !loading || items.length > 0;
 
   return (
     <section className="sso-section" aria-labelledby="prov-activity-h" data-testid="activity-section">
@@ -706,7 +665,7 @@ function Activity({ onRefresh }: { onRefresh: () => void }) {
             type="button"
             className="btn small"
             onClick={() => {
-              setTick((n) => n + 1);
+              list.reload();
               onRefresh();
             }}
             disabled={loading}
@@ -715,7 +674,7 @@ function Activity({ onRefresh }: { onRefresh: () => void }) {
             {loading && loaded ? <Spinner small label="Refreshing" /> : <Icon name="clock" size={14} />} Refresh
           </button>
         </div>
-        <ErrorNotice error={error} onRetry={() => setTick((n) => n + 1)} testId="activity-error" />
+        <ErrorNotice error={error} onRetry={list.reload} testId="activity-error" />
         {!loaded ? (
           loading && <SkeletonRows rows={4} />
         ) : items.length === 0 ? (
@@ -751,9 +710,9 @@ function Activity({ onRefresh }: { onRefresh: () => void }) {
             </table>
           </div>
         )}
-        {next !== null && items.length > 0 && (
+        {list.hasMore && items.length > 0 && (
           <div className="load-more">
-            <button type="button" className="btn" onClick={loadMore} disabled={loadingMore || loading} data-testid="activity-load-more">
+            <button type="button" className="btn" onClick={list.loadMore} disabled={loadingMore || loading} data-testid="activity-load-more">
               {loadingMore && <Spinner small />} Load more
             </button>
           </div>
