@@ -8,6 +8,8 @@ import { ALG, b64, buildAssertion, makeKeyPair, sign, wrapInResponse, type KeyPa
 
 const TID = randomUUID();
 const IDP = `https://sts.windows.net/${TID}/`;
+// One person signs in throughout: a second subject with the victim's address would be refused as a conflict.
+const VICTIM_OID = randomUUID();
 let t: TestApp;
 let tt: TestTenant;
 let trusted: KeyPair;
@@ -41,7 +43,7 @@ function parts(over: Partial<ResponseParts> = {}): ResponseParts {
     audience: `${base}/metadata`,
     recipient: `${base}/acs`,
     nameId: 'victim@corp.test',
-    attributes: { 'http://schemas.microsoft.com/identity/claims/objectidentifier': [randomUUID()], 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress': ['victim@corp.test'] },
+    attributes: { 'http://schemas.microsoft.com/identity/claims/objectidentifier': [VICTIM_OID], 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress': ['victim@corp.test'] },
     ...over,
   };
 }

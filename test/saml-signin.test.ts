@@ -119,9 +119,11 @@ describe('SAML sign-in with an Entra-shaped SimpleSAMLphp', () => {
     assert.equal(grant.groupRef, AGENTS_GROUP);
   });
 
-  test('an account created beforehand is linked by email, case-insensitively, not duplicated', async () => {
+  test('an account created beforehand is linked by email (its domain verified), case-insensitively, not duplicated', async () => {
     const pre = await admin.client.post('/api/v1/users', { email: 'bob@corp.test', displayName: 'Bob (pre-created)', roles: ['requester', 'change_manager'] });
     assert.equal(pre.status, 201);
+    // Linking by email needs proof the IdP speaks for the domain (account-linking.test.ts has the refusals).
+    await t.db.query(`INSERT INTO tenant_domains (tenant_id, domain, verification_token, verified_at) VALUES ($1, 'corp.test', 'x', now())`, [tt.tenant.id]);
     const { res, client } = await postToAcs(await spInitiated('bob'));
     assert.equal(res.status, 303);
     const s = (await client.get('/api/v1/session')).body;

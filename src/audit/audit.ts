@@ -1,5 +1,6 @@
 import type { Ctx } from '../context.js';
 import type { Queryable } from '../db/db.js';
+import { storableJson, toStorable } from '../db/storable.js';
 
 export interface AuditEvent {
   action: string;
@@ -27,14 +28,14 @@ export async function audit(ctx: Ctx, q: Queryable, e: AuditEvent): Promise<void
     [
       ctx.tenant.id,
       actorId,
-      actorLabel,
+      toStorable(actorLabel),
       e.action,
       e.outcome ?? 'success',
       e.reason ?? null,
       e.targetType ?? null,
       e.targetId ?? null,
       ctx.ip ?? null,
-      JSON.stringify(e.details ?? {}),
+      storableJson(e.details ?? {}),
     ],
   );
 }

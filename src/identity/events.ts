@@ -1,3 +1,4 @@
+import { storableJson } from '../db/storable.js';
 import type { Ctx } from '../context.js';
 import type { Queryable } from '../db/db.js';
 
@@ -30,7 +31,7 @@ export async function emitIdentityEvents(ctx: Ctx, tx: Queryable, source: string
   await tx.query(
     `INSERT INTO identity_events (tenant_id, type, source, user_id, group_id, data)
      SELECT $1, e.type, $2, e.user_id, e.group_id, coalesce(e.data, '{}') FROM jsonb_to_recordset($3::jsonb) AS e(type text, user_id uuid, group_id uuid, data jsonb)`,
-    [ctx.tenant.id, source, JSON.stringify(events.map((e) => ({ type: e.type, user_id: e.userId ?? null, group_id: e.groupId ?? null, data: e.data ?? {} })))],
+    [ctx.tenant.id, source, storableJson(events.map((e) => ({ type: e.type, user_id: e.userId ?? null, group_id: e.groupId ?? null, data: e.data ?? {} })))],
   );
 }
 

@@ -212,9 +212,10 @@ export async function updateUser(
       await revokeUserSessions(tx, ctx.tenant.id, userId);
     }
     if (patch.breakGlass && !before.breakGlass) {
-      // A break-glass account stands apart from the directory: SCIM no longer sees it, so it must
-      // hold nothing SCIM could change.
+      // A break-glass account stands apart from the identity provider: SCIM no longer sees it, so it
+      // must hold nothing SCIM could change, and no sign-in identity leads into it any more.
       await tx.query('DELETE FROM scim_group_members WHERE tenant_id = $1 AND user_id = $2', [ctx.tenant.id, userId]);
+      await tx.query('DELETE FROM external_identities WHERE tenant_id = $1 AND user_id = $2', [ctx.tenant.id, userId]);
     }
     await assertAnAdminRemains(tx, ctx.tenant.id);
     const changes = Object.fromEntries(

@@ -1,3 +1,4 @@
+import { toStorable } from '../db/storable.js';
 import type { Ctx } from '../context.js';
 import type { Queryable } from '../db/db.js';
 
@@ -28,9 +29,9 @@ export async function recordActivity(q: Queryable, tenantId: string, a: Activity
   );
 }
 
-/** What a client sent may hold a NUL, which PostgreSQL text refuses: the log must still be written. */
+/** What a client sent may hold what PostgreSQL text refuses (and a cut may split a pair): the log must still be written. */
 function clean(v: string, max: number): string {
-  return v.replace(/\u0000/g, '\uFFFD').slice(0, max);
+  return toStorable(v.slice(0, max));
 }
 
 export async function listActivity(ctx: Ctx, q: { limit: number; before?: number; failures?: boolean }): Promise<ScimActivity[]> {

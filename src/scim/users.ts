@@ -3,6 +3,7 @@ import { isUniqueViolation } from '../db/db.js';
 import { audit } from '../audit/audit.js';
 import { emitIdentityEvents } from '../identity/events.js';
 import { revokeUserSessions } from '../identity/sessions/sessions.js';
+import { releaseAddress } from '../identity/provisioning/accounts.js';
 import { createUser, isUuid } from '../identity/users.js';
 import { invalidValue, notFound, uniqueness } from './errors.js';
 import { parseFilter } from './filter.js';
@@ -171,7 +172,7 @@ export async function createScimUser(ctx: ScimCtx, body: unknown): Promise<Doc> 
     );
     let prior = existing[0];
     if (prior?.deleted && prior.external_id !== null && prior.external_id !== d.externalId) {
-      await tx.query(`UPDATE users SET email = $3 WHERE tenant_id = $1 AND id = $2`, [ctx.tenant.id, prior.id, `deleted-${prior.id}@invalid`]);
+      await releaseAddress(tx, ctx.tenant.id, prior.id);
       prior = undefined;
     }
     if (prior?.break_glass) throw uniqueness(`A user with email ${d.email} already exists (a break-glass account, which SCIM does not manage).`);

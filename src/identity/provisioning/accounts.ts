@@ -13,69 +13,212 @@ export interface ResolvedAccount {
   how: 'known' | 'linked' | 'created';
 }
 
+/** Where a sign-in writes what it decided about the account; the SAML trace (and OIDC's) fits. */
+export interface AccountReport {
+  pass(check: string, detail?: string): void;
+  fail(check: string, detail: string): void;
+}
+
+/** Why an existing account may be linked to an identity by its email address. */
+type LinkBasis = 'scim' | 'verified_domain' | 'owner_verified_email';
+
+const BASIS_TEXT: Record<LinkBasis, string> = {
+  scim: 'the account is provisioned by this tenant’s SCIM',
+  verified_domain: 'the address’s domain is verified for this tenant',
+  owner_verified_email: 'the identity provider says the domain’s owner verified the address',
+};
+
+interface AccountRow {
+  id: string;
+  email: string;
+  display_name: string;
+  status: UserStatus;
+  break_glass: boolean;
+  deleted: boolean;
+  /** Provisioned (or adopted) by this tenant's SCIM and not deleted since. */
+  managed: boolean;
+}
+
+const ACCOUNT = `u.id, u.email, u.display_name, u.status, u.break_glass, u.deleted_at IS NOT NULL AS deleted,
+  (u.user_name IS NOT NULL AND u.deleted_at IS NULL) AS managed`;
+
 /**
- * One account per person, whichever way they arrive: by the connection's stable subject if seen
- * before; else the account an admin or SCIM created, matched by email (case-insensitive) and linked
- * now; else, with just-in-time accounts on, a new one (in the waiting room if the connection has
- * one, else a requester).
+ * The account-linking rule: which Keydesk account a sign-in (SAML now, OIDC later) lands in. One
+ * rule for every protocol, consistent with SCIM's rule for recycled addresses:
+ *
+ * 1. A known subject (connection + subject) is its account, whatever its email says now. A changed
+ *    email or name is taken over onto the account (unless SCIM manages it: then the directory's
+ *    values stand) when no other live account holds the address; a conflict is reported, not hidden.
+ * 2. An unknown subject never enters an account bound to another subject of the same connection,
+ *    nor a break-glass account; it is linked to an existing account with its address only when the
+ *    address's domain is verified for the tenant, SCIM provisioned the account, or the identity
+ *    provider says the domain's owner verified the address. A tombstone (an account SCIM deleted)
+ *    lets go of its address, as for SCIM.
+ * 3. Otherwise, with just-in-time accounts on, a new account (in the waiting room if the
+ *    connection has one, else a requester).
+ *
+ * @throws SamlFailure no_subject | no_email | subject_conflict | link_unverified | break_glass |
+ *   user_deleted | user_disabled | user_not_permitted, each with the admin's fix.
  */
-export async function resolveAccount(ctx: Ctx, tx: Queryable, conn: Connection, claims: MappedClaims): Promise<ResolvedAccount> {
+export async function resolveAccount(ctx: Ctx, tx: Queryable, conn: Connection, claims: MappedClaims, report: AccountReport): Promise<ResolvedAccount> {
   if (!claims.subject) throw new SamlFailure('no_subject', 'The assertion carries neither an objectidentifier claim nor a NameID.');
-  const known = await tx.query<{ id: string; email: string; status: UserStatus; display_name: string }>(
-    `SELECT u.id, u.email, u.status, u.display_name FROM external_identities x JOIN users u ON u.tenant_id = x.tenant_id AND u.id = x.user_id
-     WHERE x.tenant_id = $1 AND x.connection_id = $2 AND x.subject = $3`,
+  const known = await tx.query<AccountRow>(
+    `SELECT ${ACCOUNT} FROM external_identities x JOIN users u ON u.tenant_id = x.tenant_id AND u.id = x.user_id
+     WHERE x.tenant_id = $1 AND x.connection_id = $2 AND x.subject = $3 FOR NO KEY UPDATE OF u`,
     [ctx.tenant.id, conn.id, claims.subject],
   );
   if (known[0]) {
     const u = known[0];
+    refuseUnusable(u);
     await tx.query('UPDATE external_identities SET last_signin_at = now() WHERE tenant_id = $1 AND connection_id = $2 AND subject = $3', [
       ctx.tenant.id,
       conn.id,
       claims.subject,
     ]);
-    if (claims.displayName !== u.display_name && claims.displayName !== 'Unknown user') {
-      await tx.query('UPDATE users SET display_name = $3, updated_at = now() WHERE tenant_id = $1 AND id = $2', [ctx.tenant.id, u.id, claims.displayName]);
-    }
-    return guard({ userId: u.id, email: u.email, status: u.status, how: 'known' });
+    report.pass('Account', `known identity: ${u.email}`);
+    const email = await takeOverProfile(ctx, tx, conn, u, claims, report);
+    return { userId: u.id, email, status: u.status, how: 'known' };
   }
+
   if (!claims.email) throw new SamlFailure('no_email', 'No email claim arrived and the NameID is not an email address.');
-  const existing = await tx.query<{ id: string; email: string; status: UserStatus }>(
-    'SELECT id, email, status FROM users WHERE tenant_id = $1 AND lower(email) = lower($2)',
-    [ctx.tenant.id, claims.email],
+  // The account holding the address as its email, else as its SCIM userName (which must stay unique too).
+  const holders = await tx.query<AccountRow & { bound_subject: string | null }>(
+    `SELECT ${ACCOUNT},
+       (SELECT x.subject FROM external_identities x WHERE x.tenant_id = u.tenant_id AND x.user_id = u.id AND x.connection_id = $3 LIMIT 1) AS bound_subject
+     FROM users u WHERE u.tenant_id = $1 AND (lower(u.email) = lower($2) OR (u.deleted_at IS NULL AND lower(coalesce(u.user_name, u.email)) = lower($2)))
+     ORDER BY lower(u.email) = lower($2) DESC LIMIT 1 FOR NO KEY UPDATE OF u`,
+    [ctx.tenant.id, claims.email, conn.id],
   );
-  let account: ResolvedAccount;
-  if (existing[0]) {
-    account = { userId: existing[0].id, email: existing[0].email, status: existing[0].status, how: 'linked' };
-  } else {
-    if (!conn.jit) throw new SamlFailure('user_not_permitted', `${claims.email} has no Keydesk account, and just-in-time accounts are off.`);
-    const status: UserStatus = conn.waitingRoom ? 'waiting' : 'active';
-    const user = await createUser(ctx, tx, {
-      email: claims.email,
-      displayName: claims.displayName,
-      roles: conn.waitingRoom ? [] : ['requester'],
-      source: 'jit',
-      status,
-      grantOrigin: 'system',
-    });
-    account = { userId: user.id, email: user.email, status, how: 'created' };
+  const holder = holders[0];
+  if (holder?.deleted) {
+    // SCIM deleted that person; a sign-in never revives them. The address is free for whoever holds it now.
+    await releaseAddress(tx, ctx.tenant.id, holder.id);
+  } else if (holder) {
+    if (holder.break_glass) {
+      throw new SamlFailure('break_glass', `${holder.email} is a break-glass account, which signs in with its password only and is never linked to an identity provider.`);
+    }
+    if (holder.bound_subject !== null) {
+      throw new SamlFailure(
+        'subject_conflict',
+        `${holder.email} belongs to an account already bound to another identity of this connection (subject ${holder.bound_subject}); this sign-in is subject ${claims.subject}. The address may have been given to someone new.`,
+        { boundSubject: holder.bound_subject, subject: claims.subject, account: holder.email },
+      );
+    }
+    refuseUnusable(holder);
+    const basis = await linkBasis(tx, ctx.tenant.id, holder, claims);
+    if (!basis) {
+      const domain = domainOf(claims.email);
+      throw new SamlFailure(
+        'link_unverified',
+        `${holder.email} already has a Keydesk account, and nothing proves that this identity provider speaks for ${domain}: the domain is not verified for this tenant and SCIM did not provision the account. The sign-in was not linked to it.`,
+        { account: holder.email, domain },
+        `Verify ${domain} under Single sign-on › Domains (the person is then linked at their next sign-in), or provision the person with SCIM. If the account is not this person's, change its email under Users.`,
+      );
+    }
+    await bind(ctx, tx, conn, claims, holder.id, 'linked', basis);
+    report.pass('Account', `existing account linked: ${holder.email} (${BASIS_TEXT[basis]})`);
+    return { userId: holder.id, email: holder.email, status: holder.status, how: 'linked' };
   }
-  await tx.query(
-    'INSERT INTO external_identities (tenant_id, connection_id, subject, user_id, last_signin_at) VALUES ($1, $2, $3, $4, now())',
-    [ctx.tenant.id, conn.id, claims.subject, account.userId],
-  );
+
+  if (!conn.jit) throw new SamlFailure('user_not_permitted', `${claims.email} has no Keydesk account, and just-in-time accounts are off.`);
+  const status: UserStatus = conn.waitingRoom ? 'waiting' : 'active';
+  const user = await createUser(ctx, tx, {
+    email: claims.email,
+    displayName: claims.displayName,
+    roles: conn.waitingRoom ? [] : ['requester'],
+    source: 'jit',
+    status,
+    grantOrigin: 'system',
+  });
+  await bind(ctx, tx, conn, claims, user.id, 'created', null);
+  report.pass('Account', `created just in time: ${user.email}`);
+  return { userId: user.id, email: user.email, status, how: 'created' };
+}
+
+function refuseUnusable(u: AccountRow): void {
+  if (u.deleted) throw new SamlFailure('user_deleted', `${u.email}'s account was deleted by provisioning (SCIM).`);
+  if (u.break_glass) throw new SamlFailure('break_glass', `${u.email} is a break-glass account, which signs in with its password only.`);
+  if (u.status === 'disabled') throw new SamlFailure('user_disabled', `${u.email} is disabled in Keydesk.`);
+}
+
+async function linkBasis(tx: Queryable, tenantId: string, holder: AccountRow, claims: MappedClaims): Promise<LinkBasis | null> {
+  if (holder.managed) return 'scim';
+  const verified = await tx.query('SELECT 1 FROM tenant_domains WHERE tenant_id = $1 AND domain = $2 AND verified_at IS NOT NULL', [tenantId, domainOf(claims.email!)]);
+  if (verified.length) return 'verified_domain';
+  if (claims.emailOwnerVerified) return 'owner_verified_email';
+  return null;
+}
+
+async function bind(ctx: Ctx, tx: Queryable, conn: Connection, claims: MappedClaims, userId: string, how: 'linked' | 'created', basis: LinkBasis | null): Promise<void> {
+  await tx.query('INSERT INTO external_identities (tenant_id, connection_id, subject, user_id, last_signin_at) VALUES ($1, $2, $3, $4, now())', [
+    ctx.tenant.id,
+    conn.id,
+    claims.subject,
+    userId,
+  ]);
   await audit(ctx, tx, {
     action: 'user.identity_linked',
     targetType: 'user',
-    targetId: account.userId,
-    details: { connection: conn.slug, subject: claims.subject, subjectSource: claims.subjectSource, how: account.how },
+    targetId: userId,
+    details: { connection: conn.slug, subject: claims.subject, subjectSource: claims.subjectSource, how, ...(basis ? { basis } : {}) },
   });
-  return guard(account);
 }
 
-function guard(a: ResolvedAccount): ResolvedAccount {
-  if (a.status === 'disabled') throw new SamlFailure('user_disabled', `${a.email} is disabled in Keydesk.`);
-  return a;
+/**
+ * A known subject's email and name follow the identity provider, recorded in the audit log and the
+ * trace. An address held by another live account is not taken (the holder keeps it, the trace says
+ * so); one held by a tombstone is released. Accounts SCIM manages keep the directory's values.
+ * @returns the account's email after the sign-in
+ */
+async function takeOverProfile(ctx: Ctx, tx: Queryable, conn: Connection, u: AccountRow, claims: MappedClaims, report: AccountReport): Promise<string> {
+  const emailChanged = claims.email !== null && claims.email.toLowerCase() !== u.email.toLowerCase();
+  const nameChanged = claims.displayName !== u.display_name && claims.displayName !== 'Unknown user';
+  if (!emailChanged && !nameChanged) return u.email;
+  if (u.managed) {
+    report.pass('Profile', `SCIM provisioning manages ${u.email}: the directory's email and name are kept (the sign-in sent ${[emailChanged && claims.email, nameChanged && `"${claims.displayName}"`].filter(Boolean).join(' and ')}).`);
+    return u.email;
+  }
+  const changes: Record<string, { from: string; to: string }> = {};
+  let email = u.email;
+  if (emailChanged) {
+    const holder = (
+      await tx.query<{ id: string; email: string; deleted: boolean }>(
+        `SELECT id, email, deleted_at IS NOT NULL AS deleted FROM users
+         WHERE tenant_id = $1 AND id <> $2 AND (lower(email) = lower($3) OR (deleted_at IS NULL AND lower(coalesce(user_name, email)) = lower($3)))
+         ORDER BY deleted_at IS NULL DESC LIMIT 1 FOR NO KEY UPDATE`,
+        [ctx.tenant.id, u.id, claims.email],
+      )
+    )[0];
+    if (holder && !holder.deleted) {
+      report.fail('Email', `The identity provider now says ${claims.email}, but another Keydesk account holds that address; this account keeps ${u.email}. Change or remove the other account under Users, and the next sign-in takes the address over.`);
+      await audit(ctx, tx, {
+        action: 'user.email_conflict',
+        outcome: 'failure',
+        reason: 'address_taken',
+        targetType: 'user',
+        targetId: u.id,
+        details: { connection: conn.slug, kept: u.email, asserted: claims.email, heldBy: holder.id },
+      });
+    } else {
+      if (holder) await releaseAddress(tx, ctx.tenant.id, holder.id);
+      changes.email = { from: u.email, to: claims.email! };
+      email = claims.email!;
+    }
+  }
+  if (nameChanged) changes.displayName = { from: u.display_name, to: claims.displayName };
+  if (!Object.keys(changes).length) return email;
+  await tx.query('UPDATE users SET email = $3, display_name = $4, updated_at = now() WHERE tenant_id = $1 AND id = $2', [ctx.tenant.id, u.id, email, claims.displayName]);
+  await audit(ctx, tx, { action: 'user.updated', targetType: 'user', targetId: u.id, details: { via: `${conn.protocol}:${conn.slug}`, ...changes } });
+  for (const [field, c] of Object.entries(changes)) report.pass(field === 'email' ? 'Email updated' : 'Name updated', `${c.from} → ${c.to}`);
+  return email;
 }
+
+/** A tombstone lets go of its address (and so of its userName) for whoever holds it now. */
+export async function releaseAddress(tx: Queryable, tenantId: string, userId: string): Promise<void> {
+  await tx.query(`UPDATE users SET email = 'deleted-' || id || '@invalid' WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NOT NULL`, [tenantId, userId]);
+}
+
+const domainOf = (email: string) => email.slice(email.lastIndexOf('@') + 1).toLowerCase();
 
 /** A waiting user becomes active as soon as any role is theirs, from a person or from a rule. */
 export async function admitIfGranted(tx: Queryable, tenantId: string, userId: string): Promise<UserStatus> {

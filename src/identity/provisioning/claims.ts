@@ -21,6 +21,11 @@ export interface MappedClaims {
   subject: string | null;
   subjectSource: string;
   email: string | null;
+  /**
+   * The identity provider says the owner of the email's domain verified the address (OIDC: Entra's
+   * `xms_edov`, `email_verified` from a provider that owns the domain). SAML carries no such claim.
+   */
+  emailOwnerVerified: boolean;
   displayName: string;
   /** null: the groups are unknown (overage), which is not the same as "no groups". */
   groups: string[] | null;
@@ -57,6 +62,7 @@ export function mapClaims(
     subject: objectId ?? input.nameId,
     subjectSource: objectId ? 'objectidentifier' : 'NameID',
     email,
+    emailOwnerVerified: false,
     displayName: displayName.slice(0, 200),
     groups: overage && !groups ? null : (groups ?? []),
     groupsOverage: overage,

@@ -32,12 +32,24 @@ export const SAML_FAILURES = {
   no_subject: 'The assertion names no user: neither an objectidentifier claim nor a NameID. Add a NameID or the objectidentifier claim in the identity provider.',
   no_email: "No email address arrived. In Entra's Attributes & Claims, add the emailaddress claim (user.mail) or set the NameID to the email.",
   groups_overage: 'The user is in more than 150 groups, so Entra sent a link instead of the groups claim; roles from group rules could not be applied. In Entra, emit only "Groups assigned to the application".',
-  user_disabled: 'The user exists in Keydesk but is disabled.',
+  user_disabled: 'The user exists in Keydesk but is disabled. Enable the account under Users if they should have access.',
+  user_deleted: 'SCIM provisioning deleted this account. Assign the person to the application in the identity provider again; provisioning then restores the account.',
+  break_glass: 'Break-glass accounts sign in with their password only, so that they work on the day the identity provider does not. Give the person a second, ordinary account for single sign-on.',
+  subject_conflict:
+    "Keydesk binds each account to one identity per connection. If the address now belongs to someone new, change the old account's email under Users (or remove it): the next sign-in then creates the newcomer's own account. If it is the same person with a new identity at the identity provider, remove the old sign-in identity from the account under Users.",
+  link_unverified: 'Verify the email domain under Single sign-on › Domains (the person is then linked at their next sign-in), or provision the person with SCIM.',
   user_not_permitted: 'The user has no Keydesk account and just-in-time accounts are off for this connection. Create the user, provision them with SCIM, or turn on just-in-time accounts.',
   connection_disabled: 'This connection is disabled.',
 } as const;
 
 export type SamlFailureCode = keyof typeof SAML_FAILURES;
+
+/** A verified sign-in that the account rule refuses: answered 403, where a bad message is 400. */
+const ACCOUNT_REFUSALS: ReadonlySet<SamlFailureCode> = new Set(['user_disabled', 'user_not_permitted', 'user_deleted', 'break_glass', 'subject_conflict', 'link_unverified']);
+
+export function failureStatus(code: string): 400 | 403 {
+  return ACCOUNT_REFUSALS.has(code as SamlFailureCode) ? 403 : 400;
+}
 
 export class SamlFailure extends Error {
   readonly fix: string;
@@ -45,8 +57,10 @@ export class SamlFailure extends Error {
     readonly code: SamlFailureCode,
     message: string,
     readonly data: Record<string, unknown> = {},
+    /** A fix naming this case's values (a domain, an account); the code's general fix otherwise. */
+    fix?: string,
   ) {
     super(message);
-    this.fix = SAML_FAILURES[code];
+    this.fix = fix ?? SAML_FAILURES[code];
   }
 }

@@ -9,7 +9,7 @@ import { findTenantBySlug } from '../../tenancy/tenants.js';
 import { findConnection, spUrls, type Connection } from '../connections.js';
 import { spMetadataXml } from './metadata.js';
 import { beginSamlSignin, completeSamlSignin } from './signin.js';
-import { SamlFailure } from './failure.js';
+import { failureStatus, SamlFailure } from './failure.js';
 import { MAX_RESPONSE_BYTES } from './checks/structure.js';
 import { escapeXml } from './xml.js';
 import { handleIdpLogoutRequest } from './logout.js';
@@ -115,7 +115,7 @@ export async function installSamlRoutes(app: FastifyInstance, db: Db, config: Co
           if (outcome.test) return reply.redirect(`/t/${found.tenant.slug}/admin/sso/traces/${outcome.reference}`, 303);
           return page(
             reply,
-            outcome.code === 'user_disabled' || outcome.code === 'user_not_permitted' ? 403 : 400,
+            failureStatus(outcome.code),
             'We could not sign you in',
             `Your sign-in through ${found.conn.displayName} did not succeed. If this keeps happening, give your administrator this reference:`,
             outcome.reference,

@@ -64,11 +64,10 @@ export async function completeSamlSignin(
       if (claims.groupsOverage) {
         trace.fail('Groups claim present', 'Entra sent a groups overage link instead of the groups (user in more than 150 groups): roles from group rules were not changed.');
       }
-      const account = await resolveAccount(ctx, tx, conn, claims).catch((err: unknown) => {
+      const account = await resolveAccount(ctx, tx, conn, claims, trace).catch((err: unknown) => {
         if (err instanceof SamlFailure) trace.fail('Account', err.message);
         throw err;
       });
-      trace.pass('Account', `${account.how === 'created' ? 'created just in time' : account.how === 'linked' ? 'existing account linked' : 'known identity'}: ${account.email}`);
       if (claims.groups !== null) {
         await recordSigninGroups(tx, tenant.id, account.userId, claims.groups);
         const change = await resyncRuleGrants(ctx, tx, account.userId);
@@ -85,9 +84,12 @@ export async function completeSamlSignin(
         trace.data.wouldCreate = account.how === 'created';
         throw new TestRun(account.userId, binding.requestId, facts.id, new Date(facts.notOnOrAfter.getTime() + conn.config.clockSkewSeconds * 1000));
       }
+      // The trace is written in the sign-in's own transaction: nothing commits ahead of an answer.
+      const saveTrace = () => trace.save(tx, { tenantId: tenant.id, connectionId: conn.id, test: false, outcome: 'success', userId: account.userId });
       if (status !== 'active') {
         await audit(ctx, tx, { action: 'signin.saml', outcome: 'failure', reason: 'waiting_room', actorId: account.userId, actorLabel: account.email, details: { connection: conn.slug, trace: trace.reference } });
-        return { kind: 'waiting' as const, userId: account.userId };
+        await saveTrace();
+        return { kind: 'waiting' as const };
       }
       const session = await createSession(tx, config.session, {
         tenantId: tenant.id,
@@ -103,9 +105,9 @@ export async function completeSamlSignin(
         actorLabel: account.email,
         details: { connection: conn.slug, initiatedBy: binding.initiatedBy, trace: trace.reference },
       });
-      return { kind: 'signed_in' as const, userId: account.userId, session, landing: safeLandingPath(landing, tenant.slug) };
+      await saveTrace();
+      return { kind: 'signed_in' as const, session, landing: safeLandingPath(landing, tenant.slug) };
     });
-    await trace.save(db, { tenantId: tenant.id, connectionId: conn.id, test, outcome: 'success', userId: result.userId });
     if (result.kind === 'waiting') return { kind: 'waiting', redirect: `/t/${tenant.slug}/waiting` };
     return { kind: 'signed_in', cookieValue: result.session.cookieValue, expiresAt: result.session.expiresAt, redirect: result.landing };
   } catch (err) {

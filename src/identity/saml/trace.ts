@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Queryable } from '../../db/db.js';
+import { storableJson } from '../../db/storable.js';
 
 export interface TraceStep {
   check: string;
@@ -30,7 +31,7 @@ export class SigninTrace {
   ): Promise<string> {
     await q.query(
       `INSERT INTO signin_traces (tenant_id, id, connection_id, test, outcome, error_code, user_id, trace) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [row.tenantId, this.reference, row.connectionId, row.test, row.outcome, row.errorCode ?? null, row.userId ?? null, JSON.stringify({ steps: this.steps, ...this.data })],
+      [row.tenantId, this.reference, row.connectionId, row.test, row.outcome, row.errorCode ?? null, row.userId ?? null, storableJson({ steps: this.steps, ...this.data })],
     );
     return this.reference;
   }

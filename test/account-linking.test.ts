@@ -1,0 +1,236 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { startApp, type TestApp, type TestTenant } from './helpers/app.js';
+import type { Client } from './helpers/client.js';
+import { forgedConnection } from './helpers/saml-acs.js';
+import { makeKeyPair, type KeyPair } from './helpers/saml-forge.js';
+import { newUser, scimClient } from './helpers/scim.js';
+
+/**
+ * Which account a sign-in lands in: one rule (src/identity/provisioning/accounts.ts), probed from
+ * the attacker's side. Every refusal is checked to have changed nothing: no session, no identity
+ * bound, no account created or altered.
+ */
+let t: TestApp;
+let tt: TestTenant;
+let admin: Client;
+let keys: KeyPair;
+let entra: Awaited<ReturnType<typeof forgedConnection>>;
+let okta: Awaited<ReturnType<typeof forgedConnection>>;
+let scim: Awaited<ReturnType<typeof scimClient>>;
+
+const person = (email: string, name?: string) => ({ oid: randomUUID(), email, ...(name ? { name } : {}) });
+
+before(async () => {
+  t = await startApp();
+  tt = await t.tenant();
+  admin = (await t.user(tt.tenant, ['requester', 'admin'])).client;
+  keys = makeKeyPair('Microsoft Azure Federated SSO Certificate');
+  entra = await forgedConnection(t, tt.tenant, admin, 'entra', keys);
+  okta = await forgedConnection(t, tt.tenant, admin, 'okta', keys);
+  scim = await scimClient(t, tt.tenant);
+});
+after(() => t.close());
+
+async function snapshot() {
+  const q = async (sql: string) => (await t.db.query<Record<string, unknown>>(sql, [tt.tenant.id])).map((r) => JSON.stringify(r)).sort();
+  return {
+    users: await q('SELECT id, email, display_name, status, break_glass, deleted_at FROM users WHERE tenant_id = $1'),
+    identities: await q('SELECT connection_id, subject, user_id FROM external_identities WHERE tenant_id = $1'),
+    sessions: await q('SELECT id FROM sessions WHERE tenant_id = $1'),
+    grants: await q('SELECT user_id, role, origin FROM role_grants WHERE tenant_id = $1'),
+    linked: await q(`SELECT id FROM audit_events WHERE tenant_id = $1 AND action IN ('user.identity_linked', 'user.updated', 'signin.saml') AND outcome = 'success'`),
+  };
+}
+
+/** Posts the response, asserts it is refused with `code`, and that nothing but the failure's record changed. */
+async function refusedUnchanged(xml: string, code: string) {
+  const before = await snapshot();
+  const r = await (xml.includes(entra.issuer) ? entra : okta).post(xml);
+  assert.equal(r.status, 403, typeof r.res.body === 'string' ? r.res.body.slice(0, 300) : '');
+  assert.equal(r.code, code, JSON.stringify(r.trace?.error));
+  assert.equal(r.res.headers.get('set-cookie'), null);
+  assert.deepEqual(await snapshot(), before, 'a refused sign-in changes nothing');
+  return r;
+}
+
+const userByEmail = async (email: string) => (await t.db.query<{ id: string; email: string; display_name: string }>('SELECT id, email, display_name FROM users WHERE tenant_id = $1 AND lower(email) = lower($2)', [tt.tenant.id, email]))[0];
+
+describe('an account is bound to one subject per connection', () => {
+  test('a second subject with an admin’s address is refused, and the admin’s own subject still signs in', async () => {
+    const lee = person('lee@example.test');
+    const first = await entra.signIn(lee);
+    const leeId = first.session.user.id;
+    assert.equal((await admin.put(`/api/v1/users/${leeId}/roles`, { roles: ['requester', 'admin'] })).status, 200);
+
+    const newcomer = { oid: randomUUID(), email: 'lee@example.test' };
+    const r = await refusedUnchanged(await entra.response(newcomer), 'subject_conflict');
+    assert.equal(r.trace.error.boundSubject, lee.oid);
+    assert.equal(r.trace.error.subject, newcomer.oid);
+    assert.match(r.trace.error.fix, /change the old account's email under Users/);
+    const failure = (await admin.get(`/api/v1/audit?action=signin.saml&outcome=failure`)).body.items;
+    assert.ok(failure.some((e: any) => e.reason === 'subject_conflict' && e.details.trace === r.ref));
+
+    const again = await entra.signIn(lee);
+    assert.equal(again.session.user.id, leeId);
+    assert.ok(again.session.roles.includes('admin'));
+  });
+
+  test('a case-changed address does not make a new subject welcome either', async () => {
+    const max = person('max@example.test');
+    await entra.signIn(max);
+    await refusedUnchanged(await entra.response({ oid: randomUUID(), email: 'MAX@Example.TEST' }), 'subject_conflict');
+  });
+});
+
+describe('a known subject is recognised by its subject alone', () => {
+  test('a changed address is taken over, audited and traced; the next holder of the old address gets an account of their own', async () => {
+    const kim = person('kim@example.test', 'Kim Old');
+    const first = await entra.signIn(kim);
+    const kimId = first.session.user.id;
+
+    const moved = await entra.signIn({ ...kim, email: 'kim.new@example.test', name: 'Kim New' });
+    assert.equal(moved.session.user.id, kimId);
+    assert.equal(moved.session.user.email, 'kim.new@example.test');
+    assert.equal(moved.session.user.displayName, 'Kim New');
+    const steps = moved.trace.steps.map((s: any) => `${s.check}: ${s.detail ?? ''}`);
+    assert.ok(steps.includes('Email updated: kim@example.test → kim.new@example.test'), steps.join('\n'));
+    assert.ok(steps.includes('Name updated: Kim Old → Kim New'), steps.join('\n'));
+    const updates = (await admin.get(`/api/v1/audit?action=user.updated`)).body.items.filter((e: any) => e.targetId === kimId);
+    assert.deepEqual(updates[0].details.email, { from: 'kim@example.test', to: 'kim.new@example.test' });
+    assert.equal(updates[0].details.via, 'saml:entra');
+
+    const nextHolder = await entra.signIn(person('kim@example.test'));
+    assert.notEqual(nextHolder.session.user.id, kimId, 'the next holder of kim@ does not walk into Kim’s account');
+    assert.deepEqual(nextHolder.session.roles, ['requester']);
+  });
+
+  test('a new address held by another account is not taken: the account keeps its own, the conflict is traced and audited', async () => {
+    const ann = person('ann@example.test');
+    const annId = (await entra.signIn(ann)).session.user.id;
+    const other = await entra.signIn(person('ann.other@example.test'));
+
+    const r = await entra.signIn({ ...ann, email: 'ann.other@example.test' });
+    assert.equal(r.session.user.id, annId);
+    assert.equal(r.session.user.email, 'ann@example.test');
+    const step = r.trace.steps.find((s: any) => s.check === 'Email');
+    assert.equal(step.ok, false);
+    assert.match(step.detail, /another Keydesk account holds that address; this account keeps ann@example.test/);
+    const conflict = (await admin.get('/api/v1/audit?action=user.email_conflict')).body.items[0];
+    assert.equal(conflict.targetId, annId);
+    assert.equal(conflict.details.heldBy, other.session.user.id);
+    assert.equal((await userByEmail('ann.other@example.test'))!.id, other.session.user.id);
+  });
+
+  test('accounts SCIM manages keep the directory’s email and name', async () => {
+    const created = await scim.call('POST', 'Users', newUser('sam@unverified.test', { displayName: 'Sam Directory' }));
+    assert.equal(created.status, 201);
+    const sam = { oid: randomUUID(), email: 'sam@unverified.test' };
+    const first = await entra.signIn(sam);
+    assert.equal(first.session.user.id, created.body.id);
+    const r = await entra.signIn({ ...sam, email: 'sam.other@unverified.test', name: 'Sam Sign-in' });
+    assert.equal(r.session.user.email, 'sam@unverified.test');
+    assert.equal(r.session.user.displayName, 'Sam Directory');
+    assert.ok(r.trace.steps.some((s: any) => s.check === 'Profile' && /SCIM provisioning manages/.test(s.detail)));
+  });
+});
+
+describe('an existing account is linked by email only when something proves the address', () => {
+  test('an account an admin created, domain not verified: refused with the domain to verify; verified: linked', async () => {
+    const made = await admin.post('/api/v1/users', { email: 'boss@acme.test', displayName: 'Boss', roles: ['requester', 'admin'] });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    const attacker = person('boss@acme.test');
+    const r = await refusedUnchanged(await entra.response(attacker), 'link_unverified');
+    assert.equal(r.trace.error.domain, 'acme.test');
+    assert.match(r.trace.error.fix, /Verify acme\.test under Single sign-on › Domains/);
+    // The same for every connection of the tenant.
+    await refusedUnchanged(await okta.response(person('boss@acme.test')), 'link_unverified');
+
+    await t.db.query(`INSERT INTO tenant_domains (tenant_id, domain, verification_token, verified_at) VALUES ($1, 'acme.test', 'x', now())`, [tt.tenant.id]);
+    const linked = await entra.signIn(attacker);
+    assert.equal(linked.session.user.id, made.body.id);
+    const step = linked.trace.steps.find((s: any) => s.check === 'Account');
+    assert.match(step.detail, /existing account linked: boss@acme.test \(the address’s domain is verified for this tenant\)/);
+    const audit = (await admin.get('/api/v1/audit?action=user.identity_linked')).body.items.find((e: any) => e.targetId === made.body.id);
+    assert.equal(audit.details.basis, 'verified_domain');
+  });
+
+  test('an account SCIM provisioned is linked without a verified domain', async () => {
+    const created = await scim.call('POST', 'Users', newUser('pat@unverified.test'));
+    const r = await entra.signIn(person('pat@unverified.test'));
+    assert.equal(r.session.user.id, created.body.id);
+    const audit = (await admin.get('/api/v1/audit?action=user.identity_linked')).body.items.find((e: any) => e.targetId === created.body.id);
+    assert.equal(audit.details.basis, 'scim');
+  });
+
+  test('an account bound on one connection is linked on another only on the same proof', async () => {
+    const jo = await entra.signIn(person('jo@elsewhere.test'));
+    await refusedUnchanged(await okta.response(person('jo@elsewhere.test')), 'link_unverified');
+    await t.db.query(`INSERT INTO tenant_domains (tenant_id, domain, verification_token, verified_at) VALUES ($1, 'elsewhere.test', 'x', now())`, [tt.tenant.id]);
+    const viaOkta = await okta.signIn(person('jo@elsewhere.test'));
+    assert.equal(viaOkta.session.user.id, jo.session.user.id);
+  });
+
+  test('a break-glass account is never linked, even on a verified domain; making an account break-glass unbinds it', async () => {
+    await t.db.query(`INSERT INTO tenant_domains (tenant_id, domain, verification_token, verified_at) VALUES ($1, 'glass.test', 'x', now())`, [tt.tenant.id]);
+    const made = await admin.post('/api/v1/users', { email: 'keeper@glass.test', displayName: 'Keeper', roles: ['requester', 'admin'] });
+    assert.equal((await admin.patch(`/api/v1/users/${made.body.id}`, { breakGlass: true })).status, 200);
+    await refusedUnchanged(await entra.response(person('keeper@glass.test')), 'break_glass');
+
+    const ed = person('ed@glass.test');
+    const edId = (await entra.signIn(ed)).session.user.id;
+    assert.equal((await admin.put(`/api/v1/users/${edId}/roles`, { roles: ['requester', 'admin'] })).status, 200);
+    assert.equal((await admin.patch(`/api/v1/users/${edId}`, { breakGlass: true })).status, 200);
+    const left = await t.db.query('SELECT 1 FROM external_identities WHERE tenant_id = $1 AND user_id = $2', [tt.tenant.id, edId]);
+    assert.equal(left.length, 0);
+    await refusedUnchanged(await entra.response(ed), 'break_glass');
+  });
+
+  test('a disabled account is not entered', async () => {
+    await t.db.query(`INSERT INTO tenant_domains (tenant_id, domain, verification_token, verified_at) VALUES ($1, 'off.test', 'x', now())`, [tt.tenant.id]);
+    const made = await admin.post('/api/v1/users', { email: 'gone@off.test', displayName: 'Gone', roles: ['requester'] });
+    assert.equal((await admin.patch(`/api/v1/users/${made.body.id}`, { status: 'disabled' })).status, 200);
+    await refusedUnchanged(await entra.response(person('gone@off.test')), 'user_disabled');
+  });
+});
+
+describe('accounts SCIM deleted (tombstones), as SCIM’s recycled-address rule has it', () => {
+  test('the deleted subject is refused; a new subject with the address gets a new account and the tombstone lets go', async () => {
+    const created = await scim.call('POST', 'Users', newUser('rae@unverified.test'));
+    const rae = person('rae@unverified.test');
+    assert.equal((await entra.signIn(rae)).session.user.id, created.body.id);
+    assert.equal((await scim.call('DELETE', `Users/${created.body.id}`)).status, 204);
+
+    await refusedUnchanged(await entra.response(rae), 'user_deleted');
+    const newcomer = await entra.signIn(person('rae@unverified.test'));
+    assert.notEqual(newcomer.session.user.id, created.body.id);
+    const tomb = (await t.db.query<{ email: string }>('SELECT email FROM users WHERE tenant_id = $1 AND id = $2', [tt.tenant.id, created.body.id]))[0]!;
+    assert.match(tomb.email, /^deleted-.*@invalid$/);
+  });
+});
+
+describe('the ACS never answers an error after committing', () => {
+  test('a NUL in the unsigned Response ID (as a character reference) is refused and nothing is kept but the failure', async () => {
+    const xml = (await entra.response(person('nul@example.test'))).replace(/(<samlp:Response [^>]*ID=")_/, '$1_&#0;');
+    const r = await refusedUnchangedMalformed(xml);
+    assert.match(r.trace.error.message, /&#0;/);
+  });
+
+  test('a raw control character in the XML is refused as malformed', async () => {
+    const xml = (await entra.response(person('ctl@example.test'))).replace(/(<samlp:Response [^>]*ID=")_/, '$1_\u0001');
+    await refusedUnchangedMalformed(xml);
+  });
+
+  async function refusedUnchangedMalformed(xml: string) {
+    const before = await snapshot();
+    const replay = (await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM saml_replay_cache WHERE tenant_id = $1', [tt.tenant.id]))[0]!.n;
+    const r = await entra.post(xml);
+    assert.equal(r.status, 400);
+    assert.equal(r.code, 'malformed');
+    assert.equal(r.res.headers.get('set-cookie'), null);
+    assert.deepEqual(await snapshot(), before);
+    assert.equal((await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM saml_replay_cache WHERE tenant_id = $1', [tt.tenant.id]))[0]!.n, replay);
+    return r;
+  }
+});
