@@ -1,6 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { openPglite } from '../src/db/db.js';
+import { listMigrations, migrate } from '../src/db/migrate.js';
 import { startApp, type TestApp, type TestTenant } from './helpers/app.js';
 import type { Client } from './helpers/client.js';
 import { forgedConnection } from './helpers/saml-acs.js';
@@ -233,4 +235,35 @@ describe('the ACS never answers an error after committing', () => {
     assert.equal((await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM saml_replay_cache WHERE tenant_id = $1', [tt.tenant.id]))[0]!.n, replay);
     return r;
   }
+});
+
+describe('migration 006: accounts holding several subjects of one connection', () => {
+  test('the first subject keeps the account; later ones and break-glass bindings are unbound and audited', async () => {
+    // An unmigrated copy of the schema up to 005, with the state the old email linking left behind.
+    const db = await openPglite();
+    try {
+      await migrate(db, { through: 5 });
+      const [tenant] = await db.query<{ id: string }>(`INSERT INTO tenants (slug, name) VALUES ('old', 'Old') RETURNING id`);
+      const tid = tenant!.id;
+      const [conn] = await db.query<{ id: string }>(`INSERT INTO sso_connections (tenant_id, slug, protocol, display_name, config) VALUES ($1, 'entra', 'saml', 'Entra', '{}') RETURNING id`, [tid]);
+      const user = async (email: string, breakGlass = false) =>
+        (await db.query<{ id: string }>(`INSERT INTO users (tenant_id, email, display_name, status, source, break_glass) VALUES ($1, $2, 'X', 'active', 'jit', $3) RETURNING id`, [tid, email, breakGlass]))[0]!.id;
+      const lee = await user('lee@example.test');
+      const glass = await user('glass@example.test', true);
+      const bindAt = (subject: string, userId: string, at: string) =>
+        db.query(`INSERT INTO external_identities (tenant_id, connection_id, subject, user_id, created_at) VALUES ($1, $2, $3, $4, $5)`, [tid, conn!.id, subject, userId, at]);
+      await bindAt('oid-0a', lee, '2026-01-01T00:00:00Z');
+      await bindAt('oid-0b', lee, '2026-06-01T00:00:00Z');
+      await bindAt('oid-g', glass, '2026-01-01T00:00:00Z');
+
+      assert.deepEqual(await migrate(db), listMigrations().filter((m) => m.version > 5).map((m) => m.version));
+      const left = await db.query<{ subject: string }>('SELECT subject FROM external_identities WHERE tenant_id = $1 ORDER BY subject', [tid]);
+      assert.deepEqual(left.map((r) => r.subject), ['oid-0a']);
+      const audited = await db.query<{ reason: string; target_id: string; details: any }>(`SELECT reason, target_id, details FROM audit_events WHERE tenant_id = $1 AND action = 'user.identity_unlinked' ORDER BY reason`, [tid]);
+      assert.deepEqual(audited.map((a) => [a.reason, a.target_id, a.details.subject]), [['break_glass', glass, 'oid-g'], ['second_subject', lee, 'oid-0b']]);
+      await assert.rejects(bindAt('oid-0c', lee, '2026-07-01T00:00:00Z'), /external_identities_one_per_connection/);
+    } finally {
+      await db.close();
+    }
+  });
 });

@@ -19,12 +19,15 @@ export function listMigrations(dir = MIGRATIONS_DIR): Migration[] {
     .map((f) => ({ version: Number(f.slice(0, 3)), name: f.slice(4, -4), sql: readFileSync(path.join(dir, f), 'utf8') }));
 }
 
-/** Applies pending migrations in order, each in its own transaction. Returns the versions applied. */
-export async function migrate(db: Db): Promise<number[]> {
+/**
+ * Applies pending migrations in order, each in its own transaction. Returns the versions applied.
+ * `through` stops after that version (tests of a migration build the state before it).
+ */
+export async function migrate(db: Db, opts: { through?: number } = {}): Promise<number[]> {
   await db.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
   const applied: number[] = [];
-  for (const m of listMigrations()) {
+  for (const m of listMigrations().filter((m) => opts.through === undefined || m.version <= opts.through)) {
     const done = await db.transaction(async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
       const seen = await tx.query('SELECT 1 FROM schema_migrations WHERE version = $1', [m.version]);

@@ -1,5 +1,5 @@
 import type { Ctx } from '../../context.js';
-import type { Queryable } from '../../db/db.js';
+import { isUniqueViolation, type Queryable } from '../../db/db.js';
 import { audit } from '../../audit/audit.js';
 import type { Connection } from '../connections.js';
 import { SamlFailure } from '../saml/failure.js';
@@ -150,12 +150,20 @@ async function linkBasis(tx: Queryable, tenantId: string, holder: AccountRow, cl
 }
 
 async function bind(ctx: Ctx, tx: Queryable, conn: Connection, claims: MappedClaims, userId: string, how: 'linked' | 'created', basis: LinkBasis | null): Promise<void> {
-  await tx.query('INSERT INTO external_identities (tenant_id, connection_id, subject, user_id, last_signin_at) VALUES ($1, $2, $3, $4, now())', [
-    ctx.tenant.id,
-    conn.id,
-    claims.subject,
-    userId,
-  ]);
+  try {
+    await tx.query('INSERT INTO external_identities (tenant_id, connection_id, subject, user_id, last_signin_at) VALUES ($1, $2, $3, $4, now())', [
+      ctx.tenant.id,
+      conn.id,
+      claims.subject,
+      userId,
+    ]);
+  } catch (err) {
+    // Another subject bound the account in a concurrent sign-in; the database holds the rule too.
+    if (isUniqueViolation(err, 'external_identities_one_per_connection')) {
+      throw new SamlFailure('subject_conflict', `${claims.email} belongs to an account that another identity of this connection was bound to at the same moment.`, { subject: claims.subject });
+    }
+    throw err;
+  }
   await audit(ctx, tx, {
     action: 'user.identity_linked',
     targetType: 'user',
