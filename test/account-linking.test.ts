@@ -86,6 +86,57 @@ describe('an account is bound to one subject per connection', () => {
   });
 });
 
+describe('the ways out an admin is given', () => {
+  test('the address went to someone new: the old account gets another email, then the newcomer signs in to an account of their own', async () => {
+    const old = person('desk@example.test');
+    const oldId = (await entra.signIn(old)).session.user.id;
+    const newcomer = person('desk@example.test');
+    await refusedUnchanged(await entra.response(newcomer), 'subject_conflict');
+
+    const changed = await admin.patch(`/api/v1/users/${oldId}`, { email: 'desk.former@example.test' });
+    assert.equal(changed.status, 200, JSON.stringify(changed.body));
+    assert.equal(changed.body.email, 'desk.former@example.test');
+    const fresh = await entra.signIn(newcomer);
+    assert.notEqual(fresh.session.user.id, oldId);
+    assert.equal(fresh.session.user.email, 'desk@example.test');
+    // The old subject still opens the old account, and its stale address does not come back.
+    const back = await entra.signIn(old);
+    assert.equal(back.session.user.id, oldId);
+    assert.equal(back.session.user.email, 'desk.former@example.test');
+  });
+
+  test('the same person with a new identity: the admin removes the old one (audited); the new subject then links on the usual proof', async () => {
+    await t.db.query(`INSERT INTO tenant_domains (tenant_id, domain, verification_token, verified_at) VALUES ($1, 'moved.test', 'x', now())`, [tt.tenant.id]);
+    const before = person('vic@moved.test');
+    const vicId = (await entra.signIn(before)).session.user.id;
+    const detail = await admin.get(`/api/v1/users/${vicId}`);
+    assert.deepEqual(detail.body.identities.map((x: any) => [x.connection, x.subject]), [['entra', before.oid]]);
+
+    const after = person('vic@moved.test');
+    await refusedUnchanged(await entra.response(after), 'subject_conflict');
+    assert.equal((await admin.delete(`/api/v1/users/${vicId}/identities/entra`)).status, 204);
+    assert.equal((await admin.delete(`/api/v1/users/${vicId}/identities/entra`)).status, 404);
+    const audit = (await admin.get('/api/v1/audit?action=user.identity_unlinked')).body.items[0];
+    assert.equal(audit.targetId, vicId);
+    assert.equal(audit.details.subject, before.oid);
+    assert.equal((await entra.signIn(after)).session.user.id, vicId);
+    await refusedUnchanged(await entra.response(before), 'subject_conflict');
+  });
+
+  test('an email change is refused for accounts SCIM manages and for an address another account holds; nothing changes', async () => {
+    const created = await scim.call('POST', 'Users', newUser('dir@unverified.test'));
+    const managed = await admin.patch(`/api/v1/users/${created.body.id}`, { email: 'x@unverified.test' });
+    assert.equal(managed.status, 409);
+    assert.equal(managed.body.code, 'managed_by_scim');
+    const a = (await entra.signIn(person('one@example.test'))).session.user.id;
+    await entra.signIn(person('two@example.test'));
+    const taken = await admin.patch(`/api/v1/users/${a}`, { email: 'TWO@example.test' });
+    assert.equal(taken.status, 409);
+    assert.equal(taken.body.code, 'user_exists');
+    assert.equal((await userByEmail('one@example.test'))!.id, a);
+  });
+});
+
 describe('a known subject is recognised by its subject alone', () => {
   test('a changed address is taken over, audited and traced; the next holder of the old address gets an account of their own', async () => {
     const kim = person('kim@example.test', 'Kim Old');

@@ -194,20 +194,34 @@ export async function setPersonRoles(ctx: Ctx, userId: string, roles: Role[]): P
   });
 }
 
+/**
+ * An administrator's change to a person. A new email is refused for accounts SCIM manages (the
+ * directory owns it) and when another account holds the address (409 `user_exists`).
+ */
 export async function updateUser(
   ctx: Ctx,
   userId: string,
-  patch: { displayName?: string; status?: 'active' | 'disabled'; breakGlass?: boolean },
+  patch: { email?: string; displayName?: string; status?: 'active' | 'disabled'; breakGlass?: boolean },
 ): Promise<User> {
+  const email = patch.email === undefined ? null : normaliseEmail(patch.email);
   return ctx.db.transaction(async (tx) => {
     const before = await getUser(tx, ctx.tenant.id, userId);
     await lockAdminChanges(tx, ctx.tenant.id);
-    await tx.query(
-      `UPDATE users SET display_name = coalesce($3, display_name), status = coalesce($4, status),
-         break_glass = coalesce($5, break_glass), updated_at = now()
-       WHERE tenant_id = $1 AND id = $2`,
-      [ctx.tenant.id, userId, patch.displayName ?? null, patch.status ?? null, patch.breakGlass ?? null],
-    );
+    if (email !== null && email !== before.email) {
+      const managed = await tx.query('SELECT 1 FROM users WHERE tenant_id = $1 AND id = $2 AND user_name IS NOT NULL AND deleted_at IS NULL', [ctx.tenant.id, userId]);
+      if (managed.length) throw new Conflict(`SCIM provisioning manages ${before.email}: change the address in the identity provider's directory.`, 'managed_by_scim');
+    }
+    try {
+      await tx.query(
+        `UPDATE users SET email = coalesce($6, email), display_name = coalesce($3, display_name), status = coalesce($4, status),
+           break_glass = coalesce($5, break_glass), updated_at = now()
+         WHERE tenant_id = $1 AND id = $2`,
+        [ctx.tenant.id, userId, patch.displayName ?? null, patch.status ?? null, patch.breakGlass ?? null, email],
+      );
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new Conflict(`Another account already has the address ${email}.`, 'user_exists');
+      throw err;
+    }
     if (patch.status === 'disabled' && before.status !== 'disabled') {
       await revokeUserSessions(tx, ctx.tenant.id, userId);
     }
@@ -219,12 +233,49 @@ export async function updateUser(
     }
     await assertAnAdminRemains(tx, ctx.tenant.id);
     const changes = Object.fromEntries(
-      Object.entries(patch).filter(([k, v]) => v !== undefined && v !== (before as unknown as Record<string, unknown>)[k]),
+      Object.entries({ ...patch, ...(email !== null ? { email } : {}) }).filter(([k, v]) => v !== undefined && v !== (before as unknown as Record<string, unknown>)[k]),
     );
     if (Object.keys(changes).length) {
       await audit(ctx, tx, { action: 'user.updated', targetType: 'user', targetId: userId, details: changes });
     }
     return getUser(tx, ctx.tenant.id, userId);
+  });
+}
+
+export interface SigninIdentity {
+  connection: string;
+  connectionName: string;
+  protocol: string;
+  subject: string;
+  createdAt: Date;
+  lastSigninAt: Date | null;
+}
+
+/** The identity-provider subjects bound to an account, one at most per connection. */
+export async function listIdentities(q: Queryable, tenantId: string, userId: string): Promise<SigninIdentity[]> {
+  return q.query<SigninIdentity>(
+    `SELECT c.slug AS connection, c.display_name AS "connectionName", c.protocol, x.subject, x.created_at AS "createdAt", x.last_signin_at AS "lastSigninAt"
+     FROM external_identities x JOIN sso_connections c ON c.tenant_id = x.tenant_id AND c.id = x.connection_id
+     WHERE x.tenant_id = $1 AND x.user_id = $2 ORDER BY lower(c.display_name)`,
+    [tenantId, userId],
+  );
+}
+
+/**
+ * Unbinds a person's identity on a connection: the next sign-in of that subject is judged as a new
+ * one by the account-linking rule. Audited as `user.identity_unlinked`.
+ * @throws NotFound when the account holds no identity on that connection
+ */
+export async function unlinkIdentity(ctx: Ctx, userId: string, connectionSlug: string): Promise<void> {
+  await ctx.db.transaction(async (tx) => {
+    await getUser(tx, ctx.tenant.id, userId);
+    const gone = await tx.query<{ subject: string }>(
+      `DELETE FROM external_identities x USING sso_connections c
+       WHERE x.tenant_id = $1 AND x.user_id = $2 AND c.tenant_id = x.tenant_id AND c.id = x.connection_id AND c.slug = $3 RETURNING x.subject`,
+      [ctx.tenant.id, userId, connectionSlug],
+    );
+    if (!gone.length) throw new NotFound('Sign-in identity');
+    await audit(ctx, tx, { action: 'user.identity_unlinked', targetType: 'user', targetId: userId, details: { connection: connectionSlug, subject: gone[0]!.subject } });
   });
 }
 

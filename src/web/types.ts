@@ -29,7 +29,17 @@ export interface Grant {
   groupRef: string | null;
 }
 
-export type UserDetail = User & { grants: Grant[] };
+/** An identity-provider subject bound to an account (one per connection). */
+export interface SigninIdentity {
+  connection: string;
+  connectionName: string;
+  protocol: string;
+  subject: string;
+  createdAt: string;
+  lastSigninAt: string | null;
+}
+
+export type UserDetail = User & { grants: Grant[]; identities: SigninIdentity[] };
 
 export interface Session {
   tenant: { id: string; slug: string; name: string };

@@ -4,7 +4,7 @@ import { api, qs } from '../api';
 import { AdminNav } from '../components/AdminNav';
 import { PageHeader } from '../components/PageHeader';
 import { Avatar, Dialog, EmptyState, ErrorNotice, Field, FormError, Icon, Loading, Notice, RelativeTime, SkeletonRows, Spinner } from '../components/ui';
-import { humanize, ROLE_HINTS, ROLE_LABELS } from '../format';
+import { formatDateTime, humanize, ROLE_HINTS, ROLE_LABELS } from '../format';
 import { useApi, usePaged, useSlashKey, useTitle } from '../hooks';
 import { useSession } from '../session';
 import { ROLES, type Grant, type Role, type User, type UserDetail } from '../types';
@@ -264,6 +264,7 @@ function UserEditor({ userId, onChanged }: { userId: string; onChanged: (u: User
   const { session } = useSession();
   const detail = useApi<UserDetail>(`/users/${userId}`);
   const [roles, setRoles] = useState<Role[] | null>(null);
+  const [email, setEmail] = useState<string | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [flash, setFlash] = useState<string | null>(null);
@@ -375,6 +376,61 @@ function UserEditor({ userId, onChanged }: { userId: string; onChanged: (u: User
             <span className="muted small">May sign in with a password even when single sign-on is required. Keep these few and watched.</span>
           </span>
         </label>
+      </section>
+      <section aria-labelledby="email-h" className="stack">
+        <h3 id="email-h" className="h4">
+          Email address
+        </h3>
+        <form
+          className="inline-form"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void act('email', () => api.patch(`/users/${u.id}`, { email: (email ?? u.email).trim() }), 'The email address is changed.').then(() => setEmail(null));
+          }}
+        >
+          <input aria-labelledby="email-h" type="email" value={email ?? u.email} onChange={(e) => setEmail(e.target.value)} data-testid="user-email" />
+          <button type="submit" className="btn" disabled={busy !== null || email === null || email.trim() === u.email} data-testid="save-email">
+            {busy === 'email' && <Spinner small />} Change email
+          </button>
+        </form>
+        <p className="muted small">When an address was given to someone new, change the old account&apos;s address: the newcomer then gets an account of their own at their first sign-in. Accounts SCIM provisions take their address from the directory.</p>
+      </section>
+
+      <section aria-labelledby="identities-h" className="stack" data-testid="user-identities">
+        <h3 id="identities-h" className="h4">
+          Sign-in identities
+        </h3>
+        <p className="muted small">
+          The identity-provider subject each single sign-on connection signs this person in as. Remove one when the person got a new identity at the
+          identity provider; their next sign-in then links again by the usual rule.
+        </p>
+        {u.identities.length === 0 ? (
+          <p className="muted small">None: this person has not signed in with single sign-on.</p>
+        ) : (
+          <ul className="identity-list">
+            {u.identities.map((x) => (
+              <li key={x.connection} data-testid={`identity-${x.connection}`}>
+                <span>
+                  <strong>{x.connectionName}</strong> <code className="small">{x.subject}</code>
+                  <br />
+                  <span className="muted small">
+                    bound {formatDateTime(x.createdAt)}
+                    {x.lastSigninAt ? `, last sign-in ${formatDateTime(x.lastSigninAt)}` : ''}
+                  </span>
+                </span>
+                <button
+                  type="button"
+                  className="btn small danger-outline"
+                  disabled={busy !== null}
+                  onClick={() => void act(`unlink-${x.connection}`, () => api.delete(`/users/${u.id}/identities/${encodeURIComponent(x.connection)}`), `The ${x.connectionName} identity is no longer bound to this account.`)}
+                  data-testid={`unlink-${x.connection}`}
+                >
+                  {busy === `unlink-${x.connection}` && <Spinner small />} Remove
+                </button>
+              </li>
+            ))}
+          </ul>
+        )}
       </section>
       <div aria-live="polite">{flash && <Notice tone="success">{flash}</Notice>}</div>
       <FormError error={error} testId="user-editor-error" />
