@@ -263,6 +263,19 @@ describe('accounts SCIM deleted (tombstones), as SCIM’s recycled-address rule 
   });
 });
 
+describe('two first sign-ins of one person at once (two tabs)', () => {
+  test('both sign in, to one account', async () => {
+    const twin = person('twin@example.test');
+    const [a, b] = await Promise.all([entra.response(twin), entra.response(twin)]);
+    const [ra, rb] = await Promise.all([entra.post(a), entra.post(b)]);
+    assert.deepEqual([ra.status, rb.status], [303, 303]);
+    const ids = await Promise.all([ra, rb].map(async (r) => (await r.client.get('/api/v1/session')).body.user.id));
+    assert.equal(ids[0], ids[1]);
+    const n = await t.db.query(`SELECT 1 FROM users WHERE tenant_id = $1 AND lower(email) = 'twin@example.test'`, [tt.tenant.id]);
+    assert.equal(n.length, 1);
+  });
+});
+
 describe('the ACS never answers an error after committing', () => {
   test('a NUL in the unsigned Response ID (as a character reference) is refused and nothing is kept but the failure', async () => {
     const xml = (await entra.response(person('nul@example.test'))).replace(/(<samlp:Response [^>]*ID=")_/, '$1_&#0;');

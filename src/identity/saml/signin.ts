@@ -1,6 +1,7 @@
 import type { Config } from '../../config.js';
 import type { Ctx, Tenant } from '../../context.js';
-import type { Db } from '../../db/db.js';
+import { isUniqueViolation, type Db } from '../../db/db.js';
+import { Conflict } from '../../http/errors.js';
 import { audit } from '../../audit/audit.js';
 import { safeLandingPath } from '../../http/redirects.js';
 import { getConnection, spUrls, type Connection } from '../connections.js';
@@ -56,7 +57,7 @@ export async function completeSamlSignin(
   let test = await isTestRequest(db, tenant.id, conn.id, input.samlResponse);
   try {
     if (!conn.enabled) throw new SamlFailure('connection_disabled', `The connection "${conn.slug}" is disabled.`);
-    const result = await db.transaction(async (tx) => {
+    const signIn = () => db.transaction(async (tx) => {
       const { facts, binding } = await verifySamlResponse(tx, { samlResponse: input.samlResponse, tenantId: tenant.id, conn, sp }, trace);
       test = binding.test;
       const claims = mapClaims(facts, conn.attributeMap);
@@ -108,6 +109,13 @@ export async function completeSamlSignin(
       await saveTrace();
       return { kind: 'signed_in' as const, session, landing: safeLandingPath(landing, tenant.slug) };
     });
+    // Two first sign-ins of one person at once (two tabs) race to create the account; the loser
+    // finds it on a second try instead of answering 500.
+    const result = await signIn().catch((err: unknown) => {
+      if (!lostCreationRace(err)) throw err;
+      trace.restart();
+      return signIn();
+    });
     if (result.kind === 'waiting') return { kind: 'waiting', redirect: `/t/${tenant.slug}/waiting` };
     return { kind: 'signed_in', cookieValue: result.session.cookieValue, expiresAt: result.session.expiresAt, redirect: result.landing };
   } catch (err) {
@@ -140,6 +148,10 @@ export async function completeSamlSignin(
     });
     return { kind: 'failed', reference: trace.reference, code: err.code, test };
   }
+}
+
+function lostCreationRace(err: unknown): boolean {
+  return isUniqueViolation(err) || (err instanceof Conflict && err.code === 'user_exists');
 }
 
 /** Carries a successful test sign-in out of the transaction that must roll back. */

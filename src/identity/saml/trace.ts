@@ -25,6 +25,12 @@ export class SigninTrace {
     this.steps.push({ check, ok: false, detail });
   }
 
+  /** Forgets the steps of an attempt that is being made again. */
+  restart(): void {
+    this.steps.length = 0;
+    this.data = {};
+  }
+
   async save(
     q: Queryable,
     row: { tenantId: string; connectionId: string | null; test: boolean; outcome: 'success' | 'failure'; errorCode?: string; userId?: string | null },
