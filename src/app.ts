@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fastifyCookie from '@fastify/cookie';
 import fastifySwagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -6,7 +6,7 @@ import type { Config } from './config.js';
 import type { Db } from './db/db.js';
 import { apiV1 } from './api/index.js';
 import { Problem } from './api/schemas.js';
-import { installProblemHandler } from './http/problem.js';
+import { installProblemHandler, problem, sendProblem } from './http/problem.js';
 import { installObservability } from './http/observability.js';
 import { installWeb } from './http/web.js';
 import { installValidation } from './http/validation.js';
@@ -17,7 +17,8 @@ import { SecretBox } from './identity/secrets.js';
 import { dnsTxtLookup } from './tenancy/domains.js';
 import { pruneCounters } from './http/rate-limit.js';
 import { pruneSessions } from './identity/sessions/sessions.js';
-import { installScimRoutes } from './scim/routes.js';
+import { installScimRoutes, SCIM_CONTENT_TYPE } from './scim/routes.js';
+import { ScimError } from './scim/errors.js';
 import { installOAuthRoutes } from './scim/oauth.js';
 import { pruneAccessTokens } from './scim/credentials.js';
 import { pruneActivity } from './scim/activity.js';
@@ -37,8 +38,28 @@ const SECURITY_HEADERS = {
     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
 };
 
+/**
+ * A path the router cannot decode (`%ED%A0%80`, a lone surrogate; a cut UTF-8 sequence) gets the
+ * same 400 as any other invalid input, in the format of the protocol it was meant for.
+ */
+function frameworkError(err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const status = err.statusCode ?? 400;
+  const detail = err.code === 'FST_ERR_BAD_URL' ? 'The path is not percent-encoded UTF-8.' : err.message;
+  if (/^\/t\/[^/?]+\/scim\/v2(?:[/?]|$)/.test(request.url)) {
+    return reply.code(status).type(SCIM_CONTENT_TYPE).send(new ScimError(status, detail, status === 400 ? 'invalidValue' : undefined).body());
+  }
+  const code = status === 400 ? 'invalid_request' : status >= 500 ? 'internal_error' : err.code.toLowerCase().replace(/^fst_err_/, '');
+  return sendProblem(reply, problem(status, code, detail));
+}
+
 /** The composition root: one Fastify app from a config and a database. The caller owns listen(). */
 export async function buildApp({ config, db, logger }: AppOptions): Promise<FastifyInstance> {
+  // HSTS is keyed on PUBLIC_URL, not on the request: behind a TLS-terminating proxy Keydesk itself
+  // sees plain HTTP. Never over an http PUBLIC_URL, where browsers ignore it anyway (RFC 6797 §8.1).
+  const headers = {
+    ...SECURITY_HEADERS,
+    ...(config.publicUrl.startsWith('https:') && config.hstsMaxAge > 0 ? { 'strict-transport-security': `max-age=${config.hstsMaxAge}; includeSubDomains` } : {}),
+  };
   const app = Fastify({
     logger:
       logger === false
@@ -47,6 +68,8 @@ export async function buildApp({ config, db, logger }: AppOptions): Promise<Fast
     bodyLimit: 256 * 1024,
     trustProxy: process.env.KEYDESK_TRUST_PROXY === 'true',
     routerOptions: { ignoreTrailingSlash: true },
+    // Answered before routing, so no onSend hook adds the headers.
+    frameworkErrors: (err, request, reply) => frameworkError(err, request, (reply as FastifyReply).headers(headers)),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorateRequest('auth', null);
@@ -55,7 +78,7 @@ export async function buildApp({ config, db, logger }: AppOptions): Promise<Fast
   app.removeContentTypeParser('text/plain');
   installProblemHandler(app);
   app.addHook('onSend', async (_request, reply) => {
-    reply.headers(SECURITY_HEADERS);
+    reply.headers(headers);
   });
   await app.register(fastifyCookie);
   app.addSchema(Problem);

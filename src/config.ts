@@ -21,6 +21,8 @@ export interface Config {
   dnsServers: string[] | undefined;
   /** SCIM requests per tenant per minute, shared by every node; beyond it, 429 with Retry-After. */
   scimRequestsPerMinute: number;
+  /** Strict-Transport-Security max-age in seconds, sent only when PUBLIC_URL is https; 0: not sent. */
+  hstsMaxAge: number;
 }
 
 export class ConfigError extends Error {}
@@ -95,6 +97,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webDir: path.resolve(env.KEYDESK_WEB_DIR || path.join(packageRoot(), 'dist', 'web')),
     dnsServers: env.KEYDESK_DNS_SERVERS ? env.KEYDESK_DNS_SERVERS.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
     scimRequestsPerMinute: intVar(env, 'KEYDESK_SCIM_REQUESTS_PER_MINUTE', 12_000, 1, 10_000_000),
+    hstsMaxAge: intVar(env, 'KEYDESK_HSTS_MAX_AGE', 31_536_000, 0, 63_072_000),
   };
 }
 

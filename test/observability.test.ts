@@ -1,6 +1,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startApp, type TestApp } from './helpers/app.js';
+import { buildApp } from '../src/app.js';
+import { ConfigError, loadConfig } from '../src/config.js';
 
 let t: TestApp;
 before(async () => {
@@ -39,6 +41,26 @@ test('responses carry security headers', async () => {
   const res = await t.client().get('/healthz');
   assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
   assert.match(res.headers.get('content-security-policy')!, /frame-ancestors 'none'/);
+});
+
+test('Strict-Transport-Security on every response when PUBLIC_URL is https, configurable, never over http', async () => {
+  const hsts = async (env: Record<string, string>) => {
+    const config = loadConfig({ PORT: '0', KEYDESK_SECRET: t.config.secret, KEYDESK_DATA_DIR: '/tmp/keydesk-test-unused', ...env });
+    const app = await buildApp({ config, db: t.db, logger: false });
+    try {
+      // A page, an API problem, a path the router cannot decode, SCIM without a token.
+      const urls = ['/healthz', '/api/v1/tickets', '/api/v1/tickets/%ED%A0%80', '/t/nobody/scim/v2/Users'];
+      return await Promise.all(urls.map(async (url) => (await app.inject({ url })).headers['strict-transport-security']));
+    } finally {
+      await app.close();
+    }
+  };
+  assert.deepEqual(await hsts({ PUBLIC_URL: 'https://desk.example.test' }), Array(4).fill('max-age=31536000; includeSubDomains'));
+  assert.deepEqual(await hsts({ PUBLIC_URL: 'https://desk.example.test', KEYDESK_HSTS_MAX_AGE: '600' }), Array(4).fill('max-age=600; includeSubDomains'));
+  assert.deepEqual(await hsts({ PUBLIC_URL: 'https://desk.example.test', KEYDESK_HSTS_MAX_AGE: '0' }), Array(4).fill(undefined));
+  assert.deepEqual(await hsts({ PUBLIC_URL: 'http://desk.example.test' }), Array(4).fill(undefined));
+  assert.equal((await t.client().get('/healthz')).headers.get('strict-transport-security'), null);
+  assert.throws(() => loadConfig({ KEYDESK_SECRET: t.config.secret, KEYDESK_HSTS_MAX_AGE: '-1' }), ConfigError);
 });
 
 test('a tenant home with or without the trailing slash is served, not redirected in a loop', async () => {

@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import { requireAuth, requireRole } from '../http/auth.js';
+import { AppError } from '../http/errors.js';
 import { queryAudit } from '../audit/query.js';
 import { errors, type RoutePlugin } from './common.js';
 import { DateTime, Nullable, Page, StringEnum } from './schemas.js';
@@ -17,6 +18,21 @@ const Entry = Type.Object({
   ip: Nullable(Type.String()),
   details: Type.Record(Type.String(), Type.Unknown()),
 });
+
+/**
+ * RFC 3339 allows what PostgreSQL refuses (year 0000, an offset of +23:59): the instant goes to the
+ * database in UTC, and only within the years PostgreSQL and JavaScript share without surprises.
+ */
+function instant(field: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  // JavaScript has no leap second; a second earlier makes no difference to a filter.
+  const d = new Date(value.replace(/:60(?=(\.\d+)?([zZ]|[+-]))/, ':59'));
+  const year = d.getUTCFullYear();
+  if (Number.isNaN(d.getTime()) || year < 1 || year > 9999) {
+    throw new AppError(400, 'invalid_request', 'The querystring is invalid.', { errors: [{ field, message: 'must be a date-time between the years 1 and 9999' }] });
+  }
+  return d.toISOString();
+}
 
 export const auditRoutes: RoutePlugin = async (app) => {
   app.get('/audit', {
@@ -40,8 +56,8 @@ export const auditRoutes: RoutePlugin = async (app) => {
   }, async (request) => {
     const { ctx } = requireAuth(request);
     requireRole(ctx, 'admin');
-    const { cursor, limit, ...filter } = request.query;
-    const rows = await queryAudit(ctx, { ...filter, limit: limit + 1, before: cursor ? Number(cursor) : undefined });
+    const { cursor, limit, since, until, ...filter } = request.query;
+    const rows = await queryAudit(ctx, { ...filter, since: instant('since', since), until: instant('until', until), limit: limit + 1, before: cursor ? Number(cursor) : undefined });
     const page = rows.slice(0, limit);
     return { items: page, nextCursor: rows.length > limit ? String(page[page.length - 1]!.id) : null };
   });

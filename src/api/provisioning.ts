@@ -4,7 +4,7 @@ import type { ActorCtx } from '../context.js';
 import { listActivity } from '../scim/activity.js';
 import { createCredential, listCredentials, MAX_PER_KIND, removeCredential, renewCredential, setCredentialActive } from '../scim/credentials.js';
 import { errors, type RoutePlugin } from './common.js';
-import { DateTime, IdParams, Nullable, Page, StringEnum, Uuid } from './schemas.js';
+import { DateTime, IdParams, Nullable, Page, StringEnum, Text, Uuid } from './schemas.js';
 
 const tags = ['provisioning'];
 
@@ -70,7 +70,7 @@ export const provisioningRoutes: RoutePlugin = async (app, opts) => {
       tags,
       summary: 'Generate a secret token or an OAuth client; the secret is shown once (admins)',
       body: Type.Object(
-        { kind: StringEnum(['token', 'client'] as const), name: Type.Optional(Type.String({ maxLength: 100 })), expiresInDays: Lifetime },
+        { kind: StringEnum(['token', 'client'] as const), name: Type.Optional(Text(100)), expiresInDays: Lifetime },
         { additionalProperties: false },
       ),
       response: { 201: WithSecret, ...errors },

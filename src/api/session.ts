@@ -11,7 +11,7 @@ import { getUser } from '../identity/users.js';
 import { loadActor } from '../identity/actor.js';
 import { LIFECYCLE } from '../itsm/lifecycle.js';
 import { errors, type RoutePlugin } from './common.js';
-import { RoleSchema, UserSchema } from './schemas.js';
+import { RoleSchema, Text, UserSchema } from './schemas.js';
 
 const SessionView = Type.Object({
   tenant: Type.Object({ id: Type.String(), slug: Type.String(), name: Type.String() }),
@@ -53,8 +53,8 @@ export const sessionRoutes: RoutePlugin = async (app, { deps }) => {
       summary: 'Sign in with a local password (and a TOTP code when enrolled)',
       body: Type.Object(
         {
-          tenant: Type.String({ minLength: 1, maxLength: 40 }),
-          email: Type.String({ minLength: 3, maxLength: 320 }),
+          tenant: Text(40),
+          email: Text(320, { minLength: 3 }),
           password: Type.String({ minLength: 1, maxLength: 1024 }),
           otp: Type.Optional(Type.String({ maxLength: 10 })),
         },

@@ -18,7 +18,7 @@ import { addDomain, deleteDomain, listDomains, verifyDomain } from '../tenancy/d
 import { enforcementState, setEnforcement } from '../identity/enforcement.js';
 import { Conflict, NotFound } from '../http/errors.js';
 import { errors, type RoutePlugin } from './common.js';
-import { DateTime, IdParams, Nullable, StringEnum } from './schemas.js';
+import { DateTime, IdParams, Nullable, StringEnum, Text } from './schemas.js';
 
 const CertificateSchema = Type.Object({
   subject: Type.String(),
@@ -69,14 +69,14 @@ export const ConnectionSchema = Type.Object(
 
 const NewConnection = Type.Object(
   {
-    slug: Type.String({ minLength: 1, maxLength: 40 }),
-    displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
-    metadataXml: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 * 1024 })),
-    metadataUrl: Type.Optional(Type.String({ minLength: 1, maxLength: 2000 })),
-    entityId: Type.Optional(Type.String({ minLength: 1, maxLength: 1000 })),
-    ssoUrl: Type.Optional(Type.String({ minLength: 1, maxLength: 2000 })),
-    sloUrl: Type.Optional(Type.String({ minLength: 1, maxLength: 2000 })),
-    certificates: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 20000 }), { minItems: 1, maxItems: 10 })),
+    slug: Text(40),
+    displayName: Type.Optional(Text(100)),
+    metadataXml: Type.Optional(Text(1024 * 1024)),
+    metadataUrl: Type.Optional(Text(2000)),
+    entityId: Type.Optional(Text(1000)),
+    ssoUrl: Type.Optional(Text(2000)),
+    sloUrl: Type.Optional(Text(2000)),
+    certificates: Type.Optional(Type.Array(Text(20000), { minItems: 1, maxItems: 10 })),
     allowIdpInitiated: Type.Optional(Type.Boolean()),
     allowSha1: Type.Optional(Type.Boolean()),
     clockSkewSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 600 })),
@@ -90,12 +90,12 @@ const NewConnection = Type.Object(
 );
 
 const SourceFields = {
-  metadataXml: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 * 1024 })),
-  metadataUrl: Type.Optional(Type.String({ minLength: 1, maxLength: 2000 })),
-  entityId: Type.Optional(Type.String({ minLength: 1, maxLength: 1000 })),
-  ssoUrl: Type.Optional(Type.String({ minLength: 1, maxLength: 2000 })),
-  sloUrl: Type.Optional(Type.String({ minLength: 1, maxLength: 2000 })),
-  certificates: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 20000 }), { minItems: 1, maxItems: 10 })),
+  metadataXml: Type.Optional(Text(1024 * 1024)),
+  metadataUrl: Type.Optional(Text(2000)),
+  entityId: Type.Optional(Text(1000)),
+  ssoUrl: Type.Optional(Text(2000)),
+  sloUrl: Type.Optional(Text(2000)),
+  certificates: Type.Optional(Type.Array(Text(20000), { minItems: 1, maxItems: 10 })),
 };
 
 /** The identity provider's side from request fields: exactly one of metadata XML, metadata URL, or by hand. */
@@ -181,7 +181,7 @@ export const ssoRoutes: RoutePlugin = async (app, { deps }) => {
       params: IdParams,
       body: Type.Object(
         {
-          displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+          displayName: Type.Optional(Text(100)),
           enabled: Type.Optional(Type.Boolean()),
           jit: Type.Optional(Type.Boolean()),
           waitingRoom: Type.Optional(Type.Boolean()),
@@ -284,7 +284,7 @@ export const ssoRoutes: RoutePlugin = async (app, { deps }) => {
       summary: 'Map an identity-provider group (Entra object id or Okta name) to a role (admins)',
       body: Type.Object(
         {
-          groupRef: Type.String({ minLength: 1, maxLength: 256 }),
+          groupRef: Text(256),
           role: StringEnum(['agent', 'change_manager', 'admin'] as const),
           precedence: Type.Optional(Type.Integer({ minimum: 0, maximum: 100000 })),
         },
@@ -319,7 +319,7 @@ export const ssoRoutes: RoutePlugin = async (app, { deps }) => {
     schema: {
       tags,
       summary: 'Add a domain; publish the returned TXT record, then verify (admins)',
-      body: Type.Object({ domain: Type.String({ minLength: 1, maxLength: 253 }) }, { additionalProperties: false }),
+      body: Type.Object({ domain: Text(253) }, { additionalProperties: false }),
       response: { 201: DomainSchema, ...errors },
     },
   }, async (request, reply) => {

@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import { requireAuth, requireRole } from '../http/auth.js';
 import { createTeam, getTeam, listTeams, updateTeam } from '../itsm/teams.js';
 import { errors, type RoutePlugin } from './common.js';
-import { IdParams, TeamSchema, Uuid } from './schemas.js';
+import { IdParams, TeamSchema, Text, Uuid } from './schemas.js';
 
 export const teamRoutes: RoutePlugin = async (app) => {
   const tags = ['teams'];
@@ -19,7 +19,7 @@ export const teamRoutes: RoutePlugin = async (app) => {
     schema: {
       tags,
       summary: 'Create a team (admins)',
-      body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }), memberIds: Type.Optional(Members) }, { additionalProperties: false }),
+      body: Type.Object({ name: Text(100), memberIds: Type.Optional(Members) }, { additionalProperties: false }),
       response: { 201: TeamSchema, ...errors },
     },
   }, async (request, reply) => {
@@ -41,7 +41,7 @@ export const teamRoutes: RoutePlugin = async (app) => {
       summary: 'Rename a team or set its members (admins)',
       params: IdParams,
       body: Type.Object(
-        { name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })), memberIds: Type.Optional(Members) },
+        { name: Type.Optional(Text(100)), memberIds: Type.Optional(Members) },
         { additionalProperties: false, minProperties: 1 },
       ),
       response: { 200: TeamSchema, ...errors },

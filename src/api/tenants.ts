@@ -7,6 +7,7 @@ import { listConnections } from '../identity/connections.js';
 import { findTenantBySlug } from '../tenancy/tenants.js';
 import { tenantForEmail } from '../tenancy/domains.js';
 import { errors, type RoutePlugin } from './common.js';
+import { Text } from './schemas.js';
 
 const ConnectionButton = Type.Object({ slug: Type.String(), displayName: Type.String(), loginUrl: Type.String() });
 
@@ -56,7 +57,7 @@ export const tenantRoutes: RoutePlugin = async (app, { deps }) => {
     schema: {
       tags: ['session'],
       summary: 'Home realm discovery: the workspace and sign-in options for a work email, by its verified domain',
-      body: Type.Object({ email: Type.String({ minLength: 3, maxLength: 320 }) }, { additionalProperties: false }),
+      body: Type.Object({ email: Text(320, { minLength: 3 }) }, { additionalProperties: false }),
       response: {
         200: Type.Object({ tenant: Type.Object({ slug: Type.String(), name: Type.String() }), connections: Type.Array(ConnectionButton) }),
         ...errors,

@@ -29,6 +29,7 @@ import {
   TicketQuery,
   TicketSchema,
   StringEnum,
+  Text,
 } from './schemas.js';
 
 /** Adds what the caller may do next, so clients need not re-implement the policy. */
@@ -106,7 +107,7 @@ export const ticketRoutes: RoutePlugin = async (app) => {
       body: Type.Object(
         {
           decision: StringEnum(['approved', 'rejected'] as const),
-          comment: Type.String({ minLength: 1, maxLength: 5000 }),
+          comment: Text(5000),
         },
         { additionalProperties: false },
       ),

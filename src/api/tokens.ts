@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import { createApiToken, listApiTokens, revokeApiToken } from '../identity/tokens/api-tokens.js';
 import { requireAuth } from '../http/auth.js';
 import { errors, type RoutePlugin } from './common.js';
-import { DateTime, IdParams, Nullable, Uuid } from './schemas.js';
+import { DateTime, IdParams, Nullable, Text, Uuid } from './schemas.js';
 
 const TokenSchema = Type.Object({
   id: Uuid,
@@ -23,7 +23,7 @@ export const tokenRoutes: RoutePlugin = async (app) => {
       tags: ['tokens'],
       summary: 'Create a personal API token; the secret is shown once',
       body: Type.Object(
-        { name: Type.String({ minLength: 1, maxLength: 100 }), expiresInDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 730 })) },
+        { name: Text(100), expiresInDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 730 })) },
         { additionalProperties: false },
       ),
       response: { 201: Type.Object({ token: TokenSchema, secret: Type.String() }), ...errors },

@@ -1,12 +1,13 @@
 import { Type } from 'typebox';
 import { requireAuth, requireRole } from '../http/auth.js';
 import { isStaff } from '../identity/roles.js';
-import { Forbidden } from '../http/errors.js';
-import { createUser, getUser, listGrants, listUsers, setPersonRoles, updateUser } from '../identity/users.js';
+import { BadRequest, Forbidden } from '../http/errors.js';
+import { storable } from '../db/storable.js';
+import { createUser, getUser, listGrants, listIdentities, listUsers, setPersonRoles, unlinkIdentity, updateUser } from '../identity/users.js';
 import { revokeUserSessions } from '../identity/sessions/sessions.js';
 import { audit } from '../audit/audit.js';
 import { errors, type RoutePlugin } from './common.js';
-import { GrantSchema, IdParams, Page, RoleSchema, UserSchema, StringEnum } from './schemas.js';
+import { GrantSchema, IdentitySchema, IdParams, Page, RoleSchema, UserSchema, StringEnum, Text } from './schemas.js';
 
 export const userRoutes: RoutePlugin = async (app) => {
   const tags = ['users'];
@@ -21,7 +22,7 @@ export const userRoutes: RoutePlugin = async (app) => {
           status: Type.Optional(StringEnum(['active', 'waiting', 'disabled'] as const)),
           q: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
           limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
-          cursor: Type.Optional(Type.String({ maxLength: 400 })),
+          cursor: Type.Optional(Type.String({ maxLength: 400, pattern: '^[A-Za-z0-9_-]*$' })),
         },
         { additionalProperties: false },
       ),
@@ -32,6 +33,8 @@ export const userRoutes: RoutePlugin = async (app) => {
     if (!isStaff(ctx.actor.roles)) throw new Forbidden('Only staff can list people.');
     const { cursor, ...filter } = request.query;
     const after = cursor ? Buffer.from(cursor, 'base64url').toString('utf8') : undefined;
+    // Any base64url decodes to something; "AA" decodes to a NUL, which the database refuses.
+    if (after !== undefined && !storable(after)) throw new BadRequest('The cursor is invalid. Start again from the first page.');
     const items = await listUsers(ctx.db, ctx.tenant.id, { ...filter, after, limit: filter.limit + 1 });
     const page = items.slice(0, filter.limit);
     const last = page[page.length - 1];
@@ -44,8 +47,8 @@ export const userRoutes: RoutePlugin = async (app) => {
       summary: 'Create a local account (admins). The password must be changed at first sign-in.',
       body: Type.Object(
         {
-          email: Type.String({ minLength: 3, maxLength: 320 }),
-          displayName: Type.String({ minLength: 1, maxLength: 200 }),
+          email: Text(320, { minLength: 3 }),
+          displayName: Text(200),
           password: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
           roles: Type.Array(RoleSchema, { maxItems: 4, default: ['requester'] }),
           breakGlass: Type.Optional(Type.Boolean()),
@@ -66,23 +69,38 @@ export const userRoutes: RoutePlugin = async (app) => {
       tags,
       summary: 'One person, with where each role came from (staff)',
       params: IdParams,
-      response: { 200: Type.Intersect([UserSchema, Type.Object({ grants: Type.Array(GrantSchema) })]), ...errors },
+      response: { 200: Type.Intersect([UserSchema, Type.Object({ grants: Type.Array(GrantSchema), identities: Type.Array(IdentitySchema) })]), ...errors },
     },
   }, async (request) => {
     const { ctx } = requireAuth(request);
     if (!isStaff(ctx.actor.roles) && request.params.id !== ctx.actor.userId) throw new Forbidden('Only staff can view other people.');
     const user = await getUser(ctx.db, ctx.tenant.id, request.params.id);
-    return { ...user, grants: await listGrants(ctx.db, ctx.tenant.id, user.id) };
+    return { ...user, grants: await listGrants(ctx.db, ctx.tenant.id, user.id), identities: await listIdentities(ctx.db, ctx.tenant.id, user.id) };
+  });
+
+  app.delete('/users/:id/identities/:connection', {
+    schema: {
+      tags,
+      summary: "Unbind a person's identity on a connection (admins): its next sign-in is judged as a new identity's",
+      params: Type.Object({ id: IdParams.properties.id, connection: Type.String({ minLength: 1, maxLength: 40 }) }),
+      response: { 204: Type.Null(), ...errors },
+    },
+  }, async (request, reply) => {
+    const { ctx } = requireAuth(request);
+    requireRole(ctx, 'admin');
+    await unlinkIdentity(ctx, request.params.id, request.params.connection);
+    return reply.code(204).send(null);
   });
 
   app.patch('/users/:id', {
     schema: {
       tags,
-      summary: 'Rename, disable or enable, or flag as break-glass (admins)',
+      summary: 'Rename, change the email, disable or enable, or flag as break-glass (admins)',
       params: IdParams,
       body: Type.Object(
         {
-          displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+          email: Type.Optional(Text(320, { minLength: 3, description: 'Refused (409) for accounts SCIM manages and for an address another account holds' })),
+          displayName: Type.Optional(Text(200)),
           status: Type.Optional(StringEnum(['active', 'disabled'] as const)),
           breakGlass: Type.Optional(Type.Boolean()),
         },

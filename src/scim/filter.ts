@@ -1,5 +1,5 @@
 import { invalidFilter, invalidPath, type ScimError } from './errors.js';
-import { storable } from './values.js';
+import { storable } from '../db/storable.js';
 
 /**
  * The SCIM filter grammar (RFC 7644 §3.4.2.2) parsed into a tree. The tree is translated to

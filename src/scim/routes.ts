@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/db.js';
 import { AppError, TooManyRequests } from '../http/errors.js';
 import { hit } from '../http/rate-limit.js';
+import { queryTextProblem } from '../http/text.js';
 import { findTenantBySlug } from '../tenancy/tenants.js';
 import { recordActivity } from './activity.js';
 import { authenticateScimBearer, type Caller } from './credentials.js';
@@ -70,6 +71,10 @@ export async function installScimRoutes(app: FastifyInstance, db: Db, config: Co
         state.tenantId = tenant.id;
         await hit(db, { bucket: `scim:${tenant.id}`, max: config.scimRequestsPerMinute, windowSeconds: 60 });
         state.ctx = { db, tenant, actor: null, ip: request.ip, actorLabel: `scim:${state.caller.name}`, base: `${config.publicUrl}/t/${tenant.slug}/scim/v2` };
+        // After authentication, so the refusal is in the activity log; its message does not echo
+        // the text, which the log could not store either.
+        const bad = queryTextProblem(request);
+        if (bad) throw new ScimError(400, `The query parameter "${bad.field}" ${bad.message}.`, bad.field === 'filter' ? 'invalidFilter' : 'invalidValue');
       });
 
       // Written before the response leaves, so when Entra has its answer the admin can see it too.
@@ -133,10 +138,12 @@ export async function installScimRoutes(app: FastifyInstance, db: Db, config: Co
 
         scope.post<{ Querystring: Query }>(path, async (request, reply) => {
           note(request, kind.name);
+          // Read before writing: a bad `attributes` must refuse the request, not follow a done write.
+          const projection = projectionOf(kind, request.query);
           const created = kind === USER ? await createScimUser(ctxOf(request), request.body) : await createScimGroup(ctxOf(request), request.body);
           note(request, kind.name, created.id as string);
           reply.header('Location', (created.meta as Doc).location as string);
-          return send(reply, 201, project(projectionOf(kind, request.query), created));
+          return send(reply, 201, project(projection, created));
         });
 
         scope.get<{ Params: { id: string }; Querystring: Query }>(`${path}/:id`, async (request, reply) => {
@@ -148,17 +155,19 @@ export async function installScimRoutes(app: FastifyInstance, db: Db, config: Co
 
         scope.put<{ Params: { id: string }; Querystring: Query }>(`${path}/:id`, async (request, reply) => {
           note(request, kind.name, request.params.id);
+          const projection = projectionOf(kind, request.query);
           const replaced = kind === USER ? await replaceScimUser(ctxOf(request), request.params.id, request.body) : await replaceScimGroup(ctxOf(request), request.params.id, request.body);
-          return send(reply, 200, project(projectionOf(kind, request.query), replaced));
+          return send(reply, 200, project(projection, replaced));
         });
 
         scope.patch<{ Params: { id: string }; Querystring: Query }>(`${path}/:id`, async (request, reply) => {
           note(request, kind.name, request.params.id);
-          if (kind === USER) return send(reply, 200, project(projectionOf(kind, request.query), await patchScimUser(ctxOf(request), request.params.id, request.body)));
+          const projection = projectionOf(kind, request.query);
+          if (kind === USER) return send(reply, 200, project(projection, await patchScimUser(ctxOf(request), request.params.id, request.body)));
           // Entra expects 204 from a group PATCH; a client that asks for attributes gets the group.
           const wanted = request.query.attributes !== undefined;
           const group = await patchScimGroup(ctxOf(request), request.params.id, request.body, wanted);
-          return group ? send(reply, 200, project(projectionOf(kind, request.query), group)) : reply.code(204).send();
+          return group ? send(reply, 200, project(projection, group)) : reply.code(204).send();
         });
 
         scope.delete<{ Params: { id: string } }>(`${path}/:id`, async (request, reply) => {

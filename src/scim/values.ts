@@ -1,3 +1,4 @@
+import { storable } from '../db/storable.js';
 import { invalidFilter, invalidValue } from './errors.js';
 import type { Filter } from './filter.js';
 import type { Attr, ResourceKind } from './schema.js';
@@ -54,13 +55,6 @@ function coerceOne(attr: Attr, value: unknown, where: string): Json {
       if (typeof value === 'string') return checkString(value, where);
       throw invalidValue(`"${where}" must be a string.`);
   }
-}
-
-/** A NUL or a lone UTF-16 surrogate cannot be stored (PostgreSQL refuses both in text and jsonb). */
-const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
-export function storable(v: string): boolean {
-  return !UNSTORABLE.test(v);
 }
 
 function checkString(v: string, where: string): string {
