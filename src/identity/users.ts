@@ -186,7 +186,7 @@ export async function setPersonRoles(ctx: Ctx, userId: string, roles: Role[]): P
     if (before.status === 'waiting' && wanted.size > 0) {
       await tx.query(`UPDATE users SET status = 'active', updated_at = now() WHERE tenant_id = $1 AND id = $2`, [ctx.tenant.id, userId]);
     }
-    await assertAnAdminRemains(tx, ctx.tenant.id);
+    await assertTenantKeepsAccess(tx, ctx.tenant.id);
     if (added.length || removed.length) {
       await audit(ctx, tx, { action: 'user.roles_changed', targetType: 'user', targetId: userId, details: { added, removed } });
     }
@@ -231,7 +231,7 @@ export async function updateUser(
       await tx.query('DELETE FROM scim_group_members WHERE tenant_id = $1 AND user_id = $2', [ctx.tenant.id, userId]);
       await tx.query('DELETE FROM external_identities WHERE tenant_id = $1 AND user_id = $2', [ctx.tenant.id, userId]);
     }
-    await assertAnAdminRemains(tx, ctx.tenant.id);
+    await assertTenantKeepsAccess(tx, ctx.tenant.id);
     const changes = Object.fromEntries(
       Object.entries({ ...patch, ...(email !== null ? { email } : {}) }).filter(([k, v]) => v !== undefined && v !== (before as unknown as Record<string, unknown>)[k]),
     );
@@ -280,18 +280,35 @@ export async function unlinkIdentity(ctx: Ctx, userId: string, connectionSlug: s
 }
 
 /** Serialises changes that could remove admins, so two concurrent demotions cannot both pass the check. */
-async function lockAdminChanges(tx: Queryable, tenantId: string): Promise<void> {
+export async function lockAdminChanges(tx: Queryable, tenantId: string): Promise<void> {
   await tx.query('SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE', [tenantId]);
 }
 
-async function assertAnAdminRemains(tx: Queryable, tenantId: string): Promise<void> {
-  const rows = await tx.query<{ n: number }>(
-    `SELECT count(DISTINCT u.id)::int AS n FROM users u JOIN role_grants g ON g.tenant_id = u.tenant_id AND g.user_id = u.id
-     WHERE u.tenant_id = $1 AND u.status = 'active' AND g.role = 'admin'`,
+/**
+ * The tenant can still be run and entered after a change, checked inside its transaction (after
+ * `lockAdminChanges`): an active administrator remains, and while single sign-on is enforced, an
+ * active break-glass administrator with a password, the way in on the day the identity provider fails.
+ * @throws Conflict `last_admin` | `break_glass_required`, each saying the way out
+ */
+export async function assertTenantKeepsAccess(tx: Queryable, tenantId: string): Promise<void> {
+  const [r] = await tx.query<{ admins: number; enforced: boolean; breakGlass: number }>(
+    `SELECT
+       (SELECT count(DISTINCT u.id)::int FROM users u JOIN role_grants g ON g.tenant_id = u.tenant_id AND g.user_id = u.id
+        WHERE u.tenant_id = t.id AND u.status = 'active' AND g.role = 'admin') AS admins,
+       t.enforce_sso AS enforced,
+       (SELECT count(DISTINCT u.id)::int FROM users u JOIN role_grants g ON g.tenant_id = u.tenant_id AND g.user_id = u.id
+        WHERE u.tenant_id = t.id AND u.status = 'active' AND g.role = 'admin' AND u.break_glass AND u.password_hash IS NOT NULL AND u.deleted_at IS NULL) AS "breakGlass"
+     FROM tenants t WHERE t.id = $1`,
     [tenantId],
   );
-  if ((rows[0]?.n ?? 0) === 0) {
-    throw new Conflict('This would remove the last active administrator of the tenant.', 'last_admin');
+  if (!r?.admins) {
+    throw new Conflict('This would remove the last active administrator of the tenant. Make another person an administrator first.', 'last_admin');
+  }
+  if (r.enforced && !r.breakGlass) {
+    throw new Conflict(
+      'Single sign-on is enforced, and this would leave no active break-glass administrator with a password, the way in when the identity provider fails. Mark another administrator as break-glass first, or lift enforcement under Single sign-on.',
+      'break_glass_required',
+    );
   }
 }
 

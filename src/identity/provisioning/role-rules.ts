@@ -4,7 +4,7 @@ import type { Ctx } from '../../context.js';
 import { isUniqueViolation } from '../../db/db.js';
 import { audit } from '../../audit/audit.js';
 import { Conflict, NotFound } from '../../http/errors.js';
-import { isUuid } from '../users.js';
+import { assertTenantKeepsAccess, isUuid, lockAdminChanges } from '../users.js';
 
 export type RuleRole = 'agent' | 'change_manager' | 'admin';
 
@@ -54,7 +54,10 @@ export async function deleteRoleRule(ctx: Ctx, id: string): Promise<void> {
       [ctx.tenant.id, id],
     );
     if (!rows[0]) throw new NotFound('Rule');
+    await lockAdminChanges(tx, ctx.tenant.id);
     await tx.query('DELETE FROM role_rules WHERE tenant_id = $1 AND id = $2', [ctx.tenant.id, id]);
+    // The rule may have been what made someone an administrator.
+    await assertTenantKeepsAccess(tx, ctx.tenant.id);
     await audit(ctx, tx, { action: 'sso.role_rule_deleted', targetType: 'role_rule', targetId: id, details: { groupRef: rows[0].group_ref, role: rows[0].role, grantsRemoved: rows[0].users } });
   });
 }

@@ -4,6 +4,7 @@
  */
 export const SAML_FAILURES = {
   too_large: 'The identity provider sent more than Keydesk accepts. Remove unneeded claims (for example, emit only groups assigned to the application).',
+  misdirected: "The identity provider posted the response to a Keydesk URL other than the Reply URL. In Entra's Basic SAML Configuration (Okta: Single sign-on URL), set the Reply URL to the connection's Reply URL shown in Keydesk.",
   not_base64: 'The SAMLResponse parameter is not base64. Check that the identity provider posts to the Reply URL with the HTTP-POST binding.',
   doctype: 'The response contained a DOCTYPE, which Keydesk never accepts. A genuine Entra or Okta response never does: treat this as an attack.',
   malformed: 'The response is not well-formed XML.',

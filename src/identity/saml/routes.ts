@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../../db/db.js';
 import type { Config } from '../../config.js';
 import type { Tenant } from '../../context.js';
@@ -8,7 +8,7 @@ import { TooManyRequests } from '../../http/errors.js';
 import { findTenantBySlug } from '../../tenancy/tenants.js';
 import { findConnection, spUrls, type Connection } from '../connections.js';
 import { spMetadataXml } from './metadata.js';
-import { beginSamlSignin, completeSamlSignin } from './signin.js';
+import { beginSamlSignin, completeSamlSignin, recordMisdirectedResponse } from './signin.js';
 import { failureStatus, SamlFailure } from './failure.js';
 import { MAX_RESPONSE_BYTES } from './checks/structure.js';
 import { escapeXml } from './xml.js';
@@ -82,20 +82,54 @@ export async function installSamlRoutes(app: FastifyInstance, db: Db, config: Co
       }
     });
 
+    /** The rate limit every posted response passes; false when the answer (429) was sent. */
+    const admitted = async (request: FastifyRequest, reply: FastifyReply): Promise<boolean> => {
+      try {
+        await hit(db, { bucket: `acs:ip:${request.ip}`, max: 120, windowSeconds: 60 });
+        return true;
+      } catch (err) {
+        if (!(err instanceof TooManyRequests)) throw err;
+        reply.header('Retry-After', String(err.retryAfterSeconds));
+        page(reply, 429, 'Too many sign-in attempts', 'Wait a minute and try again.');
+        return false;
+      }
+    };
+    const postedResponse = (body: unknown): string => {
+      const b = body && typeof body === 'object' ? (body as Record<string, unknown>) : {};
+      return typeof b.SAMLResponse === 'string' ? b.SAMLResponse : '';
+    };
+    const failed = (reply: FastifyReply, found: { tenant: Tenant; conn: Connection }, outcome: { reference: string; test: boolean; code: string }) => {
+      if (outcome.test) return reply.redirect(`/t/${found.tenant.slug}/admin/sso/traces/${outcome.reference}`, 303);
+      return page(
+        reply,
+        failureStatus(outcome.code),
+        'We could not sign you in',
+        `Your sign-in through ${found.conn.displayName} did not succeed. If this keeps happening, give your administrator this reference:`,
+        outcome.reference,
+      );
+    };
+
+    // An identity provider set up with another of the connection's URLs as its Reply URL posts
+    // there: the person gets the failure page, the admin a trace naming the URL to correct.
+    for (const endpoint of ['login', 'metadata', 'slo'] as const) {
+      scope.post<{ Params: Params }>(`/t/:tenant/saml/:conn/${endpoint}`, async (request, reply) => {
+        const found = await load(request.params);
+        if (!found) return page(reply, 404, 'Unknown connection', 'There is no such single sign-on connection.');
+        const samlResponse = postedResponse(request.body);
+        if (!samlResponse) return page(reply, 405, 'Nothing to do here', 'This address takes no form posts. Start signing in from Keydesk or from your identity provider.');
+        if (!(await admitted(request, reply))) return reply;
+        const outcome = await recordMisdirectedResponse(db, config, found.tenant, found.conn, { samlResponse, postedTo: endpoint, ip: request.ip });
+        reply.header('Cache-Control', 'no-store');
+        return failed(reply, found, { ...outcome, code: 'misdirected' });
+      });
+    }
+
     scope.post<{ Params: Params; Body: Record<string, string> }>('/t/:tenant/saml/:conn/acs', async (request, reply) => {
       const found = await load(request.params);
       if (!found) return page(reply, 404, 'Unknown connection', 'There is no such single sign-on connection.');
-      try {
-        await hit(db, { bucket: `acs:ip:${request.ip}`, max: 120, windowSeconds: 60 });
-      } catch (err) {
-        if (err instanceof TooManyRequests) {
-          reply.header('Retry-After', String(err.retryAfterSeconds));
-          return page(reply, 429, 'Too many sign-in attempts', 'Wait a minute and try again.');
-        }
-        throw err;
-      }
+      if (!(await admitted(request, reply))) return reply;
       const body = request.body && typeof request.body === 'object' ? request.body : {};
-      const samlResponse = typeof body.SAMLResponse === 'string' ? body.SAMLResponse : '';
+      const samlResponse = postedResponse(body);
       if (!samlResponse) return page(reply, 400, 'Sign-in failed', 'No SAMLResponse was posted. Start signing in from Keydesk or from your identity provider.');
       const outcome = await completeSamlSignin(db, config, found.tenant, found.conn, {
         samlResponse,
@@ -112,14 +146,7 @@ export async function installSamlRoutes(app: FastifyInstance, db: Db, config: Co
         case 'tested':
           return reply.redirect(outcome.redirect, 303);
         case 'failed':
-          if (outcome.test) return reply.redirect(`/t/${found.tenant.slug}/admin/sso/traces/${outcome.reference}`, 303);
-          return page(
-            reply,
-            failureStatus(outcome.code),
-            'We could not sign you in',
-            `Your sign-in through ${found.conn.displayName} did not succeed. If this keeps happening, give your administrator this reference:`,
-            outcome.reference,
-          );
+          return failed(reply, found, outcome);
       }
     });
   });

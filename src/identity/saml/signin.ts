@@ -11,7 +11,8 @@ import { recordSigninGroups, resyncRuleGrants } from '../provisioning/group-rule
 import { createSession } from '../sessions/sessions.js';
 import { startAuthnRequest } from './authn-request.js';
 import { SamlFailure } from './failure.js';
-import { SigninTrace } from './trace.js';
+import { MAX_RESPONSE_BYTES } from './checks/structure.js';
+import { redactXml, SigninTrace } from './trace.js';
 import { verifySamlResponse } from './verify-response.js';
 
 export type AcsOutcome =
@@ -135,23 +136,52 @@ export async function completeSamlSignin(
       return { kind: 'tested', reference: trace.reference, redirect: `/t/${tenant.slug}/admin/sso/traces/${trace.reference}` };
     }
     if (!(err instanceof SamlFailure)) throw err;
-    trace.data.error = { code: err.code, message: err.message, fix: err.fix, ...err.data };
     // The transaction rolled back; the trace and the audit event are written on their own.
-    await trace.save(db, { tenantId: tenant.id, connectionId: conn.id, test, outcome: 'failure', errorCode: err.code });
-    await audit(ctx, db, {
-      action: 'signin.saml',
-      outcome: 'failure',
-      reason: err.code,
-      actorId: null,
-      actorLabel: `saml:${conn.slug}`,
-      details: { connection: conn.slug, trace: trace.reference },
-    });
+    await recordFailure(ctx, conn, trace, test, err);
     return { kind: 'failed', reference: trace.reference, code: err.code, test };
   }
 }
 
 function lostCreationRace(err: unknown): boolean {
   return isUniqueViolation(err) || (err instanceof Conflict && err.code === 'user_exists');
+}
+
+/**
+ * A SAML response posted to one of the connection's other URLs (the Sign-on URL copied into the
+ * Reply URL field is a common mistake): nothing is verified or granted, but the admin gets a trace
+ * that names both URLs, and the person a reference.
+ */
+export async function recordMisdirectedResponse(
+  db: Db,
+  config: Config,
+  tenant: Tenant,
+  conn: Connection,
+  input: { samlResponse: string; postedTo: 'login' | 'metadata' | 'slo'; ip?: string },
+): Promise<{ reference: string; test: boolean }> {
+  const sp = spUrls(config.publicUrl, tenant.slug, conn.slug);
+  const posted = { login: sp.loginUrl, metadata: sp.entityId, slo: sp.sloUrl }[input.postedTo];
+  const trace = new SigninTrace();
+  const test = await isTestRequest(db, tenant.id, conn.id, input.samlResponse);
+  const err = new SamlFailure(
+    'misdirected',
+    `The identity provider posted the SAML response to ${posted}, which is the ${input.postedTo === 'login' ? 'Sign-on URL' : input.postedTo === 'slo' ? 'Logout URL' : 'Identifier (Entity ID)'}, not the Reply URL.`,
+    { expected: sp.acsUrl, received: posted },
+    `The Reply URL in the identity provider is ${posted}; it must be ${sp.acsUrl}. In Entra: Single sign-on › Basic SAML Configuration › Reply URL (Assertion Consumer Service URL). In Okta: General › SAML Settings › Single sign-on URL.`,
+  );
+  trace.fail('Response is addressed to this Reply URL and comes from this identity provider', err.message);
+  const xml = Buffer.from(input.samlResponse.slice(0, 4 * MAX_RESPONSE_BYTES), 'base64').toString('utf8');
+  if (xml.trimStart().startsWith('<')) trace.data.responseXml = redactXml(xml);
+  await recordFailure({ db, tenant, actor: null, ip: input.ip }, conn, trace, test, err);
+  return { reference: trace.reference, test };
+}
+
+/** A failed sign-in's trace (with the error and its fix) and its `signin.saml` audit event, together. */
+async function recordFailure(ctx: Ctx, conn: Connection, trace: SigninTrace, test: boolean, err: SamlFailure): Promise<void> {
+  trace.data.error = { code: err.code, message: err.message, fix: err.fix, ...err.data };
+  await ctx.db.transaction(async (tx) => {
+    await trace.save(tx, { tenantId: ctx.tenant.id, connectionId: conn.id, test, outcome: 'failure', errorCode: err.code });
+    await audit(ctx, tx, { action: 'signin.saml', outcome: 'failure', reason: err.code, actorId: null, actorLabel: `saml:${conn.slug}`, details: { connection: conn.slug, trace: trace.reference } });
+  });
 }
 
 /** Carries a successful test sign-in out of the transaction that must roll back. */
