@@ -7,6 +7,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { startApp, type TestApp, type TestTenant } from './helpers/app.js';
 import type { Client } from './helpers/client.js';
+import { makeKeyPair } from './helpers/saml-forge.js';
 import { ensureSimpleSamlPhp, startSimpleSamlIdp, type RunningIdp } from './idp/simplesamlphp.js';
 
 const entraXml = readFileSync(new URL('./fixtures/entra-common-federation-metadata.xml', import.meta.url), 'utf8');
@@ -15,6 +16,7 @@ let t: TestApp;
 let tt: TestTenant;
 let admin: { id: string; client: Client };
 let idp: RunningIdp;
+const forged = makeKeyPair();
 
 before(async () => {
   await ensureSimpleSamlPhp();
@@ -81,6 +83,11 @@ describe('SAML connections', () => {
       [{ slug: 'x6', entityId: 'e', ssoUrl: 'not a url', certificates: [idp.certificatePem] }, /absolute URL/],
       [{ slug: 'x7', metadataXml: entraXml, metadataUrl: idp.metadataUrl }, /exactly one/],
       [{ slug: 'Bad Slug', metadataXml: entraXml }, /lowercase/],
+      // What admins paste where a certificate belongs, each named, with what is wanted instead.
+      [{ slug: 'x8', entityId: 'e', ssoUrl: 'https://idp.example/sso', certificates: [forged.key] }, /This is a private key, not a certificate\. Never paste private keys here/],
+      [{ slug: 'x9', entityId: 'e', ssoUrl: 'https://idp.example/sso', certificates: [idp.fingerprint256] }, /This is a certificate thumbprint \(SHA-256\).*BEGIN CERTIFICATE/],
+      [{ slug: 'x10', entityId: 'e', ssoUrl: 'https://idp.example/sso', certificates: [' 9A 3F 6C 2B 7D 11 0E 55 AA 01 23 45 67 89 AB CD EF 01 23 45 '] }, /thumbprint \(SHA-1\)/],
+      [{ slug: 'x11', entityId: 'e', ssoUrl: 'https://idp.example/sso', certificates: [idp.metadataUrl] }, /This is a URL\. If it is the App Federation Metadata URL/],
     ];
     for (const [body, why] of cases) {
       const res = await admin.client.post('/api/v1/sso/connections', body);

@@ -24,6 +24,8 @@ export function toPem(input: string | Buffer): string {
     der = input;
   } else {
     const s = Buffer.isBuffer(input) ? input.toString('utf8') : input;
+    const mistaken = mistakenPaste(s);
+    if (mistaken) throw new CertificateRejected(mistaken);
     const body = s
       .replace(/-----BEGIN CERTIFICATE-----/, '')
       .replace(/-----END CERTIFICATE-----[\s\S]*$/, '')
@@ -38,6 +40,25 @@ export function toPem(input: string | Buffer): string {
     throw new CertificateRejected('The certificate could not be read as X.509.');
   }
   return cert.toString().trim();
+}
+
+const WANTED = 'Paste the signing certificate itself: in Entra, download "Certificate (Base64)" under SAML Certificates; in Okta, download the certificate (.cert). It starts with -----BEGIN CERTIFICATE-----.';
+
+/** What an admin pasted instead of a certificate, said plainly with what is wanted; null if none of these. */
+function mistakenPaste(s: string): string | null {
+  const t = s.trim();
+  if (/-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/.test(t)) {
+    return `This is a private key, not a certificate. Never paste private keys here (or anywhere outside the identity provider); if this key left it, rotate it. ${WANTED}`;
+  }
+  if (/-----BEGIN (?:RSA )?PUBLIC KEY-----/.test(t)) return `This is a public key, not a certificate. ${WANTED}`;
+  if (/-----BEGIN CERTIFICATE REQUEST-----/.test(t)) return `This is a certificate signing request, not a certificate. ${WANTED}`;
+  const hex = t.replace(/[\s:]/g, '');
+  if (/^[0-9A-Fa-f]{40}$/.test(hex) || /^[0-9A-Fa-f]{64}$/.test(hex)) {
+    return `This is a certificate thumbprint (${hex.length === 40 ? 'SHA-1' : 'SHA-256'}), which identifies a certificate but cannot verify signatures. ${WANTED}`;
+  }
+  if (/^https?:\/\//i.test(t)) return `This is a URL. If it is the App Federation Metadata URL, paste it as the metadata URL instead. ${WANTED}`;
+  if (t.startsWith('<')) return `This is XML. If it is the federation metadata, upload or paste it as metadata instead. ${WANTED}`;
+  return null;
 }
 
 export function describeCertificate(pem: string, now = Date.now()): CertificateInfo {
