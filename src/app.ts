@@ -10,6 +10,8 @@ import { installProblemHandler, problem, sendProblem } from './http/problem.js';
 import { installObservability } from './http/observability.js';
 import { installWeb } from './http/web.js';
 import { installValidation } from './http/validation.js';
+import { utf8JsonParser } from './http/text.js';
+import { AppError } from './http/errors.js';
 import { installSamlRoutes } from './identity/saml/routes.js';
 import { pruneSamlState } from './identity/saml/authn-request.js';
 import { noticeExpiringCertificates, refreshMetadata } from './identity/saml/upkeep.js';
@@ -76,6 +78,8 @@ export async function buildApp({ config, db, logger }: AppOptions): Promise<Fast
   installValidation(app);
   // JSON only: a cross-site HTML form can send text/plain without a preflight, so it gets 415.
   app.removeContentTypeParser('text/plain');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, utf8JsonParser(app, () => new AppError(400, 'invalid_request', 'The body is not UTF-8 text.')));
   installProblemHandler(app);
   app.addHook('onSend', async (_request, reply) => {
     reply.headers(headers);

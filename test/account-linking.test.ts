@@ -29,8 +29,8 @@ before(async () => {
   tt = await t.tenant();
   admin = (await t.user(tt.tenant, ['requester', 'admin'])).client;
   keys = makeKeyPair('Microsoft Azure Federated SSO Certificate');
-  entra = await forgedConnection(t, tt.tenant, admin, 'entra', keys);
-  okta = await forgedConnection(t, tt.tenant, admin, 'okta', keys);
+  entra = await forgedConnection(t, tt.tenant, admin, 'entra', keys, 'Entra');
+  okta = await forgedConnection(t, tt.tenant, admin, 'okta', keys, 'Okta');
   scim = await scimClient(t, tt.tenant);
 });
 after(() => t.close());
@@ -217,12 +217,32 @@ describe('an existing account is linked by email only when something proves the 
     assert.equal(audit.details.basis, 'scim');
   });
 
-  test('an account bound on one connection is linked on another only on the same proof', async () => {
-    const jo = await entra.signIn(person('jo@elsewhere.test'));
-    await refusedUnchanged(await okta.response(person('jo@elsewhere.test')), 'link_unverified');
+  test('an account bound on another connection is not linked, even on a verified domain, until that connection is disabled', async () => {
     await t.db.query(`INSERT INTO tenant_domains (tenant_id, domain, verification_token, verified_at) VALUES ($1, 'elsewhere.test', 'x', now())`, [tt.tenant.id]);
-    const viaOkta = await okta.signIn(person('jo@elsewhere.test'));
-    assert.equal(viaOkta.session.user.id, jo.session.user.id);
+    const jo = await entra.signIn(person('jo@elsewhere.test'));
+    const r = await refusedUnchanged(await okta.response(person('jo@elsewhere.test')), 'bound_elsewhere');
+    assert.equal(r.trace.error.boundTo, 'Entra');
+    assert.match(r.trace.error.fix, /remove their Entra identity under Users/);
+    // Moving everyone from one identity provider to another: the old connection is disabled.
+    assert.equal((await admin.patch('/api/v1/sso/connections/entra', { enabled: false })).status, 200);
+    try {
+      const viaOkta = await okta.signIn(person('jo@elsewhere.test'));
+      assert.equal(viaOkta.session.user.id, jo.session.user.id);
+    } finally {
+      assert.equal((await admin.patch('/api/v1/sso/connections/entra', { enabled: true })).status, 200);
+    }
+  });
+
+  test('another connection cannot claim an address first and have the real person linked into its account later', async () => {
+    await t.db.query(`INSERT INTO tenant_domains (tenant_id, domain, verification_token, verified_at) VALUES ($1, 'claimed.test', 'x', now())`, [tt.tenant.id]);
+    // Okta JIT-creates newhire@ before the real newhire signs in through Entra.
+    await okta.signIn(person('newhire@claimed.test'));
+    await refusedUnchanged(await entra.response(person('newhire@claimed.test')), 'bound_elsewhere');
+    // A known Okta subject renames itself to the CFO's free address: the CFO is not let into it either.
+    const mole = person('mole@claimed.test');
+    await okta.signIn(mole);
+    assert.equal((await okta.signIn({ ...mole, email: 'cfo@claimed.test' })).session.user.email, 'cfo@claimed.test');
+    await refusedUnchanged(await entra.response(person('cfo@claimed.test')), 'bound_elsewhere');
   });
 
   test('a break-glass account is never linked, even on a verified domain; making an account break-glass unbinds it', async () => {
@@ -245,6 +265,78 @@ describe('an existing account is linked by email only when something proves the 
     const made = await admin.post('/api/v1/users', { email: 'gone@off.test', displayName: 'Gone', roles: ['requester'] });
     assert.equal((await admin.patch(`/api/v1/users/${made.body.id}`, { status: 'disabled' })).status, 200);
     await refusedUnchanged(await entra.response(person('gone@off.test')), 'user_disabled');
+  });
+});
+
+describe('what the subject is', () => {
+  test('a NameID equal to another person’s object id does not enter their account', async () => {
+    const victim = person('victim@example.test');
+    await entra.signIn(victim);
+    const xml = await entra.response({ oid: null, email: 'intruder@example.test' }, { nameId: victim.oid, nameIdFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent' });
+    const r = await refusedUnchanged(xml, 'subject_conflict');
+    assert.equal(r.trace.error.boundAs, 'objectidentifier');
+  });
+
+  test('a transient NameID (new at each sign-in) is no subject: refused with the fix, before any account is made', async () => {
+    const xml = await entra.response({ oid: null, email: 'shib@example.test' }, { nameId: `_${randomUUID()}`, nameIdFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:transient' });
+    const before = await snapshot();
+    const r = await entra.post(xml);
+    assert.equal(r.status, 400);
+    assert.equal(r.code, 'no_subject');
+    assert.match(r.trace.error.fix, /persistent NameID/);
+    assert.deepEqual(await snapshot(), before);
+  });
+
+  test('a subject longer than Keydesk keeps is refused with a trace, not a 500', async () => {
+    const r = await entra.post(await entra.response({ oid: 'x'.repeat(600), email: 'long@example.test' }));
+    assert.equal(r.status, 400);
+    assert.equal(r.code, 'bad_subject');
+  });
+
+  test('a NameID-only identity provider: the persistent NameID is the subject', async () => {
+    const nameId = `persistent-${randomUUID()}`;
+    const xml = () => entra.response({ oid: null, email: 'pn@example.test' }, { nameId, nameIdFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent' });
+    const first = await entra.post(await xml());
+    assert.equal(first.status, 303);
+    const again = await entra.post(await xml());
+    assert.equal(again.status, 303);
+    const rows = await t.db.query<{ subject: string; subject_source: string }>('SELECT subject, subject_source FROM external_identities WHERE tenant_id = $1 AND subject = $2', [tt.tenant.id, nameId]);
+    assert.deepEqual(rows, [{ subject: nameId, subject_source: 'NameID' }]);
+  });
+});
+
+describe('look-alike addresses', () => {
+  test('an email claim with a zero-width space or a trailing dot is no email: the sign-in is refused, no look-alike account is made', async () => {
+    for (const email of ['kim@example.test\u200b', 'kim@example.test.']) {
+      const before = await snapshot();
+      const r = await entra.post(await entra.response({ oid: randomUUID(), email }, { nameId: `n-${randomUUID()}` }));
+      assert.equal(r.code, 'no_email', email);
+      assert.deepEqual(await snapshot(), before);
+    }
+  });
+});
+
+describe('access ends with the binding', () => {
+  test('removing an identity, or making the account break-glass, ends the sessions it opened', async () => {
+    await t.db.query(`INSERT INTO tenant_domains (tenant_id, domain, verification_token, verified_at) VALUES ($1, 'ends.test', 'x', now()) ON CONFLICT DO NOTHING`, [tt.tenant.id]);
+    const s = await entra.signIn(person('removed@ends.test'));
+    assert.equal((await admin.delete(`/api/v1/users/${s.session.user.id}/identities/entra`)).status, 204);
+    assert.equal((await s.client.get('/api/v1/session')).status, 401);
+
+    const g = await entra.signIn(person('toglass@ends.test'));
+    assert.equal((await admin.patch(`/api/v1/users/${g.session.user.id}`, { breakGlass: true })).status, 200);
+    assert.equal((await g.client.get('/api/v1/session')).status, 401);
+  });
+});
+
+describe('an address held by a tombstone and, as a SCIM userName, by a live account', () => {
+  test('the live account is the holder; the sign-in links to it', async () => {
+    const old = await scim.call('POST', 'Users', newUser('tom@unverified.test'));
+    assert.equal((await scim.call('DELETE', `Users/${old.body.id}`)).status, 204);
+    const now = await scim.call('POST', 'Users', newUser('tom@unverified.test', { emails: [{ value: 'thomas@unverified.test', type: 'work', primary: true }] }));
+    assert.equal(now.status, 201);
+    const r = await entra.signIn(person('tom@unverified.test'));
+    assert.equal(r.session.user.id, now.body.id);
   });
 });
 
@@ -281,6 +373,11 @@ describe('the ACS never answers an error after committing', () => {
     const xml = (await entra.response(person('nul@example.test'))).replace(/(<samlp:Response [^>]*ID=")_/, '$1_&#0;');
     const r = await refusedUnchangedMalformed(xml);
     assert.match(r.trace.error.message, /&#0;/);
+  });
+
+  test('a NUL in the unverified InResponseTo is refused as malformed, not a 500', async () => {
+    const xml = (await entra.response(person('irt@example.test'))).replace(/(<samlp:Response [^>]*InResponseTo=")_/, '$1_\u0000');
+    await refusedUnchangedMalformed(xml);
   });
 
   test('a raw control character in the XML is refused as malformed', async () => {

@@ -343,6 +343,10 @@ describe('the cases the issue lists: 400 invalid_request, nothing changed', () =
     await refused(admin.client, 'PATCH', `/api/v1/tickets/${ticket.id}`, { title: ' \t ' }, 'title');
     await refused(admin.client, 'POST', '/api/v1/tickets', { type: 'incident', title: 'ok', category: '  ' }, 'category');
     await refused(admin.client, 'POST', '/api/v1/tickets', { type: 'incident', title: 'x'.repeat(201) }, 'title');
+    // Nothing visible, or a control character: not text a person wrote.
+    for (const bad of ['\u200b', '\u200b \ufeff', 'a\u0001b', 'bell\u0007']) {
+      await refused(admin.client, 'POST', '/api/v1/tickets', { type: 'incident', title: bad }, 'title');
+    }
     const after = (await admin.client.get(`/api/v1/tickets/${ticket.id}`)).body;
     assert.deepEqual([after.title, after.description, after.category, after.updatedAt], [ticket.title, ticket.description, ticket.category, ticket.updatedAt]);
   });
@@ -358,6 +362,12 @@ describe('the cases the issue lists: 400 invalid_request, nothing changed', () =
     await refused(admin.client, 'POST', '/api/v1/users', { email: '   ', displayName: 'N' }, 'email');
     await refused(admin.client, 'POST', '/api/v1/users', { email: 'n@hostile.test', displayName: 'N\ud800' }, 'displayName');
     await refused(admin.client, 'POST', '/api/v1/users', { email: 'n@hostile.test', displayName: '   ' }, 'displayName');
+    // One email rule everywhere: no invisible characters, no trailing dot, never the reserved .invalid.
+    for (const email of ['\u200b@\u200b', 'kim\u200b@hostile.test', 'kim@hostile.test.', 'deleted-x@invalid']) {
+      const before = await counts();
+      isProblem(await admin.client.post('/api/v1/users', { email, displayName: 'N' }), 422, 'validation_failed', email);
+      assert.deepEqual(moved(before, await counts(), true), []);
+    }
     const victim = (await t.user(tt.tenant, ['requester'])).id;
     const before = (await admin.client.get(`/api/v1/users/${victim}`)).body;
     await refused(admin.client, 'PATCH', `/api/v1/users/${victim}`, { displayName: 'a\u0000' }, 'displayName');
@@ -412,7 +422,8 @@ describe('the cases the issue lists: 400 invalid_request, nothing changed', () =
   });
 
   test('made-up cursors and dates PostgreSQL cannot read', async () => {
-    const cursor = (ts: string) => Buffer.from(JSON.stringify([ts, randomUUID()])).toString('base64url');
+    const cursor = (ts: string, id: string = randomUUID()) => Buffer.from(JSON.stringify([ts, id])).toString('base64url');
+    isProblem(await admin.client.get(`/api/v1/tickets?cursor=${cursor('2024-01-01 00:00:00+00', '-'.repeat(36))}`), 400, 'bad_request', 'not a uuid');
     for (const ts of ['2020-01-01 00:00:00+00\u0000', '0000-01-01 00:00:00+00', '2021-02-29 00:00:00+00', '2020-01-01 00:00:00+23', '1 1', '+275760-09-13T00:00:00Z']) {
       isProblem(await admin.client.get(`/api/v1/tickets?cursor=${cursor(ts)}`), 400, 'bad_request', ts);
     }
@@ -422,6 +433,14 @@ describe('the cases the issue lists: 400 invalid_request, nothing changed', () =
     for (const since of ['1970-01-01T00:00:00+23:59', '2016-12-31T23:59:60Z']) {
       assert.equal((await admin.client.get(`/api/v1/audit?since=${encodeURIComponent(since)}`)).status, 200, since);
     }
+  });
+
+  test('a JSON body that is not UTF-8 is refused, as the same bytes in a query string are', async () => {
+    const before = await counts();
+    const raw = Buffer.concat([Buffer.from('{"type":"incident","title":"caf'), Buffer.from([0xe9]), Buffer.from('"}')]);
+    isProblem(await admin.client.request('POST', '/api/v1/tickets', raw), 400, 'invalid_request');
+    assert.deepEqual(moved(before, await counts(), true), []);
+    isProblem(await admin.client.get('/api/v1/users?q=caf%E9'), 400, 'invalid_request');
   });
 
   test('what the API accepts is stored and answered as sent', async () => {

@@ -1,5 +1,5 @@
 import { Type, type Static, type TSchema, type TStringOptions, type TUnsafe } from 'typebox';
-import { NOT_BLANK } from '../http/text.js';
+import { WRITTEN_TEXT } from '../http/text.js';
 import { ROLES } from '../identity/roles.js';
 import { allStatuses, TICKET_TYPES } from '../itsm/lifecycle.js';
 
@@ -15,7 +15,7 @@ export const Uuid = Type.String({ format: 'uuid' });
  * The pattern is in the schema, not in code, so OpenAPI shows the rule. (NUL and lone surrogates are
  * refused for every string by the /api/v1 hook, see src/http/text.ts.)
  */
-export const Text = (maxLength: number, opts: TStringOptions = {}) => Type.String({ minLength: 1, maxLength, pattern: NOT_BLANK, ...opts });
+export const Text = (maxLength: number, opts: TStringOptions = {}) => Type.String({ minLength: 1, maxLength, pattern: WRITTEN_TEXT, ...opts });
 /** A string enum as plain JSON Schema `enum` (clearer errors and OpenAPI than a union of literals). */
 export const StringEnum = <T extends string>(values: readonly T[], opts: object = {}): TUnsafe<T> => Type.Unsafe<T>({ type: 'string', enum: [...values], ...opts });
 export const RoleSchema = StringEnum(ROLES);

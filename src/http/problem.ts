@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { AppError, TooManyRequests } from './errors.js';
-import { NOT_BLANK } from './text.js';
+import { WRITTEN_TEXT, WRITTEN_TEXT_MESSAGE } from './text.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
 
@@ -47,7 +47,7 @@ export function installProblemHandler(app: FastifyInstance): void {
     if (fe.validation) {
       const errors = fe.validation.map((v) => ({
         field: (v.instancePath || '').replace(/^\//, '').replace(/\//g, '.') || String(v.params?.missingProperty ?? v.params?.additionalProperty ?? ''),
-        message: v.keyword === 'pattern' && v.params?.pattern === NOT_BLANK ? 'must not be blank' : (v.message ?? 'is invalid'),
+        message: v.keyword === 'pattern' && v.params?.pattern === WRITTEN_TEXT ? WRITTEN_TEXT_MESSAGE : (v.message ?? 'is invalid'),
       }));
       return sendProblem(reply, problem(400, 'invalid_request', `The ${fe.validationContext ?? 'request'} is invalid.`, { errors }));
     }

@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { storable } from '../db/storable.js';
 import { AppError } from './errors.js';
 
@@ -6,10 +6,12 @@ import { AppError } from './errors.js';
 // once in src/db/storable.ts), and text someone has to write must not be blank.
 
 /**
- * JSON-Schema `pattern` for text that must not be blank. JavaScript's `\s` is the very set
- * String#trim() removes, so a value that passes is still non-empty after a domain trims it.
+ * JSON-Schema `pattern` for text a person writes: something visible (not only whitespace, which
+ * String#trim() removes, nor only zero-width characters) and no control characters but tab, line
+ * feed and carriage return.
  */
-export const NOT_BLANK = '\\S';
+export const WRITTEN_TEXT = '^(?=[\\s\\S]*[^\\s\\u200B-\\u200D\\u2060\\uFEFF])[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F]*$';
+export const WRITTEN_TEXT_MESSAGE = 'must have visible text and no control characters';
 
 const UNSTORABLE_MESSAGE = 'must not contain a NUL character or an unpaired UTF-16 surrogate';
 
@@ -86,4 +88,26 @@ export function checkRequestText(request: FastifyRequest): void {
   };
   const p = inPart('params', request.params) ?? queryTextProblem(request) ?? inPart('body', request.body);
   if (p) throw new AppError(400, 'invalid_request', `The ${p.context} is invalid.`, { errors: [{ field: p.field, message: p.message }] });
+}
+
+type BodyParser = (request: FastifyRequest, body: Buffer, done: (err: Error | null, value?: unknown) => void) => void;
+
+/**
+ * JSON bodies must be UTF-8: bytes that are not are refused (400), where the default parser would
+ * read them as U+FFFD and store something other than what was sent (a query string gets the same
+ * answer from `queryTextProblem`). Register with `parseAs: 'buffer'`.
+ */
+export function utf8JsonParser(app: FastifyInstance, notUtf8: () => Error): BodyParser {
+  const json = app.getDefaultJsonParser('error', 'error');
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  return (request, body, done) => {
+    let text: string;
+    try {
+      text = decoder.decode(body);
+    } catch {
+      done(notUtf8());
+      return;
+    }
+    json(request, text, done);
+  };
 }

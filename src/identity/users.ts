@@ -5,7 +5,7 @@ import { audit } from '../audit/audit.js';
 import { Conflict, NotFound, ValidationFailed } from '../http/errors.js';
 import { hashPassword, MAX_PASSWORD_LENGTH } from './secrets.js';
 import { ROLES, type Role } from './roles.js';
-import { revokeUserSessions } from './sessions/sessions.js';
+import { revokeIdpSessions, revokeUserSessions } from './sessions/sessions.js';
 
 export type UserStatus = 'active' | 'waiting' | 'disabled';
 export type UserSource = 'local' | 'jit' | 'scim';
@@ -31,7 +31,23 @@ export interface RoleGrant {
 }
 
 const MIN_PASSWORD_LENGTH = 12;
-const EMAIL_PATTERN = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
+const LOCAL_PART = /^[^\s@\p{C}]{1,64}$/u;
+const DOMAIN_LABEL = /^[\p{L}\p{N}](?:[\p{L}\p{M}\p{N}-]{0,61}[\p{L}\p{M}\p{N}])?$/u;
+
+/**
+ * The one email rule, for every address Keydesk stores (REST, SAML and OIDC claims, SCIM): a local
+ * part without spaces, control or invisible format characters (a zero-width space would make a
+ * look-alike of someone's address); a domain of letters, digits and inner hyphens per label
+ * (internationalised names allowed), no trailing dot; never the reserved `.invalid`, which tombstones use.
+ */
+export function isEmailAddress(s: string): boolean {
+  const at = s.lastIndexOf('@');
+  if (at < 1 || !LOCAL_PART.test(s.slice(0, at))) return false;
+  const domain = s.slice(at + 1);
+  if (domain.length > 255) return false;
+  const labels = domain.split('.');
+  return labels.every((l) => DOMAIN_LABEL.test(l)) && labels[labels.length - 1]!.toLowerCase() !== 'invalid';
+}
 
 export function checkPassword(password: string): void {
   if (password.length < MIN_PASSWORD_LENGTH || password.length > MAX_PASSWORD_LENGTH) {
@@ -43,7 +59,7 @@ export function checkPassword(password: string): void {
 
 export function normaliseEmail(email: string): string {
   const e = email.trim();
-  if (!EMAIL_PATTERN.test(e)) throw new ValidationFailed('The email address is invalid.', [{ field: 'email', message: 'is not an email address' }]);
+  if (!isEmailAddress(e)) throw new ValidationFailed('The email address is invalid.', [{ field: 'email', message: 'is not an email address' }]);
   return e;
 }
 
@@ -230,6 +246,7 @@ export async function updateUser(
       // must hold nothing SCIM could change, and no sign-in identity leads into it any more.
       await tx.query('DELETE FROM scim_group_members WHERE tenant_id = $1 AND user_id = $2', [ctx.tenant.id, userId]);
       await tx.query('DELETE FROM external_identities WHERE tenant_id = $1 AND user_id = $2', [ctx.tenant.id, userId]);
+      await revokeIdpSessions(tx, ctx.tenant.id, userId);
     }
     await assertTenantKeepsAccess(tx, ctx.tenant.id);
     const changes = Object.fromEntries(
@@ -262,19 +279,20 @@ export async function listIdentities(q: Queryable, tenantId: string, userId: str
 }
 
 /**
- * Unbinds a person's identity on a connection: the next sign-in of that subject is judged as a new
- * one by the account-linking rule. Audited as `user.identity_unlinked`.
+ * Unbinds a person's identity on a connection and ends the sessions it opened: the next sign-in of
+ * that subject is judged as a new one by the account-linking rule. Audited as `user.identity_unlinked`.
  * @throws NotFound when the account holds no identity on that connection
  */
 export async function unlinkIdentity(ctx: Ctx, userId: string, connectionSlug: string): Promise<void> {
   await ctx.db.transaction(async (tx) => {
     await getUser(tx, ctx.tenant.id, userId);
-    const gone = await tx.query<{ subject: string }>(
+    const gone = await tx.query<{ subject: string; connection_id: string }>(
       `DELETE FROM external_identities x USING sso_connections c
-       WHERE x.tenant_id = $1 AND x.user_id = $2 AND c.tenant_id = x.tenant_id AND c.id = x.connection_id AND c.slug = $3 RETURNING x.subject`,
+       WHERE x.tenant_id = $1 AND x.user_id = $2 AND c.tenant_id = x.tenant_id AND c.id = x.connection_id AND c.slug = $3 RETURNING x.subject, x.connection_id`,
       [ctx.tenant.id, userId, connectionSlug],
     );
     if (!gone.length) throw new NotFound('Sign-in identity');
+    await revokeIdpSessions(tx, ctx.tenant.id, userId, gone[0]!.connection_id);
     await audit(ctx, tx, { action: 'user.identity_unlinked', targetType: 'user', targetId: userId, details: { connection: connectionSlug, subject: gone[0]!.subject } });
   });
 }

@@ -1,4 +1,5 @@
 import { BadRequest } from '../http/errors.js';
+import { isUuid } from '../identity/users.js';
 
 /** Opaque keyset cursor: the sort key of the last row seen. */
 export interface Cursor {
@@ -29,7 +30,7 @@ function readableTimestamp(ts: string): boolean {
 export function decodeCursor(s: string): Cursor {
   try {
     const v = JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && typeof v[1] === 'string' && /^[0-9a-f-]{36}$/.test(v[1]) && readableTimestamp(v[0])) {
+    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && typeof v[1] === 'string' && isUuid(v[1]) && readableTimestamp(v[0])) {
       return { ts: v[0], id: v[1] };
     }
   } catch {

@@ -3,7 +3,7 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/db.js';
 import { AppError, TooManyRequests } from '../http/errors.js';
 import { hit } from '../http/rate-limit.js';
-import { queryTextProblem } from '../http/text.js';
+import { queryTextProblem, utf8JsonParser } from '../http/text.js';
 import { findTenantBySlug } from '../tenancy/tenants.js';
 import { recordActivity } from './activity.js';
 import { authenticateScimBearer, type Caller } from './credentials.js';
@@ -46,9 +46,9 @@ export async function installScimRoutes(app: FastifyInstance, db: Db, config: Co
   app.decorateRequest('scim', null);
   await app.register(
     async (scope) => {
-      const json = scope.getDefaultJsonParser('error', 'error');
       scope.removeContentTypeParser('application/json');
-      scope.addContentTypeParser(['application/json', 'application/scim+json'], { parseAs: 'string', bodyLimit: MAX_BODY_BYTES }, json);
+      const json = utf8JsonParser(scope, () => new ScimError(400, 'The body is not UTF-8 text.', 'invalidSyntax'));
+      scope.addContentTypeParser(['application/json', 'application/scim+json'], { parseAs: 'buffer', bodyLimit: MAX_BODY_BYTES }, json);
 
       scope.setErrorHandler((err: FastifyError | Error, request, reply) => sendError(request, reply, toScimError(err, request)));
 

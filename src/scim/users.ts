@@ -4,7 +4,7 @@ import { audit } from '../audit/audit.js';
 import { emitIdentityEvents } from '../identity/events.js';
 import { revokeUserSessions } from '../identity/sessions/sessions.js';
 import { releaseAddress } from '../identity/provisioning/accounts.js';
-import { createUser, isUuid } from '../identity/users.js';
+import { createUser, isEmailAddress, isUuid } from '../identity/users.js';
 import { invalidValue, notFound, uniqueness } from './errors.js';
 import { parseFilter } from './filter.js';
 import { FilterSql, jsonMulti, jsonPath, jsonScalar, metaColumn, type Column, type SqlTarget } from './filter-sql.js';
@@ -113,7 +113,6 @@ interface Derived {
   data: Doc;
 }
 
-const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
 
 /** The Keydesk account a document describes: which email signs in, what name is shown. */
 function derive(doc: Doc): Derived {
@@ -122,8 +121,8 @@ function derive(doc: Doc): Derived {
   if (userName.length > 320) throw invalidValue('"userName" is longer than 320 characters.');
   const emails = (Array.isArray(doc.emails) ? doc.emails : []) as Doc[];
   const chosen = emails.find((e) => e.primary === true) ?? emails.find((e) => typeof e.type === 'string' && e.type.toLowerCase() === 'work') ?? emails[0];
-  const email = typeof chosen?.value === 'string' ? chosen.value.trim() : EMAIL.test(userName) ? userName : '';
-  if (!EMAIL.test(email)) {
+  const email = typeof chosen?.value === 'string' ? chosen.value.trim() : isEmailAddress(userName) ? userName : '';
+  if (!isEmailAddress(email)) {
     throw invalidValue(email ? `"${email}" is not an email address.` : 'Keydesk needs an email: send "emails", or a userName that is an email address.');
   }
   const name = (doc.name ?? {}) as Doc;

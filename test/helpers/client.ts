@@ -28,12 +28,13 @@ export class Client {
     if (this.cookies.size) h.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     if (this.csrf && !['GET', 'HEAD'].includes(method) && !('x-csrf-token' in h)) h['x-csrf-token'] = this.csrf;
     if (this.bearer) h.authorization = `Bearer ${this.bearer}`;
-    let payload: string | undefined;
+    let payload: string | Buffer | undefined;
     if (body !== undefined) {
-      payload = typeof body === 'string' ? body : JSON.stringify(body);
+      // Strings and bytes go as they are (bytes for bodies that are not UTF-8); anything else as JSON.
+      payload = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
       h['content-type'] ??= 'application/json';
     }
-    const res = await fetch(this.base + path, { method, headers: h, body: payload, redirect: 'manual' });
+    const res = await fetch(this.base + path, { method, headers: h, body: payload as BodyInit | undefined, redirect: 'manual' });
     for (const sc of res.headers.getSetCookie()) {
       const [pair] = sc.split(';');
       const [k, ...v] = pair!.split('=');

@@ -16,9 +16,9 @@ export const ENTRA = {
  * A SAML connection whose identity provider is the test itself: Entra-shaped responses signed with
  * a key it holds, posted to the ACS as a browser would, each outcome read back from its trace.
  */
-export async function forgedConnection(t: TestApp, tenant: Tenant, admin: Client, slug: string, keys: KeyPair) {
+export async function forgedConnection(t: TestApp, tenant: Tenant, admin: Client, slug: string, keys: KeyPair, displayName = slug) {
   const issuer = `https://sts.windows.net/${randomUUID()}/`;
-  const created = await admin.post('/api/v1/sso/connections', { slug, entityId: issuer, ssoUrl: 'https://login.microsoftonline.com/x/saml2', certificates: [keys.cert] });
+  const created = await admin.post('/api/v1/sso/connections', { slug, displayName, entityId: issuer, ssoUrl: 'https://login.microsoftonline.com/x/saml2', certificates: [keys.cert] });
   assert.equal(created.status, 201, JSON.stringify(created.body));
   const base = `${t.url}/t/${tenant.slug}/saml/${slug}`;
 
@@ -29,7 +29,7 @@ export async function forgedConnection(t: TestApp, tenant: Tenant, admin: Client
   }
 
   /** An honest response (assertion signed, SP-initiated) for a person: Entra's object id and email. */
-  async function response(person: { oid: string; email: string; name?: string }, over: Partial<ResponseParts> = {}): Promise<string> {
+  async function response(person: { oid: string | null; email: string; name?: string }, over: Partial<ResponseParts> = {}): Promise<string> {
     const p: ResponseParts = {
       issuer,
       destination: `${base}/acs`,
@@ -37,7 +37,7 @@ export async function forgedConnection(t: TestApp, tenant: Tenant, admin: Client
       recipient: `${base}/acs`,
       nameId: person.email,
       inResponseTo: await requestId(),
-      attributes: { [ENTRA.objectidentifier]: [person.oid], [ENTRA.emailaddress]: [person.email], ...(person.name ? { [ENTRA.displayname]: [person.name] } : {}) },
+      attributes: { ...(person.oid !== null ? { [ENTRA.objectidentifier]: [person.oid] } : {}), [ENTRA.emailaddress]: [person.email], ...(person.name ? { [ENTRA.displayname]: [person.name] } : {}) },
       ...over,
     };
     return wrapInResponse(p, sign(buildAssertion(p), 'Assertion', keys));

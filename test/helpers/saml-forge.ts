@@ -46,6 +46,7 @@ export interface ResponseParts {
   recipient: string;
   inResponseTo?: string | null;
   nameId: string;
+  nameIdFormat?: string;
   attributes?: Record<string, string[]>;
   status?: string;
   statusMessage?: string;
@@ -68,7 +69,7 @@ export function buildAssertion(p: ResponseParts): string {
   return (
     `<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${p.assertionId ?? `_${randomUUID()}`}" IssueInstant="${iso(new Date(now))}" Version="2.0">` +
     `<saml:Issuer>${p.issuer}</saml:Issuer>` +
-    `<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">${p.nameId}</saml:NameID>` +
+    `<saml:Subject><saml:NameID Format="${p.nameIdFormat ?? 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress'}">${p.nameId}</saml:NameID>` +
     `<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData${irt} NotOnOrAfter="${iso(notOnOrAfter)}" Recipient="${p.recipient}"/></saml:SubjectConfirmation></saml:Subject>` +
     `<saml:Conditions NotBefore="${iso(notBefore)}" NotOnOrAfter="${iso(notOnOrAfter)}"><saml:AudienceRestriction><saml:Audience>${p.audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions>` +
     (attrs ? `<saml:AttributeStatement>${attrs}</saml:AttributeStatement>` : '') +

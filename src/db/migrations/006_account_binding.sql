@@ -22,3 +22,11 @@ SELECT tenant_id, 'system', 'user.identity_unlinked', 'success', reason, 'user',
 FROM unbound;
 
 CREATE UNIQUE INDEX external_identities_one_per_connection ON external_identities (tenant_id, connection_id, user_id);
+
+-- What kind of value the subject is (objectidentifier, NameID): an object id is never taken for a
+-- NameID of the same text. NULL for identities recorded before; they learn it at their next sign-in.
+ALTER TABLE external_identities ADD COLUMN subject_source text CHECK (subject_source IS NULL OR length(subject_source) <= 40);
+
+-- Sessions opened through an identity that is no longer bound end with it.
+UPDATE sessions s SET revoked_at = now() FROM unbound b
+WHERE s.tenant_id = b.tenant_id AND s.user_id = b.user_id AND s.connection_id = b.connection_id AND s.revoked_at IS NULL;

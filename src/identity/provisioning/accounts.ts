@@ -46,34 +46,45 @@ const ACCOUNT = `u.id, u.email, u.display_name, u.status, u.break_glass, u.delet
  * The account-linking rule: which Keydesk account a sign-in (SAML now, OIDC later) lands in. One
  * rule for every protocol, consistent with SCIM's rule for recycled addresses:
  *
- * 1. A known subject (connection + subject) is its account, whatever its email says now. A changed
- *    email or name is taken over onto the account (unless SCIM manages it: then the directory's
- *    values stand) when no other live account holds the address; a conflict is reported, not hidden.
+ * 1. A known subject (connection + subject, of the same kind: an object id is not a NameID) is its
+ *    account, whatever its email says now. A changed email or name is taken over onto the account
+ *    (unless SCIM manages it: then the directory's values stand) when no other live account holds
+ *    the address; a conflict is reported, not hidden.
  * 2. An unknown subject never enters an account bound to another subject of the same connection,
- *    nor a break-glass account; it is linked to an existing account with its address only when the
- *    address's domain is verified for the tenant, SCIM provisioned the account, or the identity
- *    provider says the domain's owner verified the address. A tombstone (an account SCIM deleted)
- *    lets go of its address, as for SCIM.
+ *    an account bound to an identity of another enabled connection, nor a break-glass account. It is
+ *    linked to an unbound account with its address only when the address's domain is verified for
+ *    the tenant, SCIM provisioned the account, or the identity provider says the domain's owner
+ *    verified the address. A tombstone (an account SCIM deleted) lets go of its address, as in SCIM.
  * 3. Otherwise, with just-in-time accounts on, a new account (in the waiting room if the
  *    connection has one, else a requester).
  *
- * @throws SamlFailure no_subject | no_email | subject_conflict | link_unverified | break_glass |
- *   user_deleted | user_disabled | user_not_permitted, each with the admin's fix.
+ * @throws SamlFailure no_subject | bad_subject | no_email | subject_conflict | bound_elsewhere |
+ *   link_unverified | break_glass | user_deleted | user_disabled | user_not_permitted, each with the admin's fix.
  */
 export async function resolveAccount(ctx: Ctx, tx: Queryable, conn: Connection, claims: MappedClaims, report: AccountReport): Promise<ResolvedAccount> {
-  if (!claims.subject) throw new SamlFailure('no_subject', 'The assertion carries neither an objectidentifier claim nor a NameID.');
-  const known = await tx.query<AccountRow>(
-    `SELECT ${ACCOUNT} FROM external_identities x JOIN users u ON u.tenant_id = x.tenant_id AND u.id = x.user_id
+  if (!claims.subject) throw new SamlFailure('no_subject', `The assertion carries no objectidentifier claim and ${claims.subjectSource === 'transient NameID' ? 'only a transient NameID' : 'no NameID'}.`);
+  if (claims.subject.length > MAX_SUBJECT) throw new SamlFailure('bad_subject', `The ${claims.subjectSource} is ${claims.subject.length} characters long.`);
+  const known = await tx.query<AccountRow & { subject_source: string | null }>(
+    `SELECT ${ACCOUNT}, x.subject_source FROM external_identities x JOIN users u ON u.tenant_id = x.tenant_id AND u.id = x.user_id
      WHERE x.tenant_id = $1 AND x.connection_id = $2 AND x.subject = $3 FOR NO KEY UPDATE OF u`,
     [ctx.tenant.id, conn.id, claims.subject],
   );
   if (known[0]) {
     const u = known[0];
+    if (u.subject_source !== null && u.subject_source !== claims.subjectSource) {
+      throw new SamlFailure(
+        'subject_conflict',
+        `The ${claims.subjectSource} ${claims.subject} equals the ${u.subject_source} of ${u.email}'s identity: a value of one kind never stands for the other.`,
+        { subject: claims.subject, subjectSource: claims.subjectSource, boundAs: u.subject_source, account: u.email },
+      );
+    }
     refuseUnusable(u);
-    await tx.query('UPDATE external_identities SET last_signin_at = now() WHERE tenant_id = $1 AND connection_id = $2 AND subject = $3', [
+    // Identities recorded before sources were kept learn theirs now.
+    await tx.query('UPDATE external_identities SET last_signin_at = now(), subject_source = $4 WHERE tenant_id = $1 AND connection_id = $2 AND subject = $3', [
       ctx.tenant.id,
       conn.id,
       claims.subject,
+      claims.subjectSource,
     ]);
     report.pass('Account', `known identity: ${u.email}`);
     const email = await takeOverProfile(ctx, tx, conn, u, claims, report);
@@ -81,30 +92,27 @@ export async function resolveAccount(ctx: Ctx, tx: Queryable, conn: Connection, 
   }
 
   if (!claims.email) throw new SamlFailure('no_email', 'No email claim arrived and the NameID is not an email address.');
-  // The account holding the address as its email, else as its SCIM userName (which must stay unique too).
-  const holders = await tx.query<AccountRow & { bound_subject: string | null }>(
-    `SELECT ${ACCOUNT},
-       (SELECT x.subject FROM external_identities x WHERE x.tenant_id = u.tenant_id AND x.user_id = u.id AND x.connection_id = $3 LIMIT 1) AS bound_subject
-     FROM users u WHERE u.tenant_id = $1 AND (lower(u.email) = lower($2) OR (u.deleted_at IS NULL AND lower(coalesce(u.user_name, u.email)) = lower($2)))
-     ORDER BY lower(u.email) = lower($2) DESC LIMIT 1 FOR NO KEY UPDATE OF u`,
-    [ctx.tenant.id, claims.email, conn.id],
-  );
-  const holder = holders[0];
+  const holder = await addressHolder(tx, ctx.tenant.id, claims.email, conn.id);
   if (holder?.deleted) {
     // SCIM deleted that person; a sign-in never revives them. The address is free for whoever holds it now.
     await releaseAddress(tx, ctx.tenant.id, holder.id);
   } else if (holder) {
-    if (holder.break_glass) {
-      throw new SamlFailure('break_glass', `${holder.email} is a break-glass account, which signs in with its password only and is never linked to an identity provider.`);
-    }
-    if (holder.bound_subject !== null) {
+    refuseUnusable(holder);
+    if (holder.bound_here !== null) {
       throw new SamlFailure(
         'subject_conflict',
-        `${holder.email} belongs to an account already bound to another identity of this connection (subject ${holder.bound_subject}); this sign-in is subject ${claims.subject}. The address may have been given to someone new.`,
-        { boundSubject: holder.bound_subject, subject: claims.subject, account: holder.email },
+        `${holder.email} belongs to an account already bound to another identity of this connection (subject ${holder.bound_here}); this sign-in is subject ${claims.subject}. The address may have been given to someone new.`,
+        { boundSubject: holder.bound_here, subject: claims.subject, account: holder.email },
       );
     }
-    refuseUnusable(holder);
+    if (holder.bound_elsewhere !== null) {
+      throw new SamlFailure(
+        'bound_elsewhere',
+        `${holder.email} belongs to an account that signs in through ${holder.bound_elsewhere}. Another identity provider asserting the same address does not make it the same person.`,
+        { account: holder.email, boundTo: holder.bound_elsewhere },
+        `If this person now signs in through this connection instead, remove their ${holder.bound_elsewhere} identity under Users (or disable that connection while you move everyone over): the next sign-in then links by the usual rule. If the address belongs to someone else, change the old account's email under Users.`,
+      );
+    }
     const basis = await linkBasis(tx, ctx.tenant.id, holder, claims);
     if (!basis) {
       const domain = domainOf(claims.email);
@@ -135,9 +143,39 @@ export async function resolveAccount(ctx: Ctx, tx: Queryable, conn: Connection, 
   return { userId: user.id, email: user.email, status, how: 'created' };
 }
 
+/** external_identities.subject's column limit. */
+const MAX_SUBJECT = 512;
+
+interface HolderRow extends AccountRow {
+  /** The subject bound to the account on the connection signing in, if any. */
+  bound_here: string | null;
+  /** The name of another enabled connection the account is bound on, if any. */
+  bound_elsewhere: string | null;
+}
+
+/**
+ * The account holding an address, as its email or (a live account) as its SCIM userName, which must
+ * both stay unique; a live account before a tombstone. Locked for the rest of the transaction.
+ */
+async function addressHolder(tx: Queryable, tenantId: string, address: string, connectionId: string, except: string | null = null): Promise<HolderRow | undefined> {
+  const rows = await tx.query<HolderRow>(
+    `SELECT ${ACCOUNT},
+       (SELECT x.subject FROM external_identities x WHERE x.tenant_id = u.tenant_id AND x.user_id = u.id AND x.connection_id = $3) AS bound_here,
+       (SELECT c.display_name FROM external_identities x JOIN sso_connections c ON c.tenant_id = x.tenant_id AND c.id = x.connection_id
+        WHERE x.tenant_id = u.tenant_id AND x.user_id = u.id AND x.connection_id <> $3 AND c.enabled ORDER BY c.slug LIMIT 1) AS bound_elsewhere
+     FROM users u
+     WHERE u.tenant_id = $1 AND u.id IS DISTINCT FROM $4::uuid
+       AND (lower(u.email) = lower($2) OR (u.deleted_at IS NULL AND lower(coalesce(u.user_name, u.email)) = lower($2)))
+     ORDER BY u.deleted_at IS NULL DESC LIMIT 1 FOR NO KEY UPDATE OF u`,
+    [tenantId, address, connectionId, except],
+  );
+  return rows[0];
+}
+
+/** Accounts a sign-in may never enter. */
 function refuseUnusable(u: AccountRow): void {
   if (u.deleted) throw new SamlFailure('user_deleted', `${u.email}'s account was deleted by provisioning (SCIM).`);
-  if (u.break_glass) throw new SamlFailure('break_glass', `${u.email} is a break-glass account, which signs in with its password only.`);
+  if (u.break_glass) throw new SamlFailure('break_glass', `${u.email} is a break-glass account, which signs in with its password only and is never linked to an identity provider.`);
   if (u.status === 'disabled') throw new SamlFailure('user_disabled', `${u.email} is disabled in Keydesk.`);
 }
 
@@ -151,12 +189,10 @@ async function linkBasis(tx: Queryable, tenantId: string, holder: AccountRow, cl
 
 async function bind(ctx: Ctx, tx: Queryable, conn: Connection, claims: MappedClaims, userId: string, how: 'linked' | 'created', basis: LinkBasis | null): Promise<void> {
   try {
-    await tx.query('INSERT INTO external_identities (tenant_id, connection_id, subject, user_id, last_signin_at) VALUES ($1, $2, $3, $4, now())', [
-      ctx.tenant.id,
-      conn.id,
-      claims.subject,
-      userId,
-    ]);
+    await tx.query(
+      'INSERT INTO external_identities (tenant_id, connection_id, subject, subject_source, user_id, last_signin_at) VALUES ($1, $2, $3, $4, $5, now())',
+      [ctx.tenant.id, conn.id, claims.subject, claims.subjectSource, userId],
+    );
   } catch (err) {
     // Another subject bound the account in a concurrent sign-in; the database holds the rule too.
     if (isUniqueViolation(err, 'external_identities_one_per_connection')) {
@@ -189,14 +225,7 @@ async function takeOverProfile(ctx: Ctx, tx: Queryable, conn: Connection, u: Acc
   const changes: Record<string, { from: string; to: string }> = {};
   let email = u.email;
   if (emailChanged) {
-    const holder = (
-      await tx.query<{ id: string; email: string; deleted: boolean }>(
-        `SELECT id, email, deleted_at IS NOT NULL AS deleted FROM users
-         WHERE tenant_id = $1 AND id <> $2 AND (lower(email) = lower($3) OR (deleted_at IS NULL AND lower(coalesce(user_name, email)) = lower($3)))
-         ORDER BY deleted_at IS NULL DESC LIMIT 1 FOR NO KEY UPDATE`,
-        [ctx.tenant.id, u.id, claims.email],
-      )
-    )[0];
+    const holder = await addressHolder(tx, ctx.tenant.id, claims.email!, conn.id, u.id);
     if (holder && !holder.deleted) {
       report.fail('Email', `The identity provider now says ${claims.email}, but another Keydesk account holds that address; this account keeps ${u.email}. Change or remove the other account under Users, and the next sign-in takes the address over.`);
       await audit(ctx, tx, {

@@ -1,3 +1,5 @@
+import { isEmailAddress } from '../users.js';
+
 /**
  * Turns what an identity provider sent into Keydesk's view of a person. Defaults cover Entra's claim
  * URIs and Okta's usual attribute names; a connection's attribute map overrides any of them.
@@ -17,7 +19,7 @@ export const GROUPS_OVERAGE_CLAIM = 'http://schemas.microsoft.com/claims/groups.
 export type ClaimKey = keyof typeof CLAIM_DEFAULTS;
 
 export interface MappedClaims {
-  /** Stable key at the IdP: objectidentifier when present (UPNs change), else the NameID. */
+  /** Stable key at the IdP: objectidentifier when present (UPNs change), else a NameID that is not transient. */
   subject: string | null;
   subjectSource: string;
   email: string | null;
@@ -32,10 +34,11 @@ export interface MappedClaims {
   groupsOverage: boolean;
 }
 
-const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
+
+const TRANSIENT = 'urn:oasis:names:tc:SAML:2.0:nameid-format:transient';
 
 export function mapClaims(
-  input: { nameId: string | null; attributes: Record<string, string[]> },
+  input: { nameId: string | null; nameIdFormat?: string | null; attributes: Record<string, string[]> },
   overrides: Partial<Record<ClaimKey, string>> = {},
 ): MappedClaims {
   const names = (key: ClaimKey): readonly string[] => (overrides[key] ? [overrides[key]!] : CLAIM_DEFAULTS[key]);
@@ -52,15 +55,17 @@ export function mapClaims(
 
   const objectId = first('subject');
   const emailClaim = first('email');
-  const email = emailClaim && EMAIL.test(emailClaim) ? emailClaim : input.nameId && EMAIL.test(input.nameId) ? input.nameId : null;
+  const email = emailClaim && isEmailAddress(emailClaim) ? emailClaim : input.nameId && isEmailAddress(input.nameId) ? input.nameId : null;
   const given = first('givenName');
   const surname = first('surname');
   const displayName = first('displayName') ?? ([given, surname].filter(Boolean).join(' ') || email || input.nameId || 'Unknown user');
   const overage = GROUPS_OVERAGE_CLAIM in input.attributes;
   const groups = values('groups');
+  // A transient NameID is new at every sign-in: it names a session, not a person.
+  const transient = !objectId && input.nameIdFormat === TRANSIENT;
   return {
-    subject: objectId ?? input.nameId,
-    subjectSource: objectId ? 'objectidentifier' : 'NameID',
+    subject: objectId ?? (transient ? null : input.nameId),
+    subjectSource: objectId ? 'objectidentifier' : transient ? 'transient NameID' : 'NameID',
     email,
     emailOwnerVerified: false,
     displayName: displayName.slice(0, 200),

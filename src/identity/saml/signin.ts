@@ -1,6 +1,7 @@
 import type { Config } from '../../config.js';
 import type { Ctx, Tenant } from '../../context.js';
 import { isUniqueViolation, type Db } from '../../db/db.js';
+import { storable } from '../../db/storable.js';
 import { Conflict } from '../../http/errors.js';
 import { audit } from '../../audit/audit.js';
 import { safeLandingPath } from '../../http/redirects.js';
@@ -200,7 +201,8 @@ class TestRun extends Error {
 async function isTestRequest(db: Db, tenantId: string, connectionId: string, samlResponse: string): Promise<boolean> {
   const head = Buffer.from(samlResponse.slice(0, 4000).replace(/\s+/g, ''), 'base64').toString('utf8');
   const id = /InResponseTo="([^"]{1,200})"/.exec(head)?.[1];
-  if (!id) return false;
+  // Unverified text: one the database cannot even compare is no request of ours.
+  if (!id || !storable(id)) return false;
   const rows = await db.query<{ test: boolean }>('SELECT test FROM saml_requests WHERE tenant_id = $1 AND id = $2 AND connection_id = $3', [tenantId, id, connectionId]);
   return rows[0]?.test ?? false;
 }

@@ -90,6 +90,15 @@ export async function revokeSession(q: Queryable, tenantId: string, sessionId: s
   await q.query('UPDATE sessions SET revoked_at = now() WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL', [tenantId, sessionId]);
 }
 
+/** Ends a person's sessions opened through single sign-on: on one connection, or on any. */
+export async function revokeIdpSessions(q: Queryable, tenantId: string, userId: string, connectionId?: string): Promise<void> {
+  await q.query(
+    `UPDATE sessions SET revoked_at = now() WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL
+       AND connection_id IS NOT NULL AND ($3::uuid IS NULL OR connection_id = $3)`,
+    [tenantId, userId, connectionId ?? null],
+  );
+}
+
 /** Ends every session and API token of a user: used when they are disabled or deprovisioned. */
 export async function revokeUserSessions(q: Queryable, tenantId: string, userId: string): Promise<void> {
   await q.query('UPDATE sessions SET revoked_at = now() WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL', [tenantId, userId]);

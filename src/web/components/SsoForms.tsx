@@ -373,9 +373,10 @@ function OptionChecks({ value, onChange }: { value: Options; onChange: (v: Optio
         Anyone your identity provider lets in gets a Keydesk account. When off, only people who already have one can sign in.
       </Check>
       <p className="hint" data-testid="linking-rule">
-        Each Keydesk account is bound to one identity of this connection: a new identity never enters an account another identity holds,
-        and a changed email or name follows the identity provider. An existing account is linked by its email only when the address&apos;s
-        domain is verified under Domains or SCIM provisioned the account; break-glass accounts are never linked.
+        Each Keydesk account is bound to one identity of this connection, and a changed email or name follows the identity provider. A
+        new identity never enters an account that another identity (of this or another connection) already signs in to. An existing
+        account is linked by its email only when the address&apos;s domain is verified under Domains or SCIM provisioned the account;
+        break-glass accounts are never linked.
       </p>
       <Check title="Waiting room: new users wait until an admin grants access" checked={value.waitingRoom} onChange={(v) => onChange({ ...value, waitingRoom: v })} testId="opt-waiting-room">
         New accounts start without roles; they can use Keydesk once you give them one, or a group rule does.
