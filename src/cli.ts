@@ -8,7 +8,7 @@ import { migrate } from './db/migrate.js';
 import { ensureDemoTenant } from './demo/seed.js';
 import { AppError } from './http/errors.js';
 import { listUsers } from './identity/users.js';
-import { connectionView, createSamlConnection } from './identity/connections.js';
+import { connectionView, createSamlConnection, listConnections } from './identity/connections.js';
 import { createTenant, findTenantBySlug } from './tenancy/tenants.js';
 import { createCredential, listCredentials, removeCredential } from './scim/credentials.js';
 
@@ -20,7 +20,9 @@ const USAGE = `Usage: keydesk <command>
                                      create a tenant and its first admin (prints a one-time password)
   user list <tenant> [--json]        list a tenant's people
   saml connect <tenant> <conn> (--metadata-file F | --metadata-url U | --entity-id E --sso-url U --cert F [--slo-url U])
-               [--name N] [--json]   connect a SAML identity provider; prints the values to paste into it
+               [--name N] [--publish] [--json]
+                                     connect a SAML identity provider; prints the values to paste into it.
+                                     It goes live when a test sign-in passes; --publish makes it live at once
   scim token create <tenant> [--client] [--name N] [--days D] [--json]
                                      generate a SCIM secret token (or, with --client, an OAuth client); shown once
   scim token list <tenant> [--json]  the tenant's SCIM tokens and clients, their state and last use
@@ -83,6 +85,7 @@ async function main(argv: string[]) {
     options: {
       demo: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
+      publish: { type: 'boolean', default: false },
       name: { type: 'string' },
       'admin-email': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -139,8 +142,8 @@ async function main(argv: string[]) {
     const view = await withDb(config, async (db) => {
       const tenant = await findTenantBySlug(db, arg);
       if (!tenant) throw new UsageError(`No tenant "${arg}".`);
-      const c = await createSamlConnection({ db, tenant, actor: null }, { slug: conn, displayName: values.name, source });
-      return connectionView(c, config.publicUrl, tenant.slug);
+      const c = await createSamlConnection({ db, tenant, actor: null }, { slug: conn, displayName: values.name, source, publish: values.publish });
+      return connectionView(c, config.publicUrl, tenant.slug, await listConnections(db, tenant.id));
     });
     return print(
       values.json,
@@ -152,6 +155,10 @@ async function main(argv: string[]) {
         `  Sign on URL             ${view.sp.signOnUrl}`,
         `  Logout URL              ${view.sp.logoutUrl}`,
         `Trusted signing certificates: ${view.idp.certificates.map((c) => `${c.thumbprintSha1} (until ${c.notAfter.slice(0, 10)})`).join(', ')}`,
+        view.live
+          ? 'The connection is live: its button is on the sign-in page.'
+          : "The connection is being tested: run Test sign-in under Single sign-on (a passed test publishes it), or connect again with --publish.",
+        ...view.warnings.map((w) => `Warning: ${w}`),
       ].join('\n'),
     );
   }

@@ -18,7 +18,7 @@ before(async () => {
   tt = await t.tenant();
   admin = await t.user(tt.tenant, ['requester', 'admin']);
   const keys = makeKeyPair();
-  const conn = await admin.client.post('/api/v1/sso/connections', { slug: 'entra', entityId: 'https://sts.windows.net/x/', ssoUrl: 'https://login.microsoftonline.com/x/saml2', certificates: [keys.cert] });
+  const conn = await admin.client.post('/api/v1/sso/connections', { slug: 'entra', publish: true, entityId: 'https://sts.windows.net/x/', ssoUrl: 'https://login.microsoftonline.com/x/saml2', certificates: [keys.cert] });
   assert.equal(conn.status, 201, JSON.stringify(conn.body));
   // A passed test sign-in is what enforcement needs; sso-admin.test.ts drives a real one.
   await t.db.query('UPDATE sso_connections SET test_passed_at = now() WHERE tenant_id = $1', [tt.tenant.id]);

@@ -23,6 +23,7 @@ before(async () => {
   stranger = makeKeyPair('Attacker');
   const admin = await t.user(tt.tenant, ['requester', 'admin']);
   const res = await admin.client.post('/api/v1/sso/connections', {
+    publish: true,
     slug: 'entra', entityId: IDP, ssoUrl: `https://login.microsoftonline.com/${TID}/saml2`, certificates: [trusted.cert],
   });
   assert.equal(res.status, 201, JSON.stringify(res.body));
@@ -193,7 +194,7 @@ describe('SAML attacks, each refused with its reason', () => {
   test('an InResponseTo we never sent, or sent for another connection, is refused', async () => {
     await refused((await honest({ inResponseTo: '_made_up_request_id' })).xml, 'unknown_request');
     const admin = await t.user(tt.tenant, ['admin']);
-    await admin.client.post('/api/v1/sso/connections', { slug: 'second', entityId: IDP, ssoUrl: `https://login.microsoftonline.com/${TID}/saml2`, certificates: [trusted.cert] });
+    await admin.client.post('/api/v1/sso/connections', { slug: 'second', publish: true, entityId: IDP, ssoUrl: `https://login.microsoftonline.com/${TID}/saml2`, certificates: [trusted.cert] });
     await refused((await honest({ inResponseTo: await requestId('second') })).xml, 'unknown_request');
   });
 
@@ -214,7 +215,7 @@ describe('SAML attacks, each refused with its reason', () => {
   test('a signature by a trusted certificate that has expired', async () => {
     const old = makeKeyPair('Expired signing cert', { from: new Date(Date.now() - 800 * 86_400_000), to: new Date(Date.now() - 35 * 86_400_000) });
     const admin = await t.user(tt.tenant, ['admin']);
-    assert.equal((await admin.client.post('/api/v1/sso/connections', { slug: 'old', entityId: IDP, ssoUrl: `https://login.microsoftonline.com/${TID}/saml2`, certificates: [old.cert] })).status, 201);
+    assert.equal((await admin.client.post('/api/v1/sso/connections', { slug: 'old', publish: true, entityId: IDP, ssoUrl: `https://login.microsoftonline.com/${TID}/saml2`, certificates: [old.cert] })).status, 201);
     const oldBase = `${t.url}/t/${tt.tenant.slug}/saml/old`;
     const p = parts({ inResponseTo: await requestId('old'), destination: `${oldBase}/acs`, recipient: `${oldBase}/acs`, audience: `${oldBase}/metadata` });
     const r = await refused(wrapInResponse(p, sign(buildAssertion(p), 'Assertion', old)), 'expired_certificate', { conn: 'old' });

@@ -45,7 +45,7 @@ before(async () => {
       entraUser('cy', 'cy@corp.test', []),
     ],
   });
-  const res = await admin.client.post('/api/v1/sso/connections', { slug: 'entra', metadataXml: idp.metadataXml });
+  const res = await admin.client.post('/api/v1/sso/connections', { slug: 'entra', metadataXml: idp.metadataXml, publish: true });
   assert.equal(res.status, 201, JSON.stringify(res.body));
   await t.db.query(`INSERT INTO role_rules (tenant_id, group_ref, role) VALUES ($1, $2, 'agent')`, [tt.tenant.id, AGENTS_GROUP]);
 });
@@ -164,7 +164,7 @@ describe('SAML sign-in with an Entra-shaped SimpleSAMLphp', () => {
   });
 
   test('a response posted to another connection\'s ACS is refused (audience, recipient, destination)', async () => {
-    await admin.client.post('/api/v1/sso/connections', { slug: 'other', metadataXml: idp.metadataXml });
+    await admin.client.post('/api/v1/sso/connections', { slug: 'other', metadataXml: idp.metadataXml, publish: true });
     const form = await spInitiated('cy');
     const res = await new Client(t.url).request('POST', `/t/${tt.tenant.slug}/saml/other/acs`, new URLSearchParams(form.fields).toString(), {
       'content-type': 'application/x-www-form-urlencoded',

@@ -29,7 +29,7 @@ before(async () => {
   urlB = `http://127.0.0.1:${portB}`;
   publicUrl = urlA;
   const { tenant } = await createTenant(pgdb.db, { slug: 'twonode', name: 'Two nodes', adminEmail: 'admin@two.test' });
-  await createSamlConnection({ db: pgdb.db, tenant, actor: null }, { slug: 'entra', source: { entityId: IDP, ssoUrl: 'https://login.microsoftonline.com/x/saml2', certificates: [keys.cert] } });
+  await createSamlConnection({ db: pgdb.db, tenant, actor: null }, { slug: 'entra', publish: true, source: { entityId: IDP, ssoUrl: 'https://login.microsoftonline.com/x/saml2', certificates: [keys.cert] } });
   const env = { DATABASE_URL: pgdb.url, KEYDESK_SECRET: 'two-node-secret-two-node-secret-012345', PUBLIC_URL: publicUrl };
   [nodeA, nodeB] = await Promise.all([
     startKeydeskProcess(['serve'], { ...env, PORT: String(portA) }),

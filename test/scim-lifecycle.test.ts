@@ -244,7 +244,7 @@ describe('a provisioned agent signs in through SAML', () => {
         },
       ],
     });
-    assert.equal((await admin.client.post('/api/v1/sso/connections', { slug: 'entra', metadataXml: idp.metadataXml })).status, 201);
+    assert.equal((await admin.client.post('/api/v1/sso/connections', { slug: 'entra', metadataXml: idp.metadataXml, publish: true })).status, 201);
     const start = await fetch(`${base}/login`, { redirect: 'manual' });
     const out = await browse(start.headers.get('location')!, { username: 'mo', password: 'mo-pw', jar: new CookieJar() });
     assert.equal(out.kind, 'post');

@@ -28,7 +28,7 @@ before(async () => {
   tt = await t.tenant();
   admin = await t.user(tt.tenant, ['requester', 'admin']);
   keys = makeKeyPair('Rules IdP');
-  const res = await admin.client.post('/api/v1/sso/connections', { slug: 'entra', entityId: IDP, ssoUrl: 'https://login.microsoftonline.com/x/saml2', certificates: [keys.cert] });
+  const res = await admin.client.post('/api/v1/sso/connections', { slug: 'entra', publish: true, entityId: IDP, ssoUrl: 'https://login.microsoftonline.com/x/saml2', certificates: [keys.cert] });
   assert.equal(res.status, 201);
   const base = `${t.url}/t/${tt.tenant.slug}/saml/okta`;
   idp = await startSimpleSamlIdp({
@@ -160,7 +160,13 @@ describe('test sign-in, enforcement and break-glass', () => {
     assert.deepEqual(trace.trace.mapped.groups, ['Service Desk']);
     const usersAfter = (await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM users WHERE tenant_id = $1', [tt.tenant.id]))[0]!.n;
     assert.equal(usersAfter, usersBefore, 'the test created no account');
-    assert.ok((await admin.client.get('/api/v1/sso/connections/okta')).body.testPassedAt);
+    const okta = (await admin.client.get('/api/v1/sso/connections/okta')).body;
+    assert.ok(okta.testPassedAt);
+    // The passed test is what published the connection.
+    assert.equal(okta.live, true);
+    assert.equal(trace.trace.published, true);
+    const published = (await admin.client.get('/api/v1/audit?action=sso.connection_published')).body.items.find((e: any) => e.targetId === okta.id);
+    assert.deepEqual(published.details, { slug: 'okta', tested: true, via: 'test' });
 
     // The tenant's first admin is break-glass; a plain local admin is not.
     const plain = await admin.client.post('/api/v1/users', { email: 'plain@x.test', displayName: 'Plain', password: 'plain-password-1', roles: ['requester'] });

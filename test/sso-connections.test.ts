@@ -125,11 +125,16 @@ test('keydesk saml connect prints the values to paste, from a metadata file or b
   writeFileSync(file, entraXml);
   const json = JSON.parse((await run(['saml', 'connect', 'acme', 'entra', '--metadata-file', file, '--json'])).stdout);
   assert.equal(json.sp.replyUrl, 'https://desk.example.com/t/acme/saml/entra/acs');
+  assert.equal(json.live, false, 'a new connection waits for its test');
+  const scripted = JSON.parse((await run(['saml', 'connect', 'acme', 'entra2', '--metadata-file', file, '--publish', '--json'])).stdout);
+  assert.equal(scripted.live, true);
+  assert.match(scripted.warnings[0], /Connection "entra" trusts the same identity provider/);
   assert.equal(json.sp.identifier, 'https://desk.example.com/t/acme/saml/entra/metadata');
   const certFile = path.join(dir, 'okta.pem');
   writeFileSync(certFile, idp.certificatePem);
   const text = (await run(['saml', 'connect', 'acme', 'okta', '--entity-id', idp.entityId, '--sso-url', idp.ssoUrl, '--cert', certFile])).stdout;
   assert.match(text, /Reply URL \(ACS URL\) +https:\/\/desk\.example\.com\/t\/acme\/saml\/okta\/acs/);
+  assert.match(text, /The connection is being tested: run Test sign-in/);
   const bad = await run(['saml', 'connect', 'acme', 'x', '--metadata-file', certFile]).catch((e) => e);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /not well-formed|IDPSSODescriptor/);

@@ -9,8 +9,10 @@ import {
   getConnection,
   listConnections,
   updateConnection,
+  type Connection,
   type IdpSource,
 } from '../identity/connections.js';
+import type { Ctx } from '../context.js';
 import { beginSamlSignin } from '../identity/saml/signin.js';
 import { getTrace, listTraces } from '../identity/saml/trace.js';
 import { addRoleRule, deleteRoleRule, listRoleRules } from '../identity/provisioning/role-rules.js';
@@ -37,6 +39,9 @@ export const ConnectionSchema = Type.Object(
     protocol: Type.String(),
     displayName: Type.String(),
     enabled: Type.Boolean(),
+    publishedAt: Nullable(DateTime),
+    live: Type.Boolean({ description: 'Enabled and published: its button is on the sign-in page and it signs people in. Until then only test sign-ins use it.' }),
+    warnings: Type.Array(Type.String(), { description: 'Things to look at, such as another connection trusting the same identity provider' }),
     jit: Type.Boolean(),
     waitingRoom: Type.Boolean(),
     allowIdpInitiated: Type.Boolean(),
@@ -82,6 +87,7 @@ const NewConnection = Type.Object(
     clockSkewSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 600 })),
     jit: Type.Optional(Type.Boolean()),
     waitingRoom: Type.Optional(Type.Boolean()),
+    publish: Type.Optional(Type.Boolean({ description: 'Live at once, before any test sign-in (audited). By default a connection goes live when its first test sign-in passes.' })),
   },
   {
     additionalProperties: false,
@@ -145,6 +151,7 @@ const DomainParams = Type.Object({ domain: Type.String({ minLength: 1, maxLength
 
 export const ssoRoutes: RoutePlugin = async (app, { deps }) => {
   const tags = ['single sign-on'];
+  const view = async (ctx: Ctx, c: Connection) => connectionView(c, deps.config.publicUrl, ctx.tenant.slug, await listConnections(ctx.db, ctx.tenant.id));
 
   app.get('/sso/connections', {
     schema: { tags, summary: 'Identity-provider connections (admins)', response: { 200: Type.Object({ items: Type.Array(ConnectionSchema) }), ...errors } },
@@ -152,7 +159,7 @@ export const ssoRoutes: RoutePlugin = async (app, { deps }) => {
     const { ctx } = requireAuth(request);
     requireRole(ctx, 'admin');
     const items = await listConnections(ctx.db, ctx.tenant.id);
-    return { items: items.map((c) => connectionView(c, deps.config.publicUrl, ctx.tenant.slug)) };
+    return { items: items.map((c) => connectionView(c, deps.config.publicUrl, ctx.tenant.slug, items)) };
   });
 
   app.post('/sso/connections', {
@@ -163,7 +170,7 @@ export const ssoRoutes: RoutePlugin = async (app, { deps }) => {
     const { slug, displayName, metadataXml, metadataUrl, entityId, ssoUrl, sloUrl, certificates, ...options } = request.body;
     const source = sourceFrom({ metadataXml, metadataUrl, entityId, ssoUrl, sloUrl, certificates }, true)!;
     const c = await createSamlConnection(ctx, { slug, displayName, source, ...options });
-    return reply.code(201).send(connectionView(c, deps.config.publicUrl, ctx.tenant.slug));
+    return reply.code(201).send(await view(ctx, c));
   });
 
   app.get('/sso/connections/:id', {
@@ -171,7 +178,7 @@ export const ssoRoutes: RoutePlugin = async (app, { deps }) => {
   }, async (request) => {
     const { ctx } = requireAuth(request);
     requireRole(ctx, 'admin');
-    return connectionView(await getConnection(ctx.db, ctx.tenant.id, request.params.id), deps.config.publicUrl, ctx.tenant.slug);
+    return view(ctx, await getConnection(ctx.db, ctx.tenant.id, request.params.id));
   });
 
   app.patch('/sso/connections/:id', {
@@ -183,6 +190,7 @@ export const ssoRoutes: RoutePlugin = async (app, { deps }) => {
         {
           displayName: Type.Optional(Text(100)),
           enabled: Type.Optional(Type.Boolean()),
+          published: Type.Optional(Type.Boolean({ description: 'true: live now, tested or not (audited); false: back to testing' })),
           jit: Type.Optional(Type.Boolean()),
           waitingRoom: Type.Optional(Type.Boolean()),
           allowIdpInitiated: Type.Optional(Type.Boolean()),
@@ -203,7 +211,7 @@ export const ssoRoutes: RoutePlugin = async (app, { deps }) => {
     const { metadataXml, metadataUrl, entityId, ssoUrl, sloUrl, certificates, attributeMap, ...rest } = request.body;
     const source = sourceFrom({ metadataXml, metadataUrl, entityId, ssoUrl, sloUrl, certificates }, false);
     const c = await updateConnection(ctx, request.params.id, { ...rest, ...(attributeMap ? { attributeMap: attributeMap as Record<string, string> } : {}), source });
-    return connectionView(c, deps.config.publicUrl, ctx.tenant.slug);
+    return view(ctx, c);
   });
 
   app.delete('/sso/connections/:id', {

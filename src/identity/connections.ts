@@ -36,12 +36,22 @@ export interface Connection {
   metadataFetchedAt: Date | null;
   metadataError: string | null;
   testPassedAt: Date | null;
+  /** When it went live; null while it is being tested. */
+  publishedAt: Date | null;
   createdAt: Date;
+}
+
+/**
+ * Live: enabled and published. Only a live connection has a button on the sign-in page and signs
+ * people in; one being tested serves only the admin's test sign-in.
+ */
+export function isLive(c: Pick<Connection, 'enabled' | 'publishedAt'>): boolean {
+  return c.enabled && c.publishedAt !== null;
 }
 
 const COLUMNS = `id, slug, protocol, display_name AS "displayName", enabled, config, jit, waiting_room AS "waitingRoom",
   attribute_map AS "attributeMap", metadata_url AS "metadataUrl", metadata_fetched_at AS "metadataFetchedAt",
-  metadata_error AS "metadataError", test_passed_at AS "testPassedAt", created_at AS "createdAt"`;
+  metadata_error AS "metadataError", test_passed_at AS "testPassedAt", published_at AS "publishedAt", created_at AS "createdAt"`;
 
 export function spUrls(publicUrl: string, tenantSlug: string, connSlug: string): SpUrls {
   const base = `${publicUrl}/t/${tenantSlug}/saml/${connSlug}`;
@@ -142,6 +152,8 @@ export interface NewSamlConnection {
   clockSkewSeconds?: number;
   jit?: boolean;
   waitingRoom?: boolean;
+  /** Live at once, before any test (scripted setups: `saml connect --publish`); audited as such. */
+  publish?: boolean;
 }
 
 export async function createSamlConnection(ctx: Ctx, input: NewSamlConnection, fetchImpl?: typeof fetch): Promise<Connection> {
@@ -159,9 +171,9 @@ export async function createSamlConnection(ctx: Ctx, input: NewSamlConnection, f
     try {
       id = (
         await tx.query<{ id: string }>(
-          `INSERT INTO sso_connections (tenant_id, slug, protocol, display_name, config, jit, waiting_room, metadata_url, metadata_xml, metadata_fetched_at)
-           VALUES ($1, $2, 'saml', $3, $4, $5, $6, $7, $8, CASE WHEN $8::text IS NULL THEN NULL ELSE now() END) RETURNING id`,
-          [ctx.tenant.id, slug, input.displayName ?? defaultDisplayName(config), JSON.stringify(config), input.jit ?? true, input.waitingRoom ?? false, resolved.metadataUrl, resolved.metadataXml],
+          `INSERT INTO sso_connections (tenant_id, slug, protocol, display_name, config, jit, waiting_room, metadata_url, metadata_xml, metadata_fetched_at, published_at)
+           VALUES ($1, $2, 'saml', $3, $4, $5, $6, $7, $8, CASE WHEN $8::text IS NULL THEN NULL ELSE now() END, CASE WHEN $9 THEN now() END) RETURNING id`,
+          [ctx.tenant.id, slug, input.displayName ?? defaultDisplayName(config), JSON.stringify(config), input.jit ?? true, input.waitingRoom ?? false, resolved.metadataUrl, resolved.metadataXml, input.publish ?? false],
         )
       )[0]!.id;
     } catch (err) {
@@ -174,8 +186,27 @@ export async function createSamlConnection(ctx: Ctx, input: NewSamlConnection, f
       targetId: id,
       details: { slug, protocol: 'saml', idpEntityId: config.idpEntityId, certificates: config.certificates.map((c) => describeCertificate(c).thumbprintSha1) },
     });
+    if (input.publish) await auditPublished(ctx, tx, id, { slug, tested: false });
     return getConnection(tx, ctx.tenant.id, id);
   });
+}
+
+/** Publishing is audited with whether a test had passed: publishing untested is the admin's call, on record. */
+export async function auditPublished(ctx: Ctx, tx: Queryable, connectionId: string, details: { slug: string; tested: boolean; via?: 'test' }): Promise<void> {
+  await audit(ctx, tx, { action: 'sso.connection_published', targetType: 'connection', targetId: connectionId, details });
+}
+
+/**
+ * Why an admin should look twice: another connection of the tenant trusts the same identity
+ * provider (two buttons that look alike, one of them maybe broken).
+ */
+export function connectionWarnings(c: Connection, siblings: Connection[]): string[] {
+  return siblings
+    .filter((o) => o.id !== c.id && o.config.idpEntityId === c.config.idpEntityId)
+    .map(
+      (o) =>
+        `Connection "${o.slug}" trusts the same identity provider (entity ID ${c.config.idpEntityId}). If this one replaces it, disable or delete "${o.slug}" once this one is tested; two live connections to one provider show two look-alike buttons.`,
+    );
 }
 
 /** "Microsoft" for Entra, "Okta" for Okta: what the sign-in button says. */
@@ -190,7 +221,7 @@ export function certificatesOf(c: Connection): CertificateInfo[] {
 }
 
 /** What the admin API and CLI show: both sides of the handshake, certificates described, no secrets. */
-export function connectionView(c: Connection, publicUrl: string, tenantSlug: string) {
+export function connectionView(c: Connection, publicUrl: string, tenantSlug: string, siblings: Connection[] = []) {
   const sp = spUrls(publicUrl, tenantSlug, c.slug);
   return {
     id: c.id,
@@ -198,6 +229,9 @@ export function connectionView(c: Connection, publicUrl: string, tenantSlug: str
     protocol: c.protocol,
     displayName: c.displayName,
     enabled: c.enabled,
+    publishedAt: c.publishedAt,
+    live: isLive(c),
+    warnings: connectionWarnings(c, siblings),
     jit: c.jit,
     waitingRoom: c.waitingRoom,
     allowIdpInitiated: c.config.allowIdpInitiated,
@@ -222,6 +256,8 @@ export type ConnectionView = ReturnType<typeof connectionView>;
 export interface ConnectionPatch {
   displayName?: string;
   enabled?: boolean;
+  /** true: live now (tested or not, audited); false: back to testing. */
+  published?: boolean;
   jit?: boolean;
   waitingRoom?: boolean;
   allowIdpInitiated?: boolean;
@@ -261,6 +297,7 @@ export async function updateConnection(ctx: Ctx, idOrSlug: string, patch: Connec
          metadata_fetched_at = CASE WHEN $9 THEN (CASE WHEN $11::text IS NULL THEN NULL ELSE now() END) ELSE metadata_fetched_at END,
          metadata_error = CASE WHEN $9 THEN NULL ELSE metadata_error END,
          test_passed_at = CASE WHEN $12 THEN NULL ELSE test_passed_at END,
+         published_at = CASE WHEN $13::boolean IS NULL THEN published_at WHEN $13 THEN coalesce(published_at, now()) ELSE NULL END,
          updated_at = now()
        WHERE tenant_id = $1 AND id = $2`,
       [
@@ -276,15 +313,20 @@ export async function updateConnection(ctx: Ctx, idOrSlug: string, patch: Connec
         resolved?.metadataUrl ?? null,
         resolved?.metadataXml ?? null,
         retest,
+        patch.published ?? null,
       ],
     );
-    const { source: _source, ...rest } = patch;
+    const { source: _source, published: _published, ...rest } = patch;
     await audit(ctx, tx, {
       action: 'sso.connection_updated',
       targetType: 'connection',
       targetId: before.id,
       details: { ...rest, ...(resolved ? { idpEntityId: config.idpEntityId, certificates: config.certificates.map((c) => describeCertificate(c).thumbprintSha1) } : {}) },
     });
+    if (patch.published === true && before.publishedAt === null) await auditPublished(ctx, tx, before.id, { slug: before.slug, tested: before.testPassedAt !== null && !retest });
+    if (patch.published === false && before.publishedAt !== null) {
+      await audit(ctx, tx, { action: 'sso.connection_unpublished', targetType: 'connection', targetId: before.id, details: { slug: before.slug } });
+    }
     return getConnection(tx, ctx.tenant.id, before.id);
   });
 }

@@ -17,7 +17,7 @@ export interface EnforcementState {
  */
 export async function enforcementState(q: Queryable, tenantId: string): Promise<EnforcementState> {
   const [t] = (await q.query<{ enforce_sso: boolean; tested: boolean }>(
-    `SELECT enforce_sso, EXISTS (SELECT 1 FROM sso_connections c WHERE c.tenant_id = t.id AND c.enabled AND c.test_passed_at IS NOT NULL) AS tested
+    `SELECT enforce_sso, EXISTS (SELECT 1 FROM sso_connections c WHERE c.tenant_id = t.id AND c.enabled AND c.published_at IS NOT NULL AND c.test_passed_at IS NOT NULL) AS tested
      FROM tenants t WHERE t.id = $1`,
     [tenantId],
   )) as [{ enforce_sso: boolean; tested: boolean }];
@@ -28,7 +28,7 @@ export async function enforcementState(q: Queryable, tenantId: string): Promise<
     [tenantId],
   );
   const reason = !t.tested
-    ? 'No enabled connection has passed a test sign-in yet. Run "Test sign-in" first.'
+    ? 'No live connection has passed a test sign-in yet. Run "Test sign-in" first (a passed test also publishes the connection).'
     : !breakGlass.some((b) => b.admin)
       ? 'There is no active break-glass administrator with a password: mark one first, so you can never be locked out.'
       : null;

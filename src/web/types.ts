@@ -160,6 +160,12 @@ export interface SsoConnection {
   protocol: string;
   displayName: string;
   enabled: boolean;
+  /** When it went live; null while it is being tested (only the admin's test sign-in uses it). */
+  publishedAt: string | null;
+  /** Enabled and published: its button is on the sign-in page. */
+  live: boolean;
+  /** Things to look at, such as another connection trusting the same identity provider. */
+  warnings: string[];
   jit: boolean;
   waitingRoom: boolean;
   allowIdpInitiated: boolean;
@@ -235,6 +241,8 @@ export interface TraceDetail extends TraceSummary {
     roles?: string[];
     user?: { id: string; email: string; status: string };
     wouldCreate?: boolean;
+    /** A passed test that made the connection live. */
+    published?: boolean;
     responseXml?: string;
   };
 }

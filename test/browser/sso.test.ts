@@ -68,7 +68,7 @@ before(async () => {
     users: [entraUser('ada', 'Ada', [AGENTS]), entraUser('ivan', 'Ivan', []), entraUser('wes', 'Wes', [])],
   });
   const { createSamlConnection } = await import('../../src/identity/connections.js');
-  await createSamlConnection({ db: t.db, tenant: tt.tenant, actor: null }, { slug: 'entra', source: { metadataXml: idp.metadataXml } });
+  await createSamlConnection({ db: t.db, tenant: tt.tenant, actor: null }, { slug: 'entra', publish: true, source: { metadataXml: idp.metadataXml } });
   await t.db.query(`INSERT INTO role_rules (tenant_id, group_ref, role) VALUES ($1, $2, 'agent')`, [tt.tenant.id, AGENTS]);
   // A second identity provider on the same tenant, shaped like Okta: response signed, groups by name.
   const oktaBase = `${t.url}/t/${slug}/saml/okta`;
@@ -77,7 +77,7 @@ before(async () => {
     sp: { entityId: `${oktaBase}/metadata`, acsUrl: `${oktaBase}/acs`, sloUrl: `${oktaBase}/slo` },
     users: [{ username: 'olga', password: 'olga-pw', attributes: { email: ['olga@merged-co.test'], firstName: ['Olga'], lastName: ['Okta'], groups: ['Change Advisory Board'] } }],
   });
-  await createSamlConnection({ db: t.db, tenant: tt.tenant, actor: null }, { slug: 'okta', source: { metadataXml: okta.metadataXml } });
+  await createSamlConnection({ db: t.db, tenant: tt.tenant, actor: null }, { slug: 'okta', publish: true, source: { metadataXml: okta.metadataXml } });
   await t.db.query(`INSERT INTO role_rules (tenant_id, group_ref, role) VALUES ($1, 'Change Advisory Board', 'change_manager')`, [tt.tenant.id]);
   browser = await launchChromium();
 });

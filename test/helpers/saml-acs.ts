@@ -18,7 +18,7 @@ export const ENTRA = {
  */
 export async function forgedConnection(t: TestApp, tenant: Tenant, admin: Client, slug: string, keys: KeyPair, displayName = slug) {
   const issuer = `https://sts.windows.net/${randomUUID()}/`;
-  const created = await admin.post('/api/v1/sso/connections', { slug, displayName, entityId: issuer, ssoUrl: 'https://login.microsoftonline.com/x/saml2', certificates: [keys.cert] });
+  const created = await admin.post('/api/v1/sso/connections', { slug, displayName, publish: true, entityId: issuer, ssoUrl: 'https://login.microsoftonline.com/x/saml2', certificates: [keys.cert] });
   assert.equal(created.status, 201, JSON.stringify(created.body));
   const base = `${t.url}/t/${tenant.slug}/saml/${slug}`;
 

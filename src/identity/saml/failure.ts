@@ -45,6 +45,8 @@ export const SAML_FAILURES = {
   link_unverified: 'Verify the email domain under Single sign-on › Domains (the person is then linked at their next sign-in), or provision the person with SCIM.',
   user_not_permitted: 'The user has no Keydesk account and just-in-time accounts are off for this connection. Create the user, provision them with SCIM, or turn on just-in-time accounts.',
   connection_disabled: 'This connection is disabled.',
+  connection_unpublished:
+    'The connection is still being tested: only the Test sign-in button uses it. Run Test sign-in under Single sign-on (a passed test publishes it), or publish it there anyway.',
 } as const;
 
 export type SamlFailureCode = keyof typeof SAML_FAILURES;

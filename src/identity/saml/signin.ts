@@ -5,7 +5,7 @@ import { storable } from '../../db/storable.js';
 import { Conflict } from '../../http/errors.js';
 import { audit } from '../../audit/audit.js';
 import { safeLandingPath } from '../../http/redirects.js';
-import { getConnection, spUrls, type Connection } from '../connections.js';
+import { auditPublished, getConnection, isLive, spUrls, type Connection } from '../connections.js';
 import { admitIfGranted, resolveAccount } from '../provisioning/accounts.js';
 import { mapClaims } from '../provisioning/claims.js';
 import { recordSigninGroups, resyncRuleGrants } from '../provisioning/group-rules.js';
@@ -26,6 +26,7 @@ export type AcsOutcome =
 export async function beginSamlSignin(db: Db, config: Config, tenant: Tenant, connSlug: string, wanted: string | null, opts: { test?: boolean; loginHint?: string } = {}) {
   const conn = await getConnection(db, tenant.id, connSlug);
   if (conn.protocol !== 'saml' || !conn.enabled) throw new SamlFailure('connection_disabled', `The connection "${connSlug}" is not an enabled SAML connection.`);
+  if (!opts.test && !isLive(conn)) throw new SamlFailure('connection_unpublished', `The connection "${connSlug}" is not live yet.`);
   const sp = spUrls(config.publicUrl, tenant.slug, conn.slug);
   return startAuthnRequest(db, {
     tenantId: tenant.id,
@@ -62,6 +63,7 @@ export async function completeSamlSignin(
     const signIn = () => db.transaction(async (tx) => {
       const { facts, binding } = await verifySamlResponse(tx, { samlResponse: input.samlResponse, tenantId: tenant.id, conn, sp }, trace);
       test = binding.test;
+      if (!test && !isLive(conn)) throw new SamlFailure('connection_unpublished', `The connection "${conn.slug}" is still being tested; only a test sign-in may use it.`);
       const claims = mapClaims(facts, conn.attributeMap);
       trace.data.mapped = claims;
       if (claims.groupsOverage) {
@@ -130,7 +132,14 @@ export async function completeSamlSignin(
           err.assertionId,
           err.acceptableUntil,
         ]);
-        await tx.query('UPDATE sso_connections SET test_passed_at = now() WHERE tenant_id = $1 AND id = $2', [tenant.id, conn.id]);
+        // A passed test is what makes a connection live, unless the admin published it already.
+        const [{ newlyPublished }] = (await tx.query<{ newlyPublished: boolean }>(
+          `UPDATE sso_connections SET test_passed_at = now(), published_at = coalesce(published_at, now()) WHERE tenant_id = $1 AND id = $2
+           RETURNING published_at = now() AS "newlyPublished"`,
+          [tenant.id, conn.id],
+        )) as [{ newlyPublished: boolean }];
+        if (newlyPublished) await auditPublished(ctx, tx, conn.id, { slug: conn.slug, tested: true, via: 'test' });
+        trace.data.published = newlyPublished;
         await audit(ctx, tx, { action: 'sso.connection_tested', actorId: null, actorLabel: `saml:${conn.slug}`, targetType: 'connection', targetId: conn.id, details: { trace: trace.reference } });
         await trace.save(tx, { tenantId: tenant.id, connectionId: conn.id, test: true, outcome: 'success' });
       });

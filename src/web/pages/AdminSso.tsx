@@ -96,7 +96,7 @@ export function AdminSso() {
         ) : (
           <div className="sso-list">
             {items.map((c) => (
-              <ConnectionCard key={c.id} connection={c} onSettings={() => setEditing(c)} onDelete={() => setDeleting(c)} />
+              <ConnectionCard key={c.id} connection={c} onSettings={() => setEditing(c)} onDelete={() => setDeleting(c)} onChanged={() => { connections.reload(); enforcement.reload(); }} />
             ))}
           </div>
         )}
@@ -153,9 +153,24 @@ export function AdminSso() {
 
 /* ---------- A connection ---------- */
 
-function ConnectionCard({ connection: c, onSettings, onDelete }: { connection: SsoConnection; onSettings: () => void; onDelete: () => void }) {
+function ConnectionCard({ connection: c, onSettings, onDelete, onChanged }: { connection: SsoConnection; onSettings: () => void; onDelete: () => void; onChanged: () => void }) {
   const [testing, setTesting] = useState(false);
+  const [publishing, setPublishing] = useState(false);
   const [error, setError] = useState<unknown>(null);
+
+  const publish = async () => {
+    if (!c.testPassedAt && !window.confirm(`Publish “${c.displayName}” without a passed test? Its button appears on the sign-in page for everyone now; if the identity provider's side is wrong, their sign-ins fail. This is recorded in the audit log.`)) return;
+    setPublishing(true);
+    setError(null);
+    try {
+      await api.patch(`/sso/connections/${c.id}`, { published: true });
+      onChanged();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setPublishing(false);
+    }
+  };
 
   const test = async () => {
     setTesting(true);
@@ -190,6 +205,17 @@ function ConnectionCard({ connection: c, onSettings, onDelete }: { connection: S
                 <span className="badge-dot" aria-hidden="true" />
                 {c.enabled ? 'Enabled' : 'Disabled'}
               </span>
+              {c.live ? (
+                <span className="badge tone-green" data-testid="connection-live">
+                  <span className="badge-dot" aria-hidden="true" />
+                  Live
+                </span>
+              ) : (
+                <span className="badge tone-amber" data-testid="connection-testing" title="Only your Test sign-in uses it until a test passes or you publish it">
+                  <span className="badge-dot" aria-hidden="true" />
+                  Testing
+                </span>
+              )}
               {c.testPassedAt ? (
                 <span className="test-state passed" title={formatDateTime(c.testPassedAt)} data-testid="connection-tested">
                   Tested ✓ {formatDate(c.testPassedAt)}
@@ -218,6 +244,11 @@ function ConnectionCard({ connection: c, onSettings, onDelete }: { connection: S
           >
             {testing ? <Spinner small /> : <Icon name="play" size={14} />} Test sign-in
           </button>
+          {!c.publishedAt && (
+            <button type="button" className="btn" onClick={() => void publish()} disabled={publishing || !c.enabled} data-testid="connection-publish">
+              {publishing && <Spinner small />} {c.testPassedAt ? 'Publish' : 'Publish untested…'}
+            </button>
+          )}
           <button type="button" className="btn" onClick={onSettings} data-testid="connection-settings-button">
             <Icon name="settings" size={15} /> Settings
           </button>
@@ -227,6 +258,16 @@ function ConnectionCard({ connection: c, onSettings, onDelete }: { connection: S
         </div>
       </header>
       <FormError error={error} testId="test-signin-error" />
+      {!c.live && c.enabled && (
+        <p className="muted small" data-testid="connection-testing-note">
+          Being tested: it has no button on the sign-in page yet and signs no one in but your Test sign-in. A passed test publishes it.
+        </p>
+      )}
+      {c.warnings.map((w) => (
+        <Notice key={w} tone="warning">
+          {w}
+        </Notice>
+      ))}
       {c.idp.metadataError && (
         <Notice tone="warning">
           The last metadata refresh failed: {c.idp.metadataError} Keydesk keeps using the last good copy.

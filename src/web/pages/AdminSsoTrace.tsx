@@ -207,7 +207,8 @@ export function AdminSsoTrace() {
           <p className="outcome-title">{ok ? 'Sign-in succeeded' : `Sign-in failed: ${error?.message ?? humanize(t.errorCode ?? 'unknown error')}`}</p>
           {ok && t.test && (
             <p className="outcome-sub" data-testid="trace-test-passed">
-              This connection passed its test: you can now enforce single sign-on. <Link to={`${path('/admin/sso')}#sso-enforce-h`}>Go to enforcement</Link>
+              This connection passed its test{t.trace.published === true ? ' and is now live: its button is on the sign-in page' : ''}. You can now enforce single sign-on.{' '}
+              <Link to={`${path('/admin/sso')}#sso-enforce-h`}>Go to enforcement</Link>
             </p>
           )}
           {ok && !t.test && user && <p className="outcome-sub">{user.email} signed in.</p>}
