@@ -190,6 +190,19 @@ test('the tenant admin sees people and the audit log', { timeout: 60_000 }, asyn
   assert.equal(await page.getByTestId('user-row').count(), 3);
   await shot(page, 'admin-users');
 
+  // The only administrator cannot drop their own admin role: the refusal stands next to the roles,
+  // says the way out, and the checkbox shows what is really stored (still an administrator).
+  await page.locator(`[data-testid="user-row"][data-email="${tt.adminEmail}"]`).getByTestId('edit-user').click();
+  const editor = page.getByTestId('user-editor');
+  const adminBox = editor.getByTestId('role-admin').locator('input[type="checkbox"]');
+  await adminBox.uncheck();
+  await editor.getByTestId('save-roles').click();
+  await editor.getByTestId('roles-error').waitFor();
+  assert.match(await editor.getByTestId('roles-error').innerText(), /last active administrator.*Make another person an administrator first/s);
+  assert.equal(await adminBox.isChecked(), true);
+  await shot(page, 'admin-users-refusal', false);
+  await page.keyboard.press('Escape');
+
   await page.getByTestId('nav-admin').waitFor();
   await page.goto(`${t.url}/t/${slug}/admin/audit`);
   await page.getByTestId('audit-table').waitFor();

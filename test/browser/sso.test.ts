@@ -155,7 +155,12 @@ test('the admin tests the connection from the Single sign-on page, then enforces
   await page.screenshot({ path: path.join(shots, 'sso-test-trace.png'), fullPage: true });
 
   await page.goto(`${t.url}/t/${slug}/admin/sso`);
-  await page.getByTestId('enforce-toggle').check();
+  await page.getByTestId('enforce-toggle').click();
+  // Confirmed first, naming who keeps a password.
+  const confirm = page.getByTestId('enforce-confirm-dialog');
+  await confirm.getByTestId('enforce-confirm-accounts').waitFor();
+  assert.match(await confirm.getByTestId('enforce-confirm-accounts').innerText(), new RegExp(tt.adminEmail.replace(/\./g, '\\.')));
+  await confirm.getByTestId('enforce-confirm').click();
   await expectEnforced(true);
 
   const visitor = await newPage();

@@ -673,6 +673,7 @@ function Enforcement({ state }: { state: Loaded<SsoEnforcement> }) {
   const { path } = useSession();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
+  const [confirming, setConfirming] = useState(false);
   const e = state.data;
 
   const toggle = async (enforced: boolean) => {
@@ -714,7 +715,8 @@ function Enforcement({ state }: { state: Loaded<SsoEnforcement> }) {
                   role="switch"
                   checked={e.enforced}
                   disabled={busy || (!e.canEnforce && !e.enforced)}
-                  onChange={(ev) => void toggle(ev.target.checked)}
+                  // Turning it on is confirmed first, naming who keeps a password; turning it off is not.
+                  onChange={(ev) => (ev.target.checked ? setConfirming(true) : void toggle(false))}
                   aria-describedby="enforce-state"
                   data-testid="enforce-toggle"
                 />
@@ -736,6 +738,37 @@ function Enforcement({ state }: { state: Loaded<SsoEnforcement> }) {
               </Notice>
             )}
             <FormError error={error} testId="enforce-error" />
+            <Dialog open={confirming} onClose={() => setConfirming(false)} title="Require single sign-on?" testId="enforce-confirm-dialog">
+              <div className="stack">
+                <p>Passwords stop working at once for everyone except these break-glass accounts:</p>
+                <ul className="break-glass-list" data-testid="enforce-confirm-accounts">
+                  {e.breakGlass.map((b) => (
+                    <li key={b.id}>
+                      <Icon name="lock" size={14} />
+                      <strong>{b.displayName}</strong>
+                      <span className="muted small">{b.email}</span>
+                    </li>
+                  ))}
+                </ul>
+                <p className="muted small">Everyone else signs in with your identity provider. Make sure its connection is live and tested, and that you know a break-glass password.</p>
+                <div className="form-actions">
+                  <button
+                    type="button"
+                    className="btn primary"
+                    onClick={() => {
+                      setConfirming(false);
+                      void toggle(true);
+                    }}
+                    data-testid="enforce-confirm"
+                  >
+                    Require single sign-on
+                  </button>
+                  <button type="button" className="btn ghost" onClick={() => setConfirming(false)}>
+                    Cancel
+                  </button>
+                </div>
+              </div>
+            </Dialog>
             <div className="break-glass">
               <h3 className="h4">Break-glass accounts</h3>
               <p className="muted small">

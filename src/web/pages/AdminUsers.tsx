@@ -260,13 +260,21 @@ function originText(g: Grant): string {
   return 'granted by an administrator';
 }
 
+type Section = 'roles' | 'access' | 'email' | 'identities';
+
+function sectionOf(key: string): Section {
+  if (key === 'roles' || key === 'email') return key;
+  return key.startsWith('unlink-') ? 'identities' : 'access';
+}
+
 function UserEditor({ userId, onChanged }: { userId: string; onChanged: (u: User) => void }) {
   const { session } = useSession();
   const detail = useApi<UserDetail>(`/users/${userId}`);
   const [roles, setRoles] = useState<Role[] | null>(null);
   const [email, setEmail] = useState<string | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
-  const [error, setError] = useState<unknown>(null);
+  // A refusal is shown next to the control it concerns, which then shows what is really stored.
+  const [error, setError] = useState<{ at: Section; err: unknown } | null>(null);
   const [flash, setFlash] = useState<string | null>(null);
 
   const u = detail.data;
@@ -281,16 +289,19 @@ function UserEditor({ userId, onChanged }: { userId: string; onChanged: (u: User
     try {
       await fn();
       setFlash(message);
-      setRoles(null);
       const fresh = await api.get<UserDetail>(`/users/${userId}`);
       detail.setData(fresh);
       onChanged(fresh);
     } catch (err) {
-      setError(err);
+      setError({ at: sectionOf(key), err });
+      detail.reload();
     } finally {
+      setRoles(null);
+      setEmail(null);
       setBusy(null);
     }
   };
+  const errorAt = (at: Section) => (error?.at === at ? error.err : null);
 
   if (!u) return detail.error ? <ErrorNotice error={detail.error} onRetry={detail.reload} /> : <Loading />;
   const self = u.id === session.user.id;
@@ -343,6 +354,7 @@ function UserEditor({ userId, onChanged }: { userId: string; onChanged: (u: User
             {busy === 'roles' && <Spinner small />} Save roles
           </button>
         </div>
+        <FormError error={errorAt('roles')} testId="roles-error" />
       </section>
 
       <section aria-labelledby="access-h" className="stack">
@@ -376,6 +388,7 @@ function UserEditor({ userId, onChanged }: { userId: string; onChanged: (u: User
             <span className="muted small">May sign in with a password even when single sign-on is required. Keep these few and watched.</span>
           </span>
         </label>
+        <FormError error={errorAt('access')} testId="access-error" />
       </section>
       <section aria-labelledby="email-h" className="stack">
         <h3 id="email-h" className="h4">
@@ -385,7 +398,7 @@ function UserEditor({ userId, onChanged }: { userId: string; onChanged: (u: User
           className="inline-form"
           onSubmit={(e) => {
             e.preventDefault();
-            void act('email', () => api.patch(`/users/${u.id}`, { email: (email ?? u.email).trim() }), 'The email address is changed.').then(() => setEmail(null));
+            void act('email', () => api.patch(`/users/${u.id}`, { email: (email ?? u.email).trim() }), 'The email address is changed.');
           }}
         >
           <input aria-labelledby="email-h" type="email" value={email ?? u.email} onChange={(e) => setEmail(e.target.value)} data-testid="user-email" />
@@ -393,6 +406,7 @@ function UserEditor({ userId, onChanged }: { userId: string; onChanged: (u: User
             {busy === 'email' && <Spinner small />} Change email
           </button>
         </form>
+        <FormError error={errorAt('email')} testId="email-error" />
         <p className="muted small">When an address was given to someone new, change the old account&apos;s address: the newcomer then gets an account of their own at their first sign-in. Accounts SCIM provisions take their address from the directory.</p>
       </section>
 
@@ -431,9 +445,9 @@ function UserEditor({ userId, onChanged }: { userId: string; onChanged: (u: User
             ))}
           </ul>
         )}
+        <FormError error={errorAt('identities')} testId="identities-error" />
       </section>
       <div aria-live="polite">{flash && <Notice tone="success">{flash}</Notice>}</div>
-      <FormError error={error} testId="user-editor-error" />
     </div>
   );
 }
