@@ -101,6 +101,9 @@ export async function buildApp({ config, db, logger }: AppOptions): Promise<Fast
       security: [{ apiToken: [] }, { session: [] }],
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+    // The document describes the REST API only: not the web app's pages, the docs' own assets, or
+    // the SCIM and SAML endpoints, which follow their own standards (docs/scim.md, the SSO page).
+    transform: ({ schema, url }) => ({ schema: url.startsWith('/api/v1/') ? schema : { ...schema, hide: true }, url }),
   });
 
   const deps = { config, db, totpBox: new SecretBox(config.secret, 'totp'), txtLookup: dnsTxtLookup(config.dnsServers) };

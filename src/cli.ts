@@ -50,7 +50,10 @@ async function serve(config: Config, demo: boolean) {
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   await migrate(db);
   const creds = demo ? await ensureDemoTenant(db, config.dataDir, config.publicUrl) : null;
-  const app = await buildApp({ config, db });
+  // In the demo, one log line per request would scroll the banner (URL, accounts, password) away:
+  // only warnings and errors, unless LOG_LEVEL asks for more.
+  const quiet = demo && !process.env.LOG_LEVEL;
+  const app = await buildApp({ config: quiet ? { ...config, logLevel: 'warn' } : config, db });
   app.addHook('onClose', async () => db.close());
   let closing = false;
   const shutdown = (signal: string) => {
@@ -74,7 +77,9 @@ async function serve(config: Config, demo: boolean) {
     lines.push(`Demo workspace: ${creds.url}`, `Sign in with any of these accounts and the password ${creds.password}`);
     for (const a of creds.accounts) lines.push(`  ${a.email.padEnd(28)} ${a.roles.filter((r) => r !== 'requester').join(', ') || 'requester'}`);
   }
-  lines.push(`API reference: ${config.publicUrl}/docs\n`);
+  lines.push(`API reference: ${config.publicUrl}/docs`);
+  if (quiet) lines.push('Request logs are off in the demo; start with LOG_LEVEL=info to see them.');
+  lines.push('');
   process.stdout.write(lines.join('\n') + '\n');
 }
 

@@ -31,6 +31,15 @@ test('the OpenAPI 3.1 document describes the API and the docs page serves it', a
     assert.ok(doc.paths[p], `documents ${p}`);
   }
   assert.ok(doc.components.schemas.Ticket || JSON.stringify(doc).includes('"ref"'));
+  // Only the REST API: no web pages, docs assets, SCIM wildcards or SAML endpoints, and every
+  // operation has a tag and a summary (no "default" group of undescribed routes).
+  const stray = Object.keys(doc.paths).filter((p) => !p.startsWith('/api/v1/'));
+  assert.deepEqual(stray, []);
+  for (const [p, ops] of Object.entries<Record<string, any>>(doc.paths)) {
+    for (const [method, op] of Object.entries(ops)) {
+      assert.ok(op.tags?.length && op.summary, `${method.toUpperCase()} ${p} has a tag and a summary`);
+    }
+  }
   const page = await c.get('/docs');
   assert.equal(page.status, 200);
   assert.match(page.body, /swagger-ui/);

@@ -10,7 +10,8 @@ import { freePort, startKeydeskProcess } from './helpers/process.js';
 test('serve --demo starts on the embedded database with a demo tenant, prints how to sign in, and stops cleanly on SIGTERM', async () => {
   const port = await freePort();
   const dir = mkdtempSync(path.join(tmpdir(), 'keydesk-demo-'));
-  const server = await startKeydeskProcess(['serve', '--demo'], { PORT: String(port), KEYDESK_DATA_DIR: dir, DATABASE_URL: '', KEYDESK_SECRET: '' });
+  // No LOG_LEVEL, as after `npm start`.
+  const server = await startKeydeskProcess(['serve', '--demo'], { PORT: String(port), KEYDESK_DATA_DIR: dir, DATABASE_URL: '', KEYDESK_SECRET: '', LOG_LEVEL: '' });
   const out = server.output();
   let stopped = false;
   try {
@@ -27,6 +28,9 @@ test('serve --demo starts on the embedded database with a demo tenant, prints ho
     assert.deepEqual([...types].sort(), ['change', 'incident', 'request']);
     const admins = await c.get('/api/v1/users?role=change_manager');
     assert.equal(admins.body.items.length, 1);
+    // Requests were made, and nothing was logged for them: the banner stays the last thing on screen.
+    assert.doesNotMatch(server.output(), /incoming request|request completed/);
+    assert.match(server.output().trimEnd(), /start with LOG_LEVEL=info to see them\.$/);
     stopped = true;
     assert.equal(await server.stop(), 0, `graceful exit code:\n${server.output()}`);
   } finally {
