@@ -1,5 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { makeKeyPair } from './helpers/saml-forge.js';
 import { startApp, type TestApp, type TestTenant } from './helpers/app.js';
 
 let t: TestApp;
@@ -129,5 +130,20 @@ describe('audit log', () => {
     const page1 = (await admin.client.get('/api/v1/audit?limit=2')).body;
     const page2 = (await admin.client.get(`/api/v1/audit?limit=2&cursor=${page1.nextCursor}`)).body;
     assert.ok(page2.items[0].id < page1.items[1].id);
+  });
+
+  test('targets are named: the person, the team, the connection; a deleted one as the event recorded it', async () => {
+    const admin = await t.user(tt.tenant, ['requester', 'admin']);
+    const person = await t.user(tt.tenant, ['requester']);
+    await admin.client.put(`/api/v1/users/${person.id}/roles`, { roles: ['requester', 'agent'] });
+    const team = (await admin.client.post('/api/v1/teams', { name: 'Field Service' })).body;
+    const conn = (await admin.client.post('/api/v1/sso/connections', { slug: 'named', displayName: 'Contoso Entra', entityId: 'https://sts.windows.net/named/', ssoUrl: 'https://idp.example/sso', certificates: [makeKeyPair().cert] })).body;
+    assert.equal((await admin.client.delete(`/api/v1/sso/connections/${conn.id}`)).status, 204);
+    const items = (await admin.client.get('/api/v1/audit?limit=20')).body.items;
+    const label = (action: string, id: string) => items.find((e: any) => e.action === action && e.targetId === id)?.targetLabel;
+    const shown = (await admin.client.get(`/api/v1/users/${person.id}`)).body.displayName;
+    assert.equal(label('user.roles_changed', person.id), `${shown} <${person.email}>`);
+    assert.equal(label('team.created', team.id), 'Field Service');
+    assert.equal(label('sso.connection_created', conn.id), 'named', 'gone: the slug the event recorded');
   });
 });

@@ -15,6 +15,7 @@ const Entry = Type.Object({
   reason: Nullable(Type.String()),
   targetType: Nullable(Type.String()),
   targetId: Nullable(Type.String()),
+  targetLabel: Nullable(Type.String({ description: "The target's name: a person, team, connection… (as recorded, if it is gone)" })),
   ip: Nullable(Type.String()),
   details: Type.Record(Type.String(), Type.Unknown()),
 });

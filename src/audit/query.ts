@@ -10,6 +10,8 @@ export interface AuditEntry {
   reason: string | null;
   targetType: string | null;
   targetId: string | null;
+  /** The target's name as it is now (a person, team, connection…), or as the event recorded it if it is gone. */
+  targetLabel: string | null;
   ip: string | null;
   details: Record<string, unknown>;
 }
@@ -23,6 +25,20 @@ export interface AuditFilter {
   limit: number;
   before?: number;
 }
+
+const TARGET_UUID = `(CASE WHEN a.target_id ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN a.target_id::uuid END)`;
+/** A readable name for each kind of target, looked up by primary key. */
+const TARGET_LABEL = `coalesce(CASE a.target_type
+    WHEN 'user' THEN (SELECT x.display_name || ' <' || x.email || '>' FROM users x WHERE x.tenant_id = a.tenant_id AND x.id = ${TARGET_UUID})
+    WHEN 'team' THEN (SELECT x.name FROM teams x WHERE x.tenant_id = a.tenant_id AND x.id = ${TARGET_UUID})
+    WHEN 'connection' THEN (SELECT x.display_name || ' (' || x.slug || ')' FROM sso_connections x WHERE x.tenant_id = a.tenant_id AND x.id = ${TARGET_UUID})
+    WHEN 'scim_group' THEN (SELECT x.display_name FROM scim_groups x WHERE x.tenant_id = a.tenant_id AND x.id = ${TARGET_UUID})
+    WHEN 'scim_credential' THEN (SELECT x.name FROM scim_credentials x WHERE x.tenant_id = a.tenant_id AND x.id = ${TARGET_UUID})
+    WHEN 'api_token' THEN (SELECT x.name FROM api_tokens x WHERE x.tenant_id = a.tenant_id AND x.id = ${TARGET_UUID})
+    WHEN 'role_rule' THEN (SELECT x.group_ref || ' → ' || x.role FROM role_rules x WHERE x.tenant_id = a.tenant_id AND x.id = ${TARGET_UUID})
+    WHEN 'tenant' THEN (SELECT x.name FROM tenants x WHERE x.id = a.tenant_id)
+    WHEN 'domain' THEN a.target_id
+  END, a.details ->> 'displayName', a.details ->> 'name', a.details ->> 'slug', a.details ->> 'email', a.details ->> 'userName')`;
 
 /** Newest first; `before` is the id of the last entry seen (ids only grow). */
 export async function queryAudit(ctx: ActorCtx, f: AuditFilter): Promise<AuditEntry[]> {
@@ -40,9 +56,9 @@ export async function queryAudit(ctx: ActorCtx, f: AuditFilter): Promise<AuditEn
   if (f.until) where.push(`occurred_at < ${p(f.until)}::timestamptz`);
   if (f.before !== undefined) where.push(`id < ${p(f.before)}`);
   return ctx.db.query<AuditEntry>(
-    `SELECT id, occurred_at AS "occurredAt", actor_id AS "actorId", actor_label AS "actorLabel", action, outcome, reason,
-            target_type AS "targetType", target_id AS "targetId", ip, details
-     FROM audit_events WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ${p(f.limit)}`,
+    `SELECT a.id, a.occurred_at AS "occurredAt", a.actor_id AS "actorId", a.actor_label AS "actorLabel", a.action, a.outcome, a.reason,
+            a.target_type AS "targetType", a.target_id AS "targetId", ${TARGET_LABEL} AS "targetLabel", a.ip, a.details
+     FROM audit_events a WHERE ${where.join(' AND ')} ORDER BY a.id DESC LIMIT ${p(f.limit)}`,
     params,
   );
 }

@@ -121,6 +121,7 @@ export interface AuditEntry {
   reason: string | null;
   targetType: string | null;
   targetId: string | null;
+  targetLabel: string | null;
   ip: string | null;
   details: Record<string, unknown>;
 }

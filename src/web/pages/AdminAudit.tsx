@@ -131,7 +131,8 @@ export function AdminAudit() {
                     <td data-label="Target" className="small">
                       {e.targetType ? (
                         <>
-                          {e.targetType} <span className="muted mono">{e.targetId?.slice(0, 8)}</span>
+                          <span className="muted">{e.targetType.replace(/_/g, ' ')}</span>{' '}
+                          {e.targetLabel ? <span data-testid="audit-target">{e.targetLabel}</span> : <span className="muted mono">{e.targetId?.slice(0, 8)}</span>}
                         </>
                       ) : (
                         <span className="muted">—</span>
