@@ -98,6 +98,39 @@ describe('who sees what', () => {
   });
 });
 
+describe('resolving takes a resolution note (ITIL)', () => {
+  test('without one it is refused and nothing changes; with one it is kept and the requester gets it as a public reply', async () => {
+    const tk = await raise(req1.client, { type: 'incident', title: 'printer jam' });
+    const before = (await agent.client.get(`/api/v1/tickets/${tk.id}`)).body;
+    const bare = await agent.client.post(`/api/v1/tickets/${tk.id}/status`, { status: 'resolved' });
+    assert.equal(bare.status, 422);
+    assert.equal(bare.body.errors[0].field, 'resolution');
+    assert.equal((await agent.client.post(`/api/v1/tickets/${tk.id}/status`, { status: 'resolved', resolution: '   ' })).status, 400);
+    const { allowedTransitions: _a, ...unchanged } = before;
+    const { allowedTransitions: _b, ...now } = (await agent.client.get(`/api/v1/tickets/${tk.id}`)).body;
+    assert.deepEqual(now, unchanged);
+    assert.equal((await agent.client.get(`/api/v1/tickets/${tk.id}/comments`)).body.items.length, 0);
+    // A note only goes with resolving.
+    assert.equal((await agent.client.post(`/api/v1/tickets/${tk.id}/status`, { status: 'in_progress', resolution: 'x' })).status, 422);
+
+    const done = await agent.client.post(`/api/v1/tickets/${tk.id}/status`, { status: 'resolved', resolution: 'Cleared the jam in tray 2.' });
+    assert.equal(done.status, 200);
+    assert.equal(done.body.resolution, 'Cleared the jam in tray 2.');
+    assert.ok(done.body.sla.firstResponseAt, 'the reply is a first response');
+    const seen = (await req1.client.get(`/api/v1/tickets/${tk.id}/comments`)).body.items;
+    assert.deepEqual(seen.map((c: any) => [c.body, c.visibility]), [['Cleared the jam in tray 2.', 'public']]);
+  });
+
+  test('a request is fulfilled with a note and its own reply to the requester', async () => {
+    const tk = await raise(req1.client, { type: 'request', title: 'new monitor' });
+    const res = await agent.client.post(`/api/v1/tickets/${tk.id}/status`, { status: 'fulfilled', resolution: 'Delivered a 27" monitor, asset 4411.', reply: 'Your monitor is on your desk.' });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.resolution, 'Delivered a 27" monitor, asset 4411.');
+    const seen = (await req1.client.get(`/api/v1/tickets/${tk.id}/comments`)).body.items;
+    assert.deepEqual(seen.map((c: any) => c.body), ['Your monitor is on your desk.']);
+  });
+});
+
 describe('incident lifecycle', () => {
   test('follows new → in progress → on hold → resolved → closed, refusing skips', async () => {
     const tk = await raise(req1.client, { type: 'incident', title: 'lifecycle' });
@@ -106,7 +139,7 @@ describe('incident lifecycle', () => {
     assert.equal(bad.status, 409);
     assert.equal(bad.body.code, 'invalid_transition');
     for (const s of ['in_progress', 'on_hold', 'in_progress', 'resolved', 'closed']) {
-      const res = await agent.client.post(`/api/v1/tickets/${tk.id}/status`, { status: s });
+      const res = await agent.client.post(`/api/v1/tickets/${tk.id}/status`, { status: s, ...(s === 'resolved' ? { resolution: 'Replaced the cable.' } : {}) });
       assert.equal(res.status, 200, `${s}: ${JSON.stringify(res.body)}`);
       assert.equal(res.body.status, s);
     }
@@ -120,7 +153,7 @@ describe('incident lifecycle', () => {
     const tk = await raise(req1.client, { type: 'incident', title: 'reopen me' });
     assert.equal((await req1.client.post(`/api/v1/tickets/${tk.id}/status`, { status: 'in_progress' })).status, 403);
     assert.equal((await req1.client.patch(`/api/v1/tickets/${tk.id}`, { title: 'renamed' })).status, 403);
-    await agent.client.post(`/api/v1/tickets/${tk.id}/status`, { status: 'resolved' });
+    await agent.client.post(`/api/v1/tickets/${tk.id}/status`, { status: 'resolved', resolution: 'Restarted the service.' });
     const view = (await req1.client.get(`/api/v1/tickets/${tk.id}`)).body;
     assert.deepEqual(view.allowedTransitions, ['in_progress']);
     assert.equal((await req2.client.post(`/api/v1/tickets/${tk.id}/status`, { status: 'in_progress' })).status, 404);

@@ -58,6 +58,7 @@ export const TicketSchema = Type.Object(
     updatedAt: DateTime,
     resolvedAt: Nullable(DateTime),
     closedAt: Nullable(DateTime),
+    resolution: Nullable(Type.String({ description: 'How it was resolved or fulfilled' })),
     sla: Type.Object({
       responseDueAt: Nullable(DateTime),
       resolutionDueAt: Nullable(DateTime),

@@ -73,14 +73,22 @@ export const ticketRoutes: RoutePlugin = async (app) => {
   app.post('/tickets/:id/status', {
     schema: {
       tags,
-      summary: 'Move a ticket along its lifecycle',
+      summary: 'Move a ticket along its lifecycle. Resolving an incident or fulfilling a request takes a resolution note, which the requester receives as a public reply (or `reply`).',
       params: IdParams,
-      body: Type.Object({ status: StatusSchema }, { additionalProperties: false }),
+      body: Type.Object(
+        {
+          status: StatusSchema,
+          resolution: Type.Optional(Text(5000, { description: 'How it was resolved; required to reach resolved or fulfilled, refused otherwise' })),
+          reply: Type.Optional(Text(20000, { description: 'The public reply to the requester that goes with resolving; the resolution note when absent' })),
+        },
+        { additionalProperties: false },
+      ),
       response: { 200: TicketSchema, ...errors },
     },
   }, async (request) => {
     const { ctx } = requireAuth(request);
-    return withActions(ctx, await changeStatus(ctx, request.params.id, request.body.status));
+    const { status, ...note } = request.body;
+    return withActions(ctx, await changeStatus(ctx, request.params.id, status, note));
   });
 
   app.get('/tickets/:id/comments', {

@@ -116,7 +116,7 @@ export async function seedDemo(db: Db, password: string): Promise<Tenant> {
       await addComment(agent, t.id, { body: 'Checked the logs; likely related to last night\'s change.', visibility: 'internal' });
     }
     if (step === 3) await changeStatus(agent, t.id, 'on_hold');
-    if (step >= 4) await changeStatus(agent, t.id, 'resolved');
+    if (step >= 4) await changeStatus(agent, t.id, 'resolved', { resolution: 'Fixed and confirmed with the requester.' });
     if (step === 5) await changeStatus(agent, t.id, 'closed');
     i++;
   }
@@ -125,7 +125,7 @@ export async function seedDemo(db: Db, password: string): Promise<Tenant> {
     const step = i % 4;
     if (step >= 1) await updateTicket(ctx.alex, t.id, { assigneeId: ctx.alex.actor.userId, teamId: desk.id });
     if (step >= 2) await changeStatus(ctx.alex, t.id, 'in_fulfilment');
-    if (step >= 3) await changeStatus(ctx.alex, t.id, 'fulfilled');
+    if (step >= 3) await changeStatus(ctx.alex, t.id, 'fulfilled', { resolution: 'Done: delivered as requested.' });
     i++;
   }
   let c = 0;

@@ -62,6 +62,8 @@ export function canTransition(type: TicketType, from: string, to: string): boole
 export const PAUSED_STATUSES: ReadonlySet<string> = new Set(['on_hold']);
 /** Statuses that count as resolved for the resolution clock. */
 export const RESOLVED_STATUSES: ReadonlySet<string> = new Set(['resolved', 'fulfilled', 'closed']);
+/** Reaching these takes a resolution note: how the incident was resolved, the request fulfilled. */
+export const RESOLUTION_STATUSES: ReadonlySet<string> = new Set(['resolved', 'fulfilled']);
 /** A requester may reopen their own ticket from these, back to the given status. */
 export const REOPEN: Partial<Record<TicketType, { from: string; to: string }>> = {
   incident: { from: 'resolved', to: 'in_progress' },

@@ -10,6 +10,7 @@ import {
   PAUSED_STATUSES,
   parseNumber,
   REOPEN,
+  RESOLUTION_STATUSES,
   RESOLVED_STATUSES,
   type TicketType,
 } from './lifecycle.js';
@@ -42,6 +43,8 @@ export interface Ticket {
   updatedAt: Date;
   resolvedAt: Date | null;
   closedAt: Date | null;
+  /** How it was resolved (incidents) or fulfilled (requests); null until then. */
+  resolution: string | null;
   sla: {
     responseDueAt: Date | null;
     resolutionDueAt: Date | null;
@@ -71,7 +74,7 @@ type Row = Omit<Ticket, 'ref' | 'sla' | 'requester' | 'assignee' | 'team'> & {
 };
 
 const SELECT = `SELECT t.id, t.type, t.number, t.title, t.description, t.status, t.impact, t.urgency, t.priority, t.category,
-    t.created_at AS "createdAt", t.updated_at AS "updatedAt", t.resolved_at AS "resolvedAt", t.closed_at AS "closedAt",
+    t.created_at AS "createdAt", t.updated_at AS "updatedAt", t.resolved_at AS "resolvedAt", t.closed_at AS "closedAt", t.resolution,
     t.requester_id AS "requesterId", r.display_name AS "requesterName", r.email AS "requesterEmail",
     t.assignee_id AS "assigneeId", a.display_name AS "assigneeName", a.email AS "assigneeEmail",
     t.team_id AS "teamId", tm.name AS "teamName",
@@ -104,6 +107,7 @@ function present(r: Row): Ticket {
     updatedAt: r.updatedAt,
     resolvedAt: r.resolvedAt,
     closedAt: r.closedAt,
+    resolution: r.resolution,
     sla: {
       responseDueAt: r.responseDueAt,
       resolutionDueAt: r.resolutionDueAt,
@@ -343,9 +347,20 @@ export async function updateTicket(ctx: ActorCtx, idOrRef: string, patch: Ticket
 
 /**
  * Moves a ticket along its lifecycle. Staff follow the type's machine; a requester may only reopen
- * their own resolved ticket. Approval statuses are set by approvals.ts alone.
+ * their own resolved ticket. Approval statuses are set by approvals.ts alone. Resolving an incident
+ * or fulfilling a request takes a resolution note, kept on the ticket and sent to the requester as
+ * a public reply (`reply`, else the note itself).
+ * @throws ValidationFailed `resolution` missing when resolving, or given when not
  */
-export async function changeStatus(ctx: ActorCtx, idOrRef: string, to: string): Promise<Ticket> {
+export async function changeStatus(ctx: ActorCtx, idOrRef: string, to: string, note: { resolution?: string; reply?: string } = {}): Promise<Ticket> {
+  const resolves = RESOLUTION_STATUSES.has(to);
+  const resolution = note.resolution?.trim() || null;
+  if (resolves && !resolution) {
+    throw new ValidationFailed('Say how it was resolved.', [{ field: 'resolution', message: 'is required to resolve: the note is kept on the ticket and sent to the requester' }]);
+  }
+  if (!resolves && (note.resolution !== undefined || note.reply !== undefined)) {
+    throw new ValidationFailed('A resolution note goes with resolving only.', [{ field: note.resolution !== undefined ? 'resolution' : 'reply', message: `is not taken when moving to ${to}` }]);
+  }
   return ctx.db.transaction(async (tx) => {
     const t = await getTicket(ctx, idOrRef, tx, true);
     const reopen = REOPEN[t.type];
@@ -358,6 +373,10 @@ export async function changeStatus(ctx: ActorCtx, idOrRef: string, to: string): 
     }
     if (t.type === 'change' && to === 'implementing') await assertApproved(tx, ctx, t.id);
     await applyStatus(tx, ctx, t, to);
+    if (resolution) {
+      await tx.query('UPDATE tickets SET resolution = $3 WHERE tenant_id = $1 AND id = $2', [ctx.tenant.id, t.id, resolution]);
+      await insertComment(tx, ctx, t, { body: note.reply?.trim() || resolution, visibility: 'public' });
+    }
     return getTicket(ctx, t.id, tx);
   });
 }
@@ -405,20 +424,26 @@ export async function addComment(ctx: ActorCtx, idOrRef: string, input: { body: 
     if (input.visibility === 'internal' && !ticketPolicy.canSeeInternal(ctx.actor)) throw new Forbidden('Only staff can add work notes.');
     if (t.status === 'closed') throw new Conflict('A closed ticket takes no more comments.', 'ticket_closed');
     if (!input.body.trim()) throw new BadRequest('A comment cannot be empty.');
-    const [{ id }] = (await tx.query<{ id: string }>(
-      'INSERT INTO ticket_comments (tenant_id, ticket_id, author_id, visibility, body) VALUES ($1, $2, $3, $4, $5) RETURNING id',
-      [ctx.tenant.id, t.id, ctx.actor.userId, input.visibility, input.body],
-    )) as [{ id: string }];
-    // A public reply from staff is the first response the SLA waits for.
-    const responds = input.visibility === 'public' && ticketPolicy.canWork(ctx.actor, t) && t.requester.id !== ctx.actor.userId;
-    await tx.query(
-      `UPDATE tickets SET updated_at = now(), first_response_at = CASE WHEN $3 THEN coalesce(first_response_at, now()) ELSE first_response_at END
-       WHERE tenant_id = $1 AND id = $2`,
-      [ctx.tenant.id, t.id, responds],
-    );
-    await recordEvent(tx, ctx, t.id, input.visibility === 'internal' ? 'work_note' : 'comment', { commentId: id }, input.visibility === 'internal');
+    const id = await insertComment(tx, ctx, t, input);
     return (await listComments(ctx, t.id, tx)).find((c) => c.id === id)!;
   });
+}
+
+/** A comment, the first-response clock it may stop, and its history entry. Returns its id. */
+async function insertComment(tx: Queryable, ctx: ActorCtx, t: Ticket, input: { body: string; visibility: 'public' | 'internal' }): Promise<string> {
+  const [{ id }] = (await tx.query<{ id: string }>(
+    'INSERT INTO ticket_comments (tenant_id, ticket_id, author_id, visibility, body) VALUES ($1, $2, $3, $4, $5) RETURNING id',
+    [ctx.tenant.id, t.id, ctx.actor.userId, input.visibility, input.body],
+  )) as [{ id: string }];
+  // A public reply from staff is the first response the SLA waits for.
+  const responds = input.visibility === 'public' && ticketPolicy.canWork(ctx.actor, t) && t.requester.id !== ctx.actor.userId;
+  await tx.query(
+    `UPDATE tickets SET updated_at = now(), first_response_at = CASE WHEN $3 THEN coalesce(first_response_at, now()) ELSE first_response_at END
+     WHERE tenant_id = $1 AND id = $2`,
+    [ctx.tenant.id, t.id, responds],
+  );
+  await recordEvent(tx, ctx, t.id, input.visibility === 'internal' ? 'work_note' : 'comment', { commentId: id }, input.visibility === 'internal');
+  return id;
 }
 
 export async function listComments(ctx: ActorCtx, idOrRef: string, q: Queryable = ctx.db): Promise<Comment[]> {

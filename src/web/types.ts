@@ -69,6 +69,8 @@ export interface Ticket {
   updatedAt: string;
   resolvedAt: string | null;
   closedAt: string | null;
+  /** How it was resolved or fulfilled. */
+  resolution: string | null;
   sla: {
     responseDueAt: string | null;
     resolutionDueAt: string | null;

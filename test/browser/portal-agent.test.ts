@@ -22,6 +22,7 @@ const shots = path.join(root, 'test-results');
 const PASSWORD = 'browser-test-password-42';
 const NOTE = `Internal: rebooted the core switch, ticket ${Date.now().toString(36)}`;
 const TITLE = 'Laptop cannot reach the VPN';
+const RESOLUTION = 'Renewed the VPN certificate on the laptop; connected fine afterwards.';
 
 let t: TestApp;
 let tt: TestTenant;
@@ -147,8 +148,15 @@ test('an agent signs in, takes the ticket from Unassigned, adds a work note and 
   await page.locator('[data-testid="ticket-status"][data-status="in_progress"]').waitFor();
   assert.equal((await page.getByTestId('ticket-status').innerText()).trim(), 'In progress');
 
+  // Resolving asks how: an empty note is not accepted, the note is kept and sent to the requester.
   await page.getByTestId('transition-resolved').click();
+  const dialog = page.getByTestId('resolve-dialog');
+  await dialog.getByTestId('resolve-submit').click();
+  await dialog.getByTestId('resolve-error').waitFor();
+  await dialog.getByTestId('resolution-note').fill(RESOLUTION);
+  await dialog.getByTestId('resolve-submit').click();
   await page.locator('[data-testid="ticket-status"][data-status="resolved"]').waitFor();
+  assert.match(await page.getByTestId('ticket-resolution').innerText(), new RegExp(RESOLUTION));
   await page.locator('[data-testid="event"][data-kind="status_changed"]').nth(1).waitFor();
   await shot(page, 'agent-ticket');
 });
@@ -162,6 +170,7 @@ test('the requester sees Resolved and never the work note', { timeout: 60_000 },
   await page.locator('[data-testid="event"][data-kind="status_changed"]').nth(1).waitFor();
   await page.getByTestId('reopen-button').waitFor();
 
+  await page.locator('[data-testid="comment"][data-visibility="public"]', { hasText: RESOLUTION }).waitFor();
   const html = await page.content();
   const text = await page.locator('body').innerText();
   assert.ok(!html.includes(NOTE), 'the work note is not in the page');

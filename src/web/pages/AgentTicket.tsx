@@ -1,4 +1,4 @@
-import { useMemo, useState } from 'react';
+import { useMemo, useState, type FormEvent } from 'react';
 import { Link, useLocation, useParams } from 'react-router';
 import { api, ApiError, qs } from '../api';
 import { ApprovalForm } from '../components/ApprovalForm';
@@ -6,13 +6,15 @@ import { Composer } from '../components/Composer';
 import { PageHeader } from '../components/PageHeader';
 import { SlaClocks } from '../components/Sla';
 import { Timeline } from '../components/Timeline';
-import { Avatar, EmptyState, ErrorNotice, FormError, Icon, Loading, Notice, PriorityBadge, RelativeTime, Spinner, StatusBadge, TypeTag } from '../components/ui';
+import { Avatar, Dialog, EmptyState, ErrorNotice, Field, FormError, Icon, Loading, Notice, PriorityBadge, RelativeTime, Spinner, StatusBadge, TypeTag } from '../components/ui';
 import { formatDateTime, LEVELS, statusLabel } from '../format';
 import { useApi, useTitle } from '../hooks';
 import { useSession } from '../session';
 import type { Approval, Comment, Page, Team, Ticket, TicketEvent, User } from '../types';
 
 const DONE = new Set(['resolved', 'fulfilled', 'closed', 'approved']);
+/** Reaching these asks how (the server requires the note too). */
+const NEEDS_RESOLUTION = new Set(['resolved', 'fulfilled']);
 
 /** `/t/:tenant/agent/tickets/:ref`: everything an agent needs to work one ticket. */
 export function AgentTicket() {
@@ -29,6 +31,7 @@ export function AgentTicket() {
   const people = useApi<Page<User>>(`/users${qs({ role: 'agent', status: 'active', limit: 200 })}`);
   const teams = useApi<{ items: Team[] }>('/teams');
   const [busy, setBusy] = useState<string | null>(null);
+  const [resolving, setResolving] = useState<string | null>(null);
   const [actionError, setActionError] = useState<unknown>(null);
   const [decided, setDecided] = useState<string | null>(null);
   useTitle(ticket.data ? `${ticket.data.ref} ${ticket.data.title}` : ref, session.tenant.name);
@@ -75,7 +78,12 @@ export function AgentTicket() {
     }
   };
   const patch = (key: string, body: Record<string, unknown>) => run(key, () => api.patch<Ticket>(`/tickets/${t.id}`, body));
-  const move = (status: string) => run(`status-${status}`, () => api.post<Ticket>(`/tickets/${t.id}/status`, { status }));
+  const move = (status: string, note: { resolution?: string; reply?: string } = {}) =>
+    run(`status-${status}`, async () => {
+      const next = await api.post<Ticket>(`/tickets/${t.id}/status`, { status, ...note });
+      if (note.resolution) comments.reload();
+      return next;
+    });
 
   // Keep the current assignee in the list even if they are no longer an agent.
   const assigneeOptions = t.assignee && !agents.some((a) => a.id === t.assignee!.id) ? [...agents, { ...t.assignee } as User] : agents;
@@ -108,7 +116,7 @@ export function AgentTicket() {
               type="button"
               className={DONE.has(s) ? 'btn success' : 'btn'}
               disabled={busy !== null}
-              onClick={() => void move(s)}
+              onClick={() => (NEEDS_RESOLUTION.has(s) ? setResolving(s) : void move(s))}
               data-testid={`transition-${s}`}
             >
               {busy === `status-${s}` ? <Spinner small /> : null}
@@ -132,6 +140,23 @@ export function AgentTicket() {
         </div>
       )}
       <FormError error={actionError} testId="action-error" />
+      <Dialog open={resolving !== null} onClose={() => setResolving(null)} title={resolving === 'fulfilled' ? 'Fulfil the request' : 'Resolve the incident'} testId="resolve-dialog">
+        {resolving && (
+          <ResolveForm
+            status={resolving}
+            onSubmit={async (note) => {
+              setResolving(null);
+              await move(resolving, note);
+            }}
+            onCancel={() => setResolving(null)}
+          />
+        )}
+      </Dialog>
+      {t.resolution && (
+        <Notice tone="success" testId="ticket-resolution">
+          <strong>{t.type === 'request' ? 'Fulfilled' : 'Resolved'}:</strong> {t.resolution}
+        </Notice>
+      )}
 
       <div className="ticket-layout">
         <div className="ticket-main">
@@ -321,5 +346,36 @@ export function AgentTicket() {
         </aside>
       </div>
     </div>
+  );
+}
+
+/** How it was resolved, and what the requester is told (the note itself unless something else is written). */
+function ResolveForm({ status, onSubmit, onCancel }: { status: string; onSubmit: (note: { resolution: string; reply?: string }) => Promise<void>; onCancel: () => void }) {
+  const [resolution, setResolution] = useState('');
+  const [reply, setReply] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    if (!resolution.trim()) return setError('Say how it was resolved: the note stays on the ticket and the requester receives it.');
+    void onSubmit({ resolution: resolution.trim(), ...(reply.trim() ? { reply: reply.trim() } : {}) });
+  };
+  return (
+    <form className="stack" onSubmit={submit} noValidate>
+      <Field label="Resolution note" hint="What was done. Kept on the ticket for the next person with the same problem.">
+        {(id, d) => <textarea id={id} aria-describedby={d} autoFocus rows={4} maxLength={5000} value={resolution} onChange={(e) => setResolution(e.target.value)} data-testid="resolution-note" />}
+      </Field>
+      <Field label={<>Reply to the requester <span className="muted">(optional)</span></>} hint="Sent as a public reply. Leave empty to send the resolution note.">
+        {(id, d) => <textarea id={id} aria-describedby={d} rows={3} maxLength={20000} placeholder={resolution || 'The resolution note'} value={reply} onChange={(e) => setReply(e.target.value)} data-testid="resolution-reply" />}
+      </Field>
+      <FormError error={error} testId="resolve-error" />
+      <div className="form-actions">
+        <button type="submit" className="btn success" data-testid="resolve-submit">
+          {statusLabel(status)}
+        </button>
+        <button type="button" className="btn ghost" onClick={onCancel}>
+          Cancel
+        </button>
+      </div>
+    </form>
   );
 }
