@@ -162,7 +162,7 @@ async function main(argv: string[]) {
         `Trusted signing certificates: ${view.idp.certificates.map((c) => `${c.thumbprintSha1} (until ${c.notAfter.slice(0, 10)})`).join(', ')}`,
         view.live
           ? 'The connection is live: its button is on the sign-in page.'
-          : "The connection is being tested: run Test sign-in under Single sign-on (a passed test publishes it), or connect again with --publish.",
+          : 'The connection is being tested: run Test sign-in under Single sign-on (a passed test publishes it), or publish it there.',
         ...view.warnings.map((w) => `Warning: ${w}`),
       ].join('\n'),
     );

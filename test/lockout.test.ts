@@ -66,6 +66,36 @@ describe('the only break-glass administrator of an enforced tenant', () => {
     assert.equal((await admin.client.delete(`/api/v1/sso/role-rules/${rule.body.id}`)).status, 204);
   });
 
+  test('is never judged through a group: a new rule matching a stale sign-in claim leaves their rule-given admin role alone', async () => {
+    const rule = await admin.client.post('/api/v1/sso/role-rules', { groupRef: 'KD Admins', role: 'admin' });
+    const bob = await admin.client.post('/api/v1/users', { email: 'bob@example.test', displayName: 'Bob', password: 'bobs-long-password', roles: ['requester'] });
+    await t.db.query(`INSERT INTO role_grants (tenant_id, user_id, role, origin, rule_id, group_ref) VALUES ($1, $2, 'admin', 'rule', $3, 'KD Admins')`, [tt.tenant.id, bob.body.id, rule.body.id]);
+    await t.db.query(`UPDATE users SET signin_groups = '{All Staff}' WHERE tenant_id = $1 AND id = $2`, [tt.tenant.id, bob.body.id]);
+    assert.equal((await admin.client.patch(`/api/v1/users/${bob.body.id}`, { breakGlass: true })).status, 200);
+    assert.equal((await admin.client.patch(`/api/v1/users/${tt.adminId}`, { breakGlass: false })).status, 200, 'Bob is the break-glass admin now');
+    assert.equal((await admin.client.post('/api/v1/sso/role-rules', { groupRef: 'All Staff', role: 'agent' })).status, 201);
+    assert.deepEqual((await userOf(bob.body.id)).roles, ['admin', 'requester']);
+    // Back as it was for the other tests.
+    assert.equal((await admin.client.patch(`/api/v1/users/${tt.adminId}`, { breakGlass: true })).status, 200);
+    assert.equal((await admin.client.patch(`/api/v1/users/${bob.body.id}`, { breakGlass: false })).status, 200);
+    await t.db.query('DELETE FROM role_grants WHERE tenant_id = $1 AND user_id = $2 AND origin = $3', [tt.tenant.id, bob.body.id, 'rule']);
+  });
+
+  test('an enforced tenant keeps a live connection: the last one cannot be unpublished, disabled or deleted', async () => {
+    for (const [send, what] of [
+      [() => admin.client.patch('/api/v1/sso/connections/entra', { published: false }), 'unpublish'],
+      [() => admin.client.patch('/api/v1/sso/connections/entra', { enabled: false }), 'disable'],
+      [() => admin.client.delete('/api/v1/sso/connections/entra'), 'delete'],
+    ] as const) {
+      const r = await send();
+      assert.equal(r.status, 409, what);
+      assert.equal(r.body.code, 'connection_required', what);
+      assert.match(r.body.detail, /Lift enforcement under Single sign-on first/);
+    }
+    const c = (await admin.client.get('/api/v1/sso/connections/entra')).body;
+    assert.deepEqual([c.enabled, c.live], [true, true]);
+  });
+
   test('cannot be deactivated or deleted through SCIM: break-glass accounts are outside its reach', async () => {
     const scim = await scimClient(t, tt.tenant);
     assert.equal((await scim.call('PATCH', `Users/${tt.adminId}`, patch({ op: 'replace', path: 'active', value: false }))).status, 404);

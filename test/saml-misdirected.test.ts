@@ -63,6 +63,23 @@ describe('a SAML response posted to the Sign-on, Logout or Identifier URL', () =
     assert.match(res.headers.get('location') ?? '', new RegExp(`^/t/${tt.tenant.slug}/admin/sso/traces/KD-[0-9A-F]{10}$`));
   });
 
+  test('a LogoutResponse posted to the Logout URL is the end of a sign-out, not a failed sign-in', async () => {
+    const before = (await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM signin_traces WHERE tenant_id = $1', [tt.tenant.id]))[0]!.n;
+    const xml = `<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_r" Version="2.0" IssueInstant="2026-01-01T00:00:00Z"><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status></samlp:LogoutResponse>`;
+    const res = await postTo('slo', { SAMLResponse: b64(xml) });
+    assert.equal(res.status, 303);
+    assert.equal(res.headers.get('location'), `/t/${tt.tenant.slug}/login?signedOut=1`);
+    assert.equal((await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM signin_traces WHERE tenant_id = $1', [tt.tenant.id]))[0]!.n, before);
+  });
+
+  test('what anyone posts is kept only up to the size the ACS accepts', async () => {
+    const res = await postTo('login', { SAMLResponse: b64(`<x>${'a'.repeat(590 * 1024)}</x>`) });
+    assert.equal(res.status, 400);
+    const ref = /KD-[0-9A-F]{10}/.exec(res.body)![0];
+    const [row] = await t.db.query<{ size: number }>('SELECT length(trace::text) AS size FROM signin_traces WHERE tenant_id = $1 AND id = $2', [tt.tenant.id, ref]);
+    assert.ok(row!.size < 10_000, String(row!.size));
+  });
+
   test('a form post without a SAMLResponse is told there is nothing to do here; garbage is traced, not a 500', async () => {
     const empty = await postTo('login', { RelayState: 'x' });
     assert.equal(empty.status, 405);

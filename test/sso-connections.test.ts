@@ -62,6 +62,13 @@ describe('SAML connections', () => {
     assert.equal(res.body.idp.certificates[0].thumbprintSha256, idp.fingerprint256.replace(/:/g, '').toUpperCase());
   });
 
+  test('a certificate exported from a .pfx with its "Bag Attributes" header is read', async () => {
+    const bagged = `Bag Attributes\n    localKeyID: 01 00 00 00\nsubject=/CN=Test IdP\nissuer=/CN=Test IdP\n${forged.cert}\n`;
+    const res = await admin.client.post('/api/v1/sso/connections', { slug: 'bagged', entityId: 'https://idp.example/bagged', ssoUrl: 'https://idp.example/sso', certificates: [bagged] });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    assert.equal((await admin.client.delete('/api/v1/sso/connections/bagged')).status, 204);
+  });
+
   test('by hand: entity ID, sign-in URL and a certificate as PEM or bare base64', async () => {
     const b64 = idp.certificatePem.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, '');
     const res = await admin.client.post('/api/v1/sso/connections', {
@@ -88,6 +95,10 @@ describe('SAML connections', () => {
       [{ slug: 'x9', entityId: 'e', ssoUrl: 'https://idp.example/sso', certificates: [idp.fingerprint256] }, /This is a certificate thumbprint \(SHA-256\).*BEGIN CERTIFICATE/],
       [{ slug: 'x10', entityId: 'e', ssoUrl: 'https://idp.example/sso', certificates: [' 9A 3F 6C 2B 7D 11 0E 55 AA 01 23 45 67 89 AB CD EF 01 23 45 '] }, /thumbprint \(SHA-1\)/],
       [{ slug: 'x11', entityId: 'e', ssoUrl: 'https://idp.example/sso', certificates: [idp.metadataUrl] }, /This is a URL\. If it is the App Federation Metadata URL/],
+      // A key without its PEM armour, a thumbprint as openssl prints it, and as certmgr copies it (with a hidden mark).
+      [{ slug: 'x12', entityId: 'e', ssoUrl: 'https://idp.example/sso', certificates: [forged.key.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, '')] }, /This is a private key \(or a \.pfx holding one\)/],
+      [{ slug: 'x13', entityId: 'e', ssoUrl: 'https://idp.example/sso', certificates: [`sha1 Fingerprint=${idp.fingerprint1}`] }, /thumbprint \(SHA-1\)/],
+      [{ slug: 'x14', entityId: 'e', ssoUrl: 'https://idp.example/sso', certificates: ['\u200e9a 3f 6c 2b 7d 11 0e 55 aa 01 23 45 67 89 ab cd ef 01 23 45'] }, /thumbprint \(SHA-1\)/],
     ];
     for (const [body, why] of cases) {
       const res = await admin.client.post('/api/v1/sso/connections', body);

@@ -38,7 +38,8 @@ const TARGET_LABEL = `coalesce(CASE a.target_type
     WHEN 'role_rule' THEN (SELECT x.group_ref || ' → ' || x.role FROM role_rules x WHERE x.tenant_id = a.tenant_id AND x.id = ${TARGET_UUID})
     WHEN 'tenant' THEN (SELECT x.name FROM tenants x WHERE x.id = a.tenant_id)
     WHEN 'domain' THEN a.target_id
-  END, a.details ->> 'displayName', a.details ->> 'name', a.details ->> 'slug', a.details ->> 'email', a.details ->> 'userName')`;
+  END, a.details ->> 'displayName', a.details ->> 'name', a.details ->> 'slug', a.details ->> 'email', a.details ->> 'userName',
+    (a.details ->> 'groupRef') || ' → ' || (a.details ->> 'role'))`;
 
 /** Newest first; `before` is the id of the last entry seen (ids only grow). */
 export async function queryAudit(ctx: ActorCtx, f: AuditFilter): Promise<AuditEntry[]> {

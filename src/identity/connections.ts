@@ -5,7 +5,7 @@ import { audit } from '../audit/audit.js';
 import { Conflict, NotFound, ValidationFailed } from '../http/errors.js';
 import { CertificateRejected, describeCertificate, toPem, type CertificateInfo } from './saml/certificates.js';
 import { checkUrl, MAX_METADATA_BYTES, MetadataRejected, parseIdpMetadata, type SpUrls } from './saml/metadata.js';
-import { isUuid } from './users.js';
+import { assertTenantKeepsAccess, isUuid, lockAdminChanges } from './users.js';
 
 export const CONNECTION_SLUG = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
 
@@ -274,6 +274,7 @@ export async function updateConnection(ctx: Ctx, idOrSlug: string, patch: Connec
   const resolved = patch.source ? await resolveIdpSource(patch.source, fetchImpl) : null;
   return ctx.db.transaction(async (tx) => {
     const before = await getConnection(tx, ctx.tenant.id, idOrSlug);
+    await lockAdminChanges(tx, ctx.tenant.id);
     const config: SamlConfig = {
       ...before.config,
       ...(resolved?.idp ?? {}),
@@ -327,6 +328,8 @@ export async function updateConnection(ctx: Ctx, idOrSlug: string, patch: Connec
     if (patch.published === false && before.publishedAt !== null) {
       await audit(ctx, tx, { action: 'sso.connection_unpublished', targetType: 'connection', targetId: before.id, details: { slug: before.slug } });
     }
+    // Disabling or unpublishing may take away the last way in of an enforced tenant.
+    await assertTenantKeepsAccess(tx, ctx.tenant.id);
     return getConnection(tx, ctx.tenant.id, before.id);
   });
 }
@@ -334,7 +337,9 @@ export async function updateConnection(ctx: Ctx, idOrSlug: string, patch: Connec
 export async function deleteConnection(ctx: Ctx, idOrSlug: string): Promise<void> {
   await ctx.db.transaction(async (tx) => {
     const c = await getConnection(tx, ctx.tenant.id, idOrSlug);
+    await lockAdminChanges(tx, ctx.tenant.id);
     await tx.query('DELETE FROM sso_connections WHERE tenant_id = $1 AND id = $2', [ctx.tenant.id, c.id]);
+    await assertTenantKeepsAccess(tx, ctx.tenant.id);
     await audit(ctx, tx, { action: 'sso.connection_deleted', targetType: 'connection', targetId: c.id, details: { slug: c.slug } });
   });
 }

@@ -2,6 +2,7 @@ import type { Ctx } from '../context.js';
 import type { Queryable } from '../db/db.js';
 import { audit } from '../audit/audit.js';
 import { Conflict } from '../http/errors.js';
+import { lockAdminChanges } from './users.js';
 
 export interface EnforcementState {
   enforced: boolean;
@@ -24,7 +25,7 @@ export async function enforcementState(q: Queryable, tenantId: string): Promise<
   const breakGlass = await q.query<{ id: string; email: string; displayName: string; admin: boolean }>(
     `SELECT u.id, u.email, u.display_name AS "displayName",
             EXISTS (SELECT 1 FROM role_grants g WHERE g.tenant_id = u.tenant_id AND g.user_id = u.id AND g.role = 'admin') AS admin
-     FROM users u WHERE u.tenant_id = $1 AND u.break_glass AND u.status = 'active' AND u.password_hash IS NOT NULL ORDER BY lower(u.email)`,
+     FROM users u WHERE u.tenant_id = $1 AND u.break_glass AND u.status = 'active' AND u.password_hash IS NOT NULL AND u.deleted_at IS NULL ORDER BY lower(u.email)`,
     [tenantId],
   );
   const reason = !t.tested
@@ -37,7 +38,7 @@ export async function enforcementState(q: Queryable, tenantId: string): Promise<
 
 export async function setEnforcement(ctx: Ctx, enforced: boolean): Promise<EnforcementState> {
   return ctx.db.transaction(async (tx) => {
-    await tx.query('SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE', [ctx.tenant.id]);
+    await lockAdminChanges(tx, ctx.tenant.id);
     const state = await enforcementState(tx, ctx.tenant.id);
     if (enforced && !state.canEnforce) throw new Conflict(state.reason!, 'cannot_enforce');
     if (state.enforced !== enforced) {

@@ -245,6 +245,7 @@ export async function updateUser(
       // A break-glass account stands apart from the identity provider: SCIM no longer sees it, so it
       // must hold nothing SCIM could change, and no sign-in identity leads into it any more.
       await tx.query('DELETE FROM scim_group_members WHERE tenant_id = $1 AND user_id = $2', [ctx.tenant.id, userId]);
+      await tx.query('UPDATE users SET signin_groups = NULL WHERE tenant_id = $1 AND id = $2', [ctx.tenant.id, userId]);
       await tx.query('DELETE FROM external_identities WHERE tenant_id = $1 AND user_id = $2', [ctx.tenant.id, userId]);
       await revokeIdpSessions(tx, ctx.tenant.id, userId);
     }
@@ -305,17 +306,19 @@ export async function lockAdminChanges(tx: Queryable, tenantId: string): Promise
 /**
  * The tenant can still be run and entered after a change, checked inside its transaction (after
  * `lockAdminChanges`): an active administrator remains, and while single sign-on is enforced, an
- * active break-glass administrator with a password, the way in on the day the identity provider fails.
- * @throws Conflict `last_admin` | `break_glass_required`, each saying the way out
+ * active break-glass administrator with a password (the way in on the day the identity provider
+ * fails) and a live connection (everyone else's way in).
+ * @throws Conflict `last_admin` | `break_glass_required` | `connection_required`, each saying the way out
  */
 export async function assertTenantKeepsAccess(tx: Queryable, tenantId: string): Promise<void> {
-  const [r] = await tx.query<{ admins: number; enforced: boolean; breakGlass: number }>(
+  const [r] = await tx.query<{ admins: number; enforced: boolean; breakGlass: number; live: boolean }>(
     `SELECT
        (SELECT count(DISTINCT u.id)::int FROM users u JOIN role_grants g ON g.tenant_id = u.tenant_id AND g.user_id = u.id
         WHERE u.tenant_id = t.id AND u.status = 'active' AND g.role = 'admin') AS admins,
        t.enforce_sso AS enforced,
        (SELECT count(DISTINCT u.id)::int FROM users u JOIN role_grants g ON g.tenant_id = u.tenant_id AND g.user_id = u.id
-        WHERE u.tenant_id = t.id AND u.status = 'active' AND g.role = 'admin' AND u.break_glass AND u.password_hash IS NOT NULL AND u.deleted_at IS NULL) AS "breakGlass"
+        WHERE u.tenant_id = t.id AND u.status = 'active' AND g.role = 'admin' AND u.break_glass AND u.password_hash IS NOT NULL AND u.deleted_at IS NULL) AS "breakGlass",
+       EXISTS (SELECT 1 FROM sso_connections c WHERE c.tenant_id = t.id AND c.enabled AND c.published_at IS NOT NULL) AS live
      FROM tenants t WHERE t.id = $1`,
     [tenantId],
   );
@@ -326,6 +329,12 @@ export async function assertTenantKeepsAccess(tx: Queryable, tenantId: string): 
     throw new Conflict(
       'Single sign-on is enforced, and this would leave no active break-glass administrator with a password, the way in when the identity provider fails. Mark another administrator as break-glass first, or lift enforcement under Single sign-on.',
       'break_glass_required',
+    );
+  }
+  if (r.enforced && !r.live) {
+    throw new Conflict(
+      'Single sign-on is enforced, and this would leave no live connection for anyone to sign in with. Lift enforcement under Single sign-on first, or test and publish another connection.',
+      'connection_required',
     );
   }
 }

@@ -88,7 +88,12 @@ export async function directoryGroups(tx: Queryable, tenantId: string, userId: s
 export async function resyncRuleGrants(ctx: Ctx, tx: Queryable, userId: string): Promise<RuleChange> {
   // Serialises the rule work per person (a sign-in and a SCIM change at once): the second one reads
   // what the first committed. NO KEY UPDATE does not conflict with the foreign-key locks of inserts.
-  await tx.query('SELECT 1 FROM users WHERE tenant_id = $1 AND id = $2 FOR NO KEY UPDATE', [ctx.tenant.id, userId]);
+  const [u] = await tx.query<{ untouchable: boolean }>(
+    'SELECT break_glass OR deleted_at IS NOT NULL AS untouchable FROM users WHERE tenant_id = $1 AND id = $2 FOR NO KEY UPDATE',
+    [ctx.tenant.id, userId],
+  );
+  // Break-glass accounts and tombstones are never judged through a group: their grants stay as they are.
+  if (!u || u.untouchable) return { added: [], removed: [], revoked: false };
   return syncRuleGrants(ctx, tx, userId, await directoryGroups(tx, ctx.tenant.id, userId));
 }
 
@@ -107,12 +112,12 @@ export async function groupsHaveRules(tx: Queryable, tenantId: string, refs: (st
 
 /**
  * Everyone a group reference points at today, through a sign-in claim or a SCIM membership, locked
- * in id order (the order every rule-judging transaction locks people in). Deleted accounts are not
- * judged.
+ * in id order (the order every rule-judging transaction locks people in). Deleted and break-glass
+ * accounts are not judged.
  */
 export async function lockUsersInGroup(tx: Queryable, tenantId: string, ref: string): Promise<string[]> {
   const rows = await tx.query<{ id: string }>(
-    `SELECT u.id FROM users u WHERE u.tenant_id = $1 AND u.deleted_at IS NULL AND u.id IN (
+    `SELECT u.id FROM users u WHERE u.tenant_id = $1 AND u.deleted_at IS NULL AND NOT u.break_glass AND u.id IN (
        SELECT x.id FROM users x WHERE x.tenant_id = $1 AND EXISTS (SELECT 1 FROM unnest(x.signin_groups) s WHERE lower(s) = lower($2))
        UNION
        SELECT m.user_id FROM scim_group_members m JOIN scim_groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id

@@ -25,6 +25,8 @@ export async function listRoleRules(ctx: Ctx): Promise<RoleRule[]> {
 /** A new rule applies at once to everyone the directory has put in the group (SCIM or a sign-in claim). */
 export async function addRoleRule(ctx: Ctx, input: { groupRef: string; role: RuleRole; precedence?: number }): Promise<RoleRule> {
   return ctx.db.transaction(async (tx) => {
+    // A new rule can re-credit or move rule grants, so it is checked like any change to access.
+    await lockAdminChanges(tx, ctx.tenant.id);
     let rule: RoleRule;
     try {
       [rule] = (await tx.query<RoleRule>(
@@ -40,6 +42,7 @@ export async function addRoleRule(ctx: Ctx, input: { groupRef: string; role: Rul
       await resyncRuleGrants(ctx, tx, userId);
       await admitIfGranted(tx, ctx.tenant.id, userId);
     }
+    await assertTenantKeepsAccess(tx, ctx.tenant.id);
     return rule;
   });
 }

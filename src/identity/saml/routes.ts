@@ -117,6 +117,8 @@ export async function installSamlRoutes(app: FastifyInstance, db: Db, config: Co
         if (!found) return page(reply, 404, 'Unknown connection', 'There is no such single sign-on connection.');
         const samlResponse = postedResponse(request.body);
         if (!samlResponse) return page(reply, 405, 'Nothing to do here', 'This address takes no form posts. Start signing in from Keydesk or from your identity provider.');
+        // The identity provider finishing a logout over HTTP-POST: the Keydesk session is already gone.
+        if (endpoint === 'slo' && isLogoutResponse(samlResponse)) return reply.redirect(`/t/${found.tenant.slug}/login?signedOut=1`, 303);
         if (!(await admitted(request, reply))) return reply;
         const outcome = await recordMisdirectedResponse(db, config, found.tenant, found.conn, { samlResponse, postedTo: endpoint, ip: request.ip });
         reply.header('Cache-Control', 'no-store');
@@ -150,6 +152,11 @@ export async function installSamlRoutes(app: FastifyInstance, db: Db, config: Co
       }
     });
   });
+}
+
+function isLogoutResponse(samlResponse: string): boolean {
+  const head = Buffer.from(samlResponse.slice(0, 400), 'base64').toString('utf8');
+  return /^\s*(?:<\?xml[^>]*\?>\s*)?<(?:[\w-]+:)?LogoutResponse[\s>]/.test(head);
 }
 
 function page(reply: FastifyReply, status: number, title: string, message: string, reference?: string) {

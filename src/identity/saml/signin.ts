@@ -179,7 +179,8 @@ export async function recordMisdirectedResponse(
     `The Reply URL in the identity provider is ${posted}; it must be ${sp.acsUrl}. In Entra: Single sign-on › Basic SAML Configuration › Reply URL (Assertion Consumer Service URL). In Okta: General › SAML Settings › Single sign-on URL.`,
   );
   trace.fail('Response is addressed to this Reply URL and comes from this identity provider', err.message);
-  const xml = Buffer.from(input.samlResponse.slice(0, 4 * MAX_RESPONSE_BYTES), 'base64').toString('utf8');
+  // Kept for the admin only within the size the ACS itself accepts: anyone can post here.
+  const xml = input.samlResponse.length <= (MAX_RESPONSE_BYTES * 4) / 3 + 4 ? Buffer.from(input.samlResponse, 'base64').toString('utf8') : '';
   if (xml.trimStart().startsWith('<')) trace.data.responseXml = redactXml(xml);
   await recordFailure({ db, tenant, actor: null, ip: input.ip }, conn, trace, test, err);
   return { reference: trace.reference, test };

@@ -211,10 +211,12 @@ function ConnectionCard({ connection: c, onSettings, onDelete, onChanged }: { co
                   Live
                 </span>
               ) : (
-                <span className="badge tone-amber" data-testid="connection-testing" title="Only your Test sign-in uses it until a test passes or you publish it">
-                  <span className="badge-dot" aria-hidden="true" />
-                  Testing
-                </span>
+                c.enabled && (
+                  <span className="badge tone-amber" data-testid="connection-testing" title="Only your Test sign-in uses it until a test passes or you publish it">
+                    <span className="badge-dot" aria-hidden="true" />
+                    Testing
+                  </span>
+                )
               )}
               {c.testPassedAt ? (
                 <span className="test-state passed" title={formatDateTime(c.testPassedAt)} data-testid="connection-tested">

@@ -289,15 +289,17 @@ function UserEditor({ userId, onChanged }: { userId: string; onChanged: (u: User
     try {
       await fn();
       setFlash(message);
+      setRoles(null);
+      setEmail(null);
       const fresh = await api.get<UserDetail>(`/users/${userId}`);
       detail.setData(fresh);
       onChanged(fresh);
     } catch (err) {
+      // Ticked roles go back to what is stored; a typed address stays, to be corrected.
+      if (key === 'roles') setRoles(null);
       setError({ at: sectionOf(key), err });
       detail.reload();
     } finally {
-      setRoles(null);
-      setEmail(null);
       setBusy(null);
     }
   };
