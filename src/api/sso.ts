@@ -72,16 +72,20 @@ export const ConnectionSchema = Type.Object(
   { $id: 'Connection' },
 );
 
+const SourceFields = {
+  metadataXml: Type.Optional(Text(1024 * 1024)),
+  metadataUrl: Type.Optional(Text(2000)),
+  entityId: Type.Optional(Text(1000)),
+  ssoUrl: Type.Optional(Text(2000)),
+  sloUrl: Type.Optional(Text(2000)),
+  certificates: Type.Optional(Type.Array(Text(20000), { minItems: 1, maxItems: 10 })),
+};
+
 const NewConnection = Type.Object(
   {
     slug: Text(40),
     displayName: Type.Optional(Text(100)),
-    metadataXml: Type.Optional(Text(1024 * 1024)),
-    metadataUrl: Type.Optional(Text(2000)),
-    entityId: Type.Optional(Text(1000)),
-    ssoUrl: Type.Optional(Text(2000)),
-    sloUrl: Type.Optional(Text(2000)),
-    certificates: Type.Optional(Type.Array(Text(20000), { minItems: 1, maxItems: 10 })),
+    ...SourceFields,
     allowIdpInitiated: Type.Optional(Type.Boolean()),
     allowSha1: Type.Optional(Type.Boolean()),
     clockSkewSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 600 })),
@@ -94,15 +98,6 @@ const NewConnection = Type.Object(
     description: 'Give the identity provider as metadataXml, as metadataUrl, or by hand as entityId + ssoUrl + certificates (PEM or base64 DER).',
   },
 );
-
-const SourceFields = {
-  metadataXml: Type.Optional(Text(1024 * 1024)),
-  metadataUrl: Type.Optional(Text(2000)),
-  entityId: Type.Optional(Text(1000)),
-  ssoUrl: Type.Optional(Text(2000)),
-  sloUrl: Type.Optional(Text(2000)),
-  certificates: Type.Optional(Type.Array(Text(20000), { minItems: 1, maxItems: 10 })),
-};
 
 /** The identity provider's side from request fields: exactly one of metadata XML, metadata URL, or by hand. */
 function sourceFrom(b: { metadataXml?: string; metadataUrl?: string; entityId?: string; ssoUrl?: string; sloUrl?: string; certificates?: string[] }, required: boolean): IdpSource | undefined {

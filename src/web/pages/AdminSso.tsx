@@ -671,6 +671,21 @@ function Domains() {
 
 /* ---------- Enforcement ---------- */
 
+/** The accounts that keep a password while single sign-on is enforced. */
+function BreakGlassList({ accounts, testId }: { accounts: SsoEnforcement['breakGlass']; testId: string }) {
+  return (
+    <ul className="break-glass-list" data-testid={testId}>
+      {accounts.map((b) => (
+        <li key={b.id}>
+          <Icon name="lock" size={14} />
+          <strong>{b.displayName}</strong>
+          <span className="muted small">{b.email}</span>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
 function Enforcement({ state }: { state: Loaded<SsoEnforcement> }) {
   const { path } = useSession();
   const [busy, setBusy] = useState(false);
@@ -743,15 +758,7 @@ function Enforcement({ state }: { state: Loaded<SsoEnforcement> }) {
             <Dialog open={confirming} onClose={() => setConfirming(false)} title="Require single sign-on?" testId="enforce-confirm-dialog">
               <div className="stack">
                 <p>Passwords stop working at once for everyone except these break-glass accounts:</p>
-                <ul className="break-glass-list" data-testid="enforce-confirm-accounts">
-                  {e.breakGlass.map((b) => (
-                    <li key={b.id}>
-                      <Icon name="lock" size={14} />
-                      <strong>{b.displayName}</strong>
-                      <span className="muted small">{b.email}</span>
-                    </li>
-                  ))}
-                </ul>
+                <BreakGlassList accounts={e.breakGlass} testId="enforce-confirm-accounts" />
                 <p className="muted small">Everyone else signs in with your identity provider. Make sure its connection is live and tested, and that you know a break-glass password.</p>
                 <div className="form-actions">
                   <button
@@ -781,15 +788,7 @@ function Enforcement({ state }: { state: Loaded<SsoEnforcement> }) {
                   <Icon name="alert" size={14} /> No active break-glass account with a password.
                 </p>
               ) : (
-                <ul className="break-glass-list" data-testid="break-glass-list">
-                  {e.breakGlass.map((b) => (
-                    <li key={b.id}>
-                      <Icon name="lock" size={14} />
-                      <strong>{b.displayName}</strong>
-                      <span className="muted small">{b.email}</span>
-                    </li>
-                  ))}
-                </ul>
+                <BreakGlassList accounts={e.breakGlass} testId="break-glass-list" />
               )}
             </div>
           </>
