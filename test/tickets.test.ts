@@ -323,6 +323,33 @@ describe('search and filters', () => {
   });
 });
 
+describe('queues', () => {
+  test('each queue’s count is the number of tickets its list holds, for the caller', async () => {
+    await agent.client.patch(`/api/v1/tickets/${(await raise(req1.client, { type: 'incident', title: 'queue probe' })).id}`, { assigneeId: agent.id });
+    const all = async (client: Client, queue: string) => {
+      let n = 0;
+      let cursor: string | null = null;
+      do {
+        const page: any = (await client.get(`/api/v1/tickets?queue=${queue}&limit=100${cursor ? `&cursor=${cursor}` : ''}`)).body;
+        n += page.items.length;
+        cursor = page.nextCursor;
+      } while (cursor);
+      return n;
+    };
+    for (const client of [agent.client, agent2.client, req1.client]) {
+      const counts = (await client.get('/api/v1/tickets/queues')).body.items;
+      assert.deepEqual(counts.map((c: any) => c.id), ['unassigned', 'mine', 'teams', 'open', 'breached', 'all']);
+      for (const c of counts) assert.equal(c.count, await all(client, c.id), c.id);
+    }
+    const mine = (await agent.client.get('/api/v1/tickets/queues')).body.items.find((c: any) => c.id === 'mine');
+    assert.ok(mine.count >= 1);
+    // A queue narrowed by another filter.
+    const narrowed = (await agent.client.get('/api/v1/tickets?queue=mine&q=queue%20probe')).body.items;
+    assert.deepEqual(narrowed.map((x: any) => x.title), ['queue probe']);
+    assert.equal((await agent.client.get('/api/v1/tickets?queue=nonsense')).status, 400);
+  });
+});
+
 describe('SLA policies', () => {
   test('admins change targets (audited); new tickets use them; bad sets are refused whole', async () => {
     const p = await t.tenant();

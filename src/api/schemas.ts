@@ -2,6 +2,7 @@ import { Type, type Static, type TSchema, type TStringOptions, type TUnsafe } fr
 import { WRITTEN_TEXT } from '../http/text.js';
 import { ROLES } from '../identity/roles.js';
 import { allStatuses, TICKET_TYPES } from '../itsm/lifecycle.js';
+import { QUEUES, type QueueId } from '../itsm/tickets.js';
 
 /** Shared request/response schemas: they validate input and document the API (OpenAPI 3.1). */
 export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
@@ -115,6 +116,7 @@ export const TicketQuery = Type.Object(
     priority: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: 5 }), { maxItems: 5 })),
     breached: Type.Optional(Type.Boolean()),
     q: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    queue: Type.Optional(StringEnum(Object.keys(QUEUES) as QueueId[], { description: 'A workspace queue; the other filters narrow it' })),
     limit: Type.Integer({ minimum: 1, maximum: 100, default: 25 }),
     cursor: Type.Optional(Type.String({ maxLength: 200 })),
   },

@@ -12,7 +12,10 @@ import {
   listComments,
   listEvents,
   listTickets,
+  QUEUES,
+  queueCounts,
   updateTicket,
+  type QueueId,
   type Ticket,
 } from '../itsm/tickets.js';
 import { errors, type RoutePlugin } from './common.js';
@@ -39,6 +42,18 @@ function withActions(ctx: ActorCtx, t: Ticket) {
 
 export const ticketRoutes: RoutePlugin = async (app) => {
   const tags = ['tickets'];
+
+  app.get('/tickets/queues', {
+    schema: {
+      tags,
+      summary: "The workspace's queues and how many tickets each holds for the caller",
+      response: { 200: Type.Object({ items: Type.Array(Type.Object({ id: StringEnum(Object.keys(QUEUES) as QueueId[]), count: Type.Integer() })) }), ...errors },
+    },
+  }, async (request) => {
+    const { ctx } = requireAuth(request);
+    const counts = await queueCounts(ctx);
+    return { items: (Object.keys(QUEUES) as QueueId[]).map((id) => ({ id, count: counts[id] })) };
+  });
 
   app.get('/tickets', {
     schema: { tags, summary: 'Search and filter tickets (newest first, cursor-paginated)', querystring: TicketQuery, response: { 200: Page(TicketSchema), ...errors } },

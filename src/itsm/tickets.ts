@@ -147,18 +147,17 @@ export interface TicketFilter {
   priority?: number[];
   breached?: boolean;
   q?: string;
+  /** A workspace queue's filter, which the other fields narrow further. */
+  queue?: QueueId;
   limit: number;
   cursor?: string;
 }
 
-/** Lists tickets visible to the actor, newest first, with keyset pagination. */
-export async function listTickets(ctx: ActorCtx, f: TicketFilter): Promise<{ items: Ticket[]; nextCursor: string | null }> {
-  const params: unknown[] = [ctx.tenant.id];
+type Bind = (v: unknown) => string;
+
+/** The SQL condition for a filter, as the actor may see it (requesters: their own tickets only). */
+async function filterSql(ctx: ActorCtx, f: Omit<TicketFilter, 'limit' | 'cursor'>, p: Bind): Promise<string> {
   const where = ['t.tenant_id = $1'];
-  const p = (v: unknown) => {
-    params.push(v);
-    return `$${params.length}`;
-  };
   if (!ticketPolicy.canSeeInternal(ctx.actor)) where.push(`t.requester_id = ${p(ctx.actor.userId)}`);
   if (f.type) where.push(`t.type = ${p(f.type)}`);
   if (f.status?.length) where.push(`t.status = ANY(${p(f.status)})`);
@@ -175,6 +174,22 @@ export async function listTickets(ctx: ActorCtx, f: TicketFilter): Promise<{ ite
     if (ref) where.push(`(t.type = ${p(ref.type)} AND t.number = ${p(ref.number)})`);
     else where.push(`t.search @@ websearch_to_tsquery('simple', ${p(f.q)})`);
   }
+  return where.join(' AND ');
+}
+
+function binder(params: unknown[]): Bind {
+  return (v) => {
+    params.push(v);
+    return `$${params.length}`;
+  };
+}
+
+/** Lists tickets visible to the actor, newest first, with keyset pagination. */
+export async function listTickets(ctx: ActorCtx, f: TicketFilter): Promise<{ items: Ticket[]; nextCursor: string | null }> {
+  const params: unknown[] = [ctx.tenant.id];
+  const p = binder(params);
+  const given = Object.fromEntries(Object.entries(f).filter(([, v]) => v !== undefined));
+  const where = [await filterSql(ctx, { ...QUEUES[f.queue ?? 'all'], ...given }, p)];
   if (f.cursor) {
     const c = decodeCursor(f.cursor);
     where.push(`(t.created_at, t.id) < (${p(c.ts)}::timestamptz, ${p(c.id)}::uuid)`);
@@ -187,6 +202,27 @@ export async function listTickets(ctx: ActorCtx, f: TicketFilter): Promise<{ ite
   const page = rows.slice(0, f.limit);
   const last = page[page.length - 1];
   return { items: page.map(present), nextCursor: more && last ? encodeCursor({ ts: last.cursorTs, id: last.id }) : null };
+}
+
+/** The agent workspace's queues: named filters, one definition for the list and its count. */
+export const QUEUES = {
+  unassigned: { open: true, assignee: 'none' },
+  mine: { open: true, assignee: 'me' },
+  teams: { open: true, team: 'mine' },
+  open: { open: true },
+  breached: { open: true, breached: true },
+  all: {},
+} as const satisfies Record<string, Omit<TicketFilter, 'limit' | 'cursor' | 'queue'>>;
+export type QueueId = keyof typeof QUEUES;
+
+/** How many tickets each queue holds for the actor, in one statement. */
+export async function queueCounts(ctx: ActorCtx): Promise<Record<QueueId, number>> {
+  const params: unknown[] = [ctx.tenant.id];
+  const p = binder(params);
+  const columns: string[] = [];
+  for (const [id, f] of Object.entries(QUEUES)) columns.push(`count(*) FILTER (WHERE ${await filterSql(ctx, f, p)})::int AS "${id}"`);
+  const [row] = await ctx.db.query<Record<QueueId, number>>(`SELECT ${columns.join(', ')} FROM tickets t WHERE t.tenant_id = $1`, params);
+  return row!;
 }
 
 function checkUuid(v: string, field: string): string {

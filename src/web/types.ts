@@ -50,6 +50,9 @@ export interface Session {
   lifecycle: Record<string, { initial: string; statuses: string[] }>;
 }
 
+/** The agent workspace's queues, defined by the server. */
+export type QueueId = 'unassigned' | 'mine' | 'teams' | 'open' | 'breached' | 'all';
+
 export interface Ticket {
   id: string;
   ref: string;

@@ -122,6 +122,10 @@ test('an agent signs in, takes the ticket from Unassigned, adds a work note and 
   await signIn(page, agent.email);
   await page.waitForURL((u) => u.pathname === `/t/${slug}/agent`);
 
+  // The queues show how many tickets wait in each: the requester's one is unassigned.
+  await page.getByTestId('queue-count-unassigned').waitFor();
+  assert.equal((await page.getByTestId('queue-count-unassigned').innerText()).trim(), '1');
+  assert.equal((await page.getByTestId('queue-count-mine').innerText()).trim(), '0');
   await page.getByTestId('queue-unassigned').click();
   await page.waitForURL((u) => u.searchParams.get('queue') === 'unassigned');
   const row = page.locator(`[data-testid="ticket-row"][data-ref="${ref}"]`);

@@ -1,29 +1,29 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { Link, useNavigate, useSearchParams } from 'react-router';
-import { qs, type Query } from '../api';
+import { qs } from '../api';
 import { PageHeader } from '../components/PageHeader';
 import { SlaSummary } from '../components/Sla';
 import { Avatar, EmptyState, ErrorNotice, Icon, PriorityBadge, RelativeTime, SkeletonRows, Spinner, StatusBadge, type IconName } from '../components/ui';
 import { statusLabel, TYPE_LABELS } from '../format';
-import { usePaged, useSlashKey, useTitle } from '../hooks';
+import { useApi, usePaged, useSlashKey, useTitle } from '../hooks';
 import { useSession } from '../session';
-import type { Ticket, TicketType } from '../types';
+import type { QueueId, Ticket, TicketType } from '../types';
 
+/** How each queue looks; what it holds is defined once, by the server (`GET /tickets?queue=…`). */
 interface Queue {
-  id: string;
+  id: QueueId;
   label: string;
   icon: IconName;
-  query: Query;
   empty: string;
 }
 
 const QUEUES: Queue[] = [
-  { id: 'unassigned', label: 'Unassigned', icon: 'inbox', query: { open: true, assignee: 'none' }, empty: 'Every open ticket has an owner.' },
-  { id: 'mine', label: 'Mine', icon: 'user', query: { open: true, assignee: 'me' }, empty: 'Nothing is assigned to you right now.' },
-  { id: 'teams', label: 'My teams', icon: 'users', query: { open: true, team: 'mine' }, empty: 'No open tickets for your teams.' },
-  { id: 'open', label: 'All open', icon: 'list', query: { open: true }, empty: 'No open tickets. Enjoy the calm.' },
-  { id: 'breached', label: 'Breached', icon: 'flame', query: { breached: true, open: true }, empty: 'No open ticket has missed its target.' },
-  { id: 'all', label: 'Everything', icon: 'layers', query: {}, empty: 'No tickets yet.' },
+  { id: 'unassigned', label: 'Unassigned', icon: 'inbox', empty: 'Every open ticket has an owner.' },
+  { id: 'mine', label: 'Mine', icon: 'user', empty: 'Nothing is assigned to you right now.' },
+  { id: 'teams', label: 'My teams', icon: 'users', empty: 'No open tickets for your teams.' },
+  { id: 'open', label: 'All open', icon: 'list', empty: 'No open tickets. Enjoy the calm.' },
+  { id: 'breached', label: 'Breached', icon: 'flame', empty: 'No open ticket has missed its target.' },
+  { id: 'all', label: 'Everything', icon: 'layers', empty: 'No tickets yet.' },
 ];
 
 const TYPES: TicketType[] = ['incident', 'request', 'change'];
@@ -41,6 +41,15 @@ export function AgentWorkspace() {
   const [search, setSearch] = useState(q);
   const searchRef = useRef<HTMLInputElement>(null);
   useTitle(queue.label, session.tenant.name);
+  const queueCounts = useApi<{ items: { id: QueueId; count: number }[] }>('/tickets/queues');
+  const counts = new Map(queueCounts.data?.items.map((q) => [q.id, q.count]) ?? []);
+  // Counted again when the agent moves to another queue, so the numbers stay fresh.
+  const { reload: recount } = queueCounts;
+  const counted = useRef(false);
+  useEffect(() => {
+    if (counted.current) recount();
+    counted.current = true;
+  }, [queue.id, recount]);
   useSlashKey(() => searchRef.current?.focus());
 
   useEffect(() => setSearch(q), [q]);
@@ -67,7 +76,7 @@ export function AgentWorkspace() {
     return list;
   }, [session.lifecycle, type]);
 
-  const apiPath = `/tickets${qs({ ...queue.query, type: type || undefined, status: status || undefined, priority: priority || undefined, q: q || undefined, limit: 25 })}`;
+  const apiPath = `/tickets${qs({ queue: queue.id, type: type || undefined, status: status || undefined, priority: priority || undefined, q: q || undefined, limit: 25 })}`;
   const list = usePaged<Ticket>(apiPath);
   const filtered = Boolean(type || status || priority || q);
 
@@ -88,6 +97,11 @@ export function AgentWorkspace() {
             >
               <Icon name={qu.icon} size={16} />
               <span>{qu.label}</span>
+              {counts.has(qu.id) && (
+                <span className="queue-count" data-testid={`queue-count-${qu.id}`}>
+                  {counts.get(qu.id)}
+                </span>
+              )}
             </Link>
           ))}
         </nav>
