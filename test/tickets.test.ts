@@ -222,6 +222,21 @@ describe('changes and approvals', () => {
     assert.equal((await agent.client.post(`/api/v1/tickets/${ch.id}/status`, { status: 'implementing' })).status, 409);
     assert.equal((await agent.client.post(`/api/v1/tickets/${ch.id}/status`, { status: 'draft' })).status, 200);
   });
+
+  test('the decided history lists every decision newest first, with its change, paginated; staff only', async () => {
+    const first = await toAwaiting();
+    await cm.client.post(`/api/v1/tickets/${first.id}/approvals`, { decision: 'approved', comment: 'Looks safe' });
+    const second = await toAwaiting();
+    await cm.client.post(`/api/v1/tickets/${second.id}/approvals`, { decision: 'rejected', comment: 'Needs a rollback plan' });
+    const page1 = (await agent.client.get('/api/v1/approvals?limit=1')).body;
+    assert.equal(page1.items[0].change.id, second.id);
+    assert.equal(page1.items[0].change.ref, second.ref);
+    assert.deepEqual([page1.items[0].decision, page1.items[0].comment, page1.items[0].approver.id], ['rejected', 'Needs a rollback plan', cm.id]);
+    const page2 = (await agent.client.get(`/api/v1/approvals?limit=1&cursor=${page1.nextCursor}`)).body;
+    assert.equal(page2.items[0].change.id, first.id);
+    assert.equal(page2.items[0].decision, 'approved');
+    assert.equal((await req1.client.get('/api/v1/approvals')).status, 403);
+  });
 });
 
 describe('SLA clocks', () => {

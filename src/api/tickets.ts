@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import type { ActorCtx } from '../context.js';
 import { requireAuth } from '../http/auth.js';
-import { decideChange, listApprovals } from '../itsm/approvals.js';
+import { decideChange, listApprovals, listDecisions } from '../itsm/approvals.js';
 import { ticketPolicy } from '../itsm/policy.js';
 import {
   addComment,
@@ -117,6 +117,15 @@ export const ticketRoutes: RoutePlugin = async (app) => {
   app.get('/tickets/:id/events', {
     schema: { tags, summary: 'Activity history', params: IdParams, response: { 200: Type.Object({ items: Type.Array(EventSchema) }), ...errors } },
   }, async (request) => ({ items: await listEvents(requireAuth(request).ctx, request.params.id) }));
+
+  app.get('/approvals', {
+    schema: {
+      tags: ['approvals'],
+      summary: 'Every approval decision of the tenant, newest first (staff): the approvals inbox’s history',
+      querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 100, default: 25 }), cursor: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false }),
+      response: { 200: Page(Type.Intersect([ApprovalSchema, Type.Object({ change: Type.Object({ id: Type.String(), ref: Type.String(), title: Type.String(), status: Type.String() }) })])), ...errors },
+    },
+  }, async (request) => listDecisions(requireAuth(request).ctx, request.query));
 
   app.get('/tickets/:id/approvals', {
     schema: { tags: ['approvals'], summary: 'Approval decisions on a change', params: IdParams, response: { 200: Type.Object({ items: Type.Array(ApprovalSchema) }), ...errors } },

@@ -298,9 +298,14 @@ export async function unlinkIdentity(ctx: Ctx, userId: string, connectionSlug: s
   });
 }
 
-/** Serialises changes that could remove admins, so two concurrent demotions cannot both pass the check. */
+/**
+ * Serialises changes that could take access away, so two concurrent ones cannot both pass the
+ * check. NO KEY UPDATE, not UPDATE: it must not conflict with the KEY SHARE locks every insert
+ * referencing the tenant takes (audit events, SCIM activity), or a rule change waiting here would
+ * deadlock with a SCIM request that holds its people and then writes its audit event.
+ */
 export async function lockAdminChanges(tx: Queryable, tenantId: string): Promise<void> {
-  await tx.query('SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE', [tenantId]);
+  await tx.query('SELECT 1 FROM tenants WHERE id = $1 FOR NO KEY UPDATE', [tenantId]);
 }
 
 /**

@@ -110,6 +110,11 @@ export interface Approval {
   decidedAt: string;
 }
 
+/** An approval decision with the change it was about (the approvals inbox's history). */
+export interface Decision extends Approval {
+  change: { id: string; ref: string; title: string; status: string };
+}
+
 export interface Team {
   id: string;
   name: string;

@@ -432,3 +432,15 @@ export function CopyButton({ text, label = 'Copy', testId, className = 'btn smal
     </button>
   );
 }
+
+/** The "Load more" button under a cursor-paginated list (a `usePaged` result); nothing when all is shown. */
+export function LoadMore({ list }: { list: { hasMore: boolean; loadMore: () => void; loadingMore: boolean } }) {
+  if (!list.hasMore) return null;
+  return (
+    <div className="load-more">
+      <button type="button" className="btn" onClick={list.loadMore} disabled={list.loadingMore} data-testid="load-more">
+        {list.loadingMore && <Spinner small />} Load more
+      </button>
+    </div>
+  );
+}

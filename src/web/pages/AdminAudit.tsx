@@ -3,7 +3,7 @@ import { useSearchParams } from 'react-router';
 import { qs } from '../api';
 import { AdminNav } from '../components/AdminNav';
 import { PageHeader } from '../components/PageHeader';
-import { EmptyState, ErrorNotice, Icon, SkeletonRows, Spinner } from '../components/ui';
+import { EmptyState, ErrorNotice, Icon, SkeletonRows, LoadMore } from '../components/ui';
 import { formatDateTime } from '../format';
 import { usePaged, useTitle } from '../hooks';
 import { useSession } from '../session';
@@ -162,13 +162,7 @@ export function AdminAudit() {
           </table>
         )}
       </div>
-      {list.hasMore && (
-        <div className="load-more">
-          <button type="button" className="btn" onClick={list.loadMore} disabled={list.loadingMore} data-testid="load-more">
-            {list.loadingMore && <Spinner small />} Load more
-          </button>
-        </div>
-      )}
+      <LoadMore list={list} />
     </div>
   );
 }

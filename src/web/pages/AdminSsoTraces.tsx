@@ -3,7 +3,7 @@ import { Link, useNavigate, useSearchParams } from 'react-router';
 import { qs } from '../api';
 import { AdminNav } from '../components/AdminNav';
 import { PageHeader } from '../components/PageHeader';
-import { EmptyState, ErrorNotice, Icon, RelativeTime, SkeletonRows, Spinner } from '../components/ui';
+import { EmptyState, ErrorNotice, Icon, RelativeTime, SkeletonRows, LoadMore } from '../components/ui';
 import { formatDateTime, humanize } from '../format';
 import { useApi, usePaged, useSlashKey, useTitle } from '../hooks';
 import { useSession } from '../session';
@@ -173,13 +173,7 @@ export function AdminSsoTraces() {
           </table>
         )}
       </div>
-      {list.hasMore && (
-        <div className="load-more">
-          <button type="button" className="btn" onClick={list.loadMore} disabled={list.loadingMore} data-testid="load-more">
-            {list.loadingMore && <Spinner small />} Load more
-          </button>
-        </div>
-      )}
+      <LoadMore list={list} />
     </div>
   );
 }

@@ -3,7 +3,7 @@ import { useSearchParams } from 'react-router';
 import { api, qs } from '../api';
 import { AdminNav } from '../components/AdminNav';
 import { PageHeader } from '../components/PageHeader';
-import { Avatar, Dialog, EmptyState, ErrorNotice, Field, FormError, Icon, Loading, Notice, RelativeTime, SkeletonRows, Spinner } from '../components/ui';
+import { Avatar, Dialog, EmptyState, ErrorNotice, Field, FormError, Icon, Loading, Notice, RelativeTime, SkeletonRows, Spinner, LoadMore } from '../components/ui';
 import { formatDateTime, humanize, ROLE_HINTS, ROLE_LABELS } from '../format';
 import { useApi, usePaged, useSlashKey, useTitle } from '../hooks';
 import { useSession } from '../session';
@@ -146,13 +146,7 @@ export function AdminUsers() {
           </table>
         )}
       </div>
-      {list.hasMore && (
-        <div className="load-more">
-          <button type="button" className="btn" onClick={list.loadMore} disabled={list.loadingMore} data-testid="load-more">
-            {list.loadingMore && <Spinner small />} Load more
-          </button>
-        </div>
-      )}
+      <LoadMore list={list} />
 
       <Dialog open={creating} onClose={() => setCreating(false)} title="New local user" testId="new-user-dialog">
         <NewUserForm

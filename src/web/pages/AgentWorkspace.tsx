@@ -3,7 +3,7 @@ import { Link, useNavigate, useSearchParams } from 'react-router';
 import { qs } from '../api';
 import { PageHeader } from '../components/PageHeader';
 import { SlaSummary } from '../components/Sla';
-import { Avatar, EmptyState, ErrorNotice, Icon, PriorityBadge, RelativeTime, SkeletonRows, Spinner, StatusBadge, type IconName } from '../components/ui';
+import { Avatar, EmptyState, ErrorNotice, Icon, PriorityBadge, RelativeTime, SkeletonRows, StatusBadge, type IconName, LoadMore } from '../components/ui';
 import { statusLabel, TYPE_LABELS } from '../format';
 import { useApi, usePaged, useSlashKey, useTitle } from '../hooks';
 import { useSession } from '../session';
@@ -252,13 +252,7 @@ export function AgentWorkspace() {
             </table>
           )}
         </div>
-        {list.hasMore && (
-          <div className="load-more">
-            <button type="button" className="btn" onClick={list.loadMore} disabled={list.loadingMore} data-testid="load-more">
-              {list.loadingMore && <Spinner small />} Load more
-            </button>
-          </div>
-        )}
+        <LoadMore list={list} />
         <p className="hint muted small">
           Press <kbd className="kbd">/</kbd> to search.
         </p>

@@ -1,7 +1,7 @@
 import { Link, useSearchParams } from 'react-router';
 import { qs } from '../api';
 import { PageHeader } from '../components/PageHeader';
-import { EmptyState, ErrorNotice, Icon, RelativeTime, SkeletonRows, Spinner, StatusBadge, TypeTag } from '../components/ui';
+import { EmptyState, ErrorNotice, Icon, RelativeTime, SkeletonRows, StatusBadge, TypeTag, LoadMore } from '../components/ui';
 import { usePaged, useTitle } from '../hooks';
 import { useSession } from '../session';
 import type { Ticket } from '../types';
@@ -101,13 +101,7 @@ export function PortalList() {
           ))}
         </ul>
       )}
-      {list.hasMore && (
-        <div className="load-more">
-          <button type="button" className="btn" onClick={list.loadMore} disabled={list.loadingMore} data-testid="load-more">
-            {list.loadingMore && <Spinner small />} Load more
-          </button>
-        </div>
-      )}
+      <LoadMore list={list} />
     </div>
   );
 }
