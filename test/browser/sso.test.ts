@@ -148,6 +148,19 @@ test('the admin tests the connection from the Single sign-on page, then enforces
   const card = page.locator('[data-testid="sso-connection"][data-slug="entra"]');
   await card.waitFor();
   await page.screenshot({ path: path.join(shots, 'sso-admin.png'), fullPage: true });
+  // At 1440 px: the add-connection dialog does not scroll sideways, and the admin tabs show no scroll widget.
+  await page.setViewportSize({ width: 1440, height: 900 });
+  await page.getByTestId('add-connection').click();
+  await page.getByTestId('connection-slug').fill('probe');
+  const overflow = await page.evaluate(() => {
+    const d = document.querySelector('dialog[open]') as HTMLElement;
+    const tabs = document.querySelector('nav.tabs') as HTMLElement;
+    // The active tab's underline overlaps the border by a pixel: the tabs must not scroll for it.
+    const tabsScroll = tabs.scrollHeight > tabs.clientHeight && getComputedStyle(tabs).overflowY !== 'hidden';
+    return { dialog: d.scrollWidth - d.clientWidth, tabsScroll };
+  });
+  assert.deepEqual(overflow, { dialog: 0, tabsScroll: false });
+  await page.keyboard.press('Escape');
   await card.getByTestId('test-signin').click();
   await idpLogin(page, 'ada');
   await page.waitForURL(`${t.url}/t/${slug}/admin/sso/traces/KD-**`);

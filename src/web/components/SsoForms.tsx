@@ -372,7 +372,7 @@ function OptionChecks({ value, onChange }: { value: Options; onChange: (v: Optio
       <Check title="Create accounts on first sign-in (just-in-time)" checked={value.jit} onChange={(v) => onChange({ ...value, jit: v })} testId="opt-jit">
         Anyone your identity provider lets in gets a Keydesk account. When off, only people who already have one can sign in.
       </Check>
-      <p className="hint" data-testid="linking-rule">
+      <p className="muted small" data-testid="linking-rule">
         Each Keydesk account is bound to one identity of this connection, and a changed email or name follows the identity provider. A
         new identity never enters an account that another identity (of this or another connection) already signs in to. An existing
         account is linked by its email only when the address&apos;s domain is verified under Domains or SCIM provisioned the account;
