@@ -17,6 +17,7 @@ import { ensureSimpleSamlPhp, startSimpleSamlIdp, ENTRA_CLAIMS, type RunningIdp 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const shots = path.join(root, 'test-results');
 const AGENTS = randomUUID();
+const FACILITIES = randomUUID();
 
 let t: TestApp;
 let tt: TestTenant;
@@ -65,7 +66,7 @@ before(async () => {
   idp = await startSimpleSamlIdp({
     shape: 'entra',
     sp: { entityId: `${base}/metadata`, acsUrl: `${base}/acs`, sloUrl: `${base}/slo` },
-    users: [entraUser('ada', 'Ada', [AGENTS]), entraUser('ivan', 'Ivan', []), entraUser('wes', 'Wes', [])],
+    users: [entraUser('ada', 'Ada', [AGENTS, FACILITIES]), entraUser('ivan', 'Ivan', []), entraUser('wes', 'Wes', [])],
   });
   const { createSamlConnection } = await import('../../src/identity/connections.js');
   await createSamlConnection({ db: t.db, tenant: tt.tenant, actor: null }, { slug: 'entra', publish: true, source: { metadataXml: idp.metadataXml } });
@@ -165,7 +166,19 @@ test('the admin tests the connection from the Single sign-on page, then enforces
   await idpLogin(page, 'ada');
   await page.waitForURL(`${t.url}/t/${slug}/admin/sso/traces/KD-**`);
   assert.equal(await page.getByTestId('trace-outcome').getAttribute('data-outcome'), 'success');
+  // Next steps in place: the groups this test carried, one already mapped, one to map from the list.
+  const steps = page.getByTestId('next-steps');
+  await steps.getByTestId('next-live').waitFor();
+  const mapped = steps.locator(`[data-testid="next-group"][data-group="${AGENTS}"]`);
+  assert.match(await mapped.innerText(), /Agent/);
+  const open = steps.locator(`[data-testid="next-group"][data-group="${FACILITIES}"]`);
+  await open.getByTestId('next-group-role').selectOption('change_manager');
+  await open.getByTestId('next-group-add').click();
+  await open.getByText('Change manager').waitFor();
+  const added = await t.db.query<{ role: string }>('SELECT role FROM role_rules WHERE tenant_id = $1 AND group_ref = $2', [tt.tenant.id, FACILITIES]);
+  assert.deepEqual(added.map((r) => r.role), ['change_manager']);
   await page.screenshot({ path: path.join(shots, 'sso-test-trace.png'), fullPage: true });
+  await t.db.query('DELETE FROM role_rules WHERE tenant_id = $1 AND group_ref = $2', [tt.tenant.id, FACILITIES]);
 
   await page.goto(`${t.url}/t/${slug}/admin/sso`);
   await page.getByTestId('enforce-toggle').click();

@@ -1,13 +1,13 @@
-import { Fragment, useMemo, type ReactNode } from 'react';
+import { Fragment, useMemo, useState, type ReactNode } from 'react';
 import { Link, useParams } from 'react-router';
-import { ApiError } from '../api';
+import { api, ApiError } from '../api';
 import { AdminNav } from '../components/AdminNav';
 import { PageHeader } from '../components/PageHeader';
-import { CopyButton, EmptyState, ErrorNotice, Icon, Loading } from '../components/ui';
+import { CopyButton, EmptyState, ErrorNotice, FormError, Icon, Loading, Spinner } from '../components/ui';
 import { formatDateTime, groupHex, humanize, ROLE_LABELS } from '../format';
 import { useApi, useTitle } from '../hooks';
 import { useSession } from '../session';
-import type { Role, TraceDetail } from '../types';
+import { RULE_ROLES, type Role, type RoleRule, type RuleRole, type SsoConnection, type TraceDetail } from '../types';
 
 const EXTRA_LABELS: Record<string, string> = {
   received: 'Received',
@@ -220,6 +220,8 @@ export function AdminSsoTrace() {
           )}
         </div>
       </div>
+
+      {ok && t.test && t.connectionSlug && <NextSteps connectionSlug={t.connectionSlug} groups={mapped?.groups ?? null} overage={mapped?.groupsOverage ?? false} />}
 
       {!ok && error && (
         <section className="fix-callout" aria-labelledby="fix-h" data-testid="trace-fix">
@@ -439,5 +441,118 @@ export function AdminSsoTrace() {
         </details>
       )}
     </div>
+  );
+}
+
+/**
+ * After a passed test, what comes next, in place: map the groups this sign-in carried to roles,
+ * make sure the connection is live, then enforce single sign-on.
+ */
+function NextSteps({ connectionSlug, groups, overage }: { connectionSlug: string; groups: string[] | null; overage: boolean }) {
+  const { path } = useSession();
+  const rules = useApi<{ items: RoleRule[] }>('/sso/role-rules');
+  const connection = useApi<SsoConnection>(`/sso/connections/${encodeURIComponent(connectionSlug)}`);
+  const [chosen, setChosen] = useState<Record<string, RuleRole | ''>>({});
+  const [busy, setBusy] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+
+  const run = async (key: string, fn: () => Promise<unknown>, after: () => void) => {
+    setBusy(key);
+    setError(null);
+    try {
+      await fn();
+      after();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(null);
+    }
+  };
+  const ruleFor = (g: string) => rules.data?.items.filter((r) => r.groupRef.toLowerCase() === g.toLowerCase()) ?? [];
+  const c = connection.data;
+
+  return (
+    <section className="card next-steps" aria-labelledby="next-h" data-testid="next-steps">
+      <h3 id="next-h" className="h3">
+        Next steps
+      </h3>
+      <ol className="next-steps-list">
+        <li>
+          <strong>Give roles by group.</strong>{' '}
+          {groups && groups.length > 0 ? (
+            <>
+              <span className="muted small">The groups this sign-in carried; pick a role for those that should have one.</span>
+              <ul className="group-picks" data-testid="next-groups">
+                {groups.map((g) => (
+                  <li key={g} data-testid="next-group" data-group={g}>
+                    <code className="code">{g}</code>
+                    {ruleFor(g).length > 0 ? (
+                      <span className="chips">
+                        {ruleFor(g).map((r) => (
+                          <span key={r.id} className={`chip role-${r.role}`}>
+                            {ROLE_LABELS[r.role]}
+                          </span>
+                        ))}
+                      </span>
+                    ) : (
+                      <span className="group-pick">
+                        <select aria-label={`Role for ${g}`} value={chosen[g] ?? ''} onChange={(e) => setChosen({ ...chosen, [g]: e.target.value as RuleRole | '' })} data-testid="next-group-role">
+                          <option value="">No role</option>
+                          {RULE_ROLES.map((r) => (
+                            <option key={r} value={r}>
+                              {ROLE_LABELS[r]}
+                            </option>
+                          ))}
+                        </select>
+                        <button
+                          type="button"
+                          className="btn small"
+                          disabled={!chosen[g] || busy !== null}
+                          onClick={() => void run(`rule-${g}`, () => api.post('/sso/role-rules', { groupRef: g, role: chosen[g] }), rules.reload)}
+                          data-testid="next-group-add"
+                        >
+                          {busy === `rule-${g}` && <Spinner small />} Add rule
+                        </button>
+                      </span>
+                    )}
+                  </li>
+                ))}
+              </ul>
+            </>
+          ) : (
+            <span className="muted small" data-testid="next-no-groups">
+              {overage
+                ? 'The person is in too many groups for the claim (Entra sent a link instead): emit only the groups assigned to the application.'
+                : 'No groups claim arrived. In Entra: Enterprise applications › your app › Single sign-on › Attributes & Claims › Add a group claim (groups assigned to the application, as Group ID). In Okta: the app’s SAML settings › Group Attribute Statements, name “groups”, filter Matches regex “.*”. Then test again.'}
+            </span>
+          )}
+        </li>
+        <li>
+          <strong>Publish the connection.</strong>{' '}
+          {c?.live ? (
+            <span className="muted small" data-testid="next-live">
+              It is live: its button is on the sign-in page.
+            </span>
+          ) : c ? (
+            <button
+              type="button"
+              className="btn small"
+              disabled={busy !== null || !c.enabled}
+              onClick={() => void run('publish', () => api.patch(`/sso/connections/${c.id}`, { published: true }), connection.reload)}
+              data-testid="next-publish"
+            >
+              {busy === 'publish' && <Spinner small />} Publish
+            </button>
+          ) : null}
+        </li>
+        <li>
+          <strong>Require single sign-on</strong> when everyone can sign in this way.{' '}
+          <Link to={`${path('/admin/sso')}#sso-enforce-h`} data-testid="next-enforce">
+            Go to enforcement
+          </Link>
+        </li>
+      </ol>
+      <FormError error={error} testId="next-error" />
+    </section>
   );
 }
