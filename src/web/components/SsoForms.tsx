@@ -2,7 +2,7 @@ import { useEffect, useId, useRef, useState, type DragEvent, type FormEvent, typ
 import { api, ApiError, errorMessage } from '../api';
 import type { AttributeKey, IdpSourceBody, SsoConnection } from '../types';
 import { ATTRIBUTE_KEYS } from '../types';
-import { CopyButton, Field, Icon, Spinner } from './ui';
+import { CopyButton, Field, Icon, Spinner, FormActions } from './ui';
 
 /* ---------- Reading files in the browser ---------- */
 
@@ -476,14 +476,11 @@ export function NewConnectionForm({
         <OptionChecks value={options} onChange={setOptions} />
       </section>
       <ProblemNotice error={error} title="The identity provider's details were not accepted" testId="connection-error" />
-      <div className="form-actions">
+      <FormActions onCancel={onCancel}>
         <button type="submit" className="btn primary" disabled={busy} data-testid="connection-submit">
           {busy ? <Spinner small /> : <Icon name="plus" size={16} />} Add connection
         </button>
-        <button type="button" className="btn ghost" onClick={onCancel}>
-          Cancel
-        </button>
-      </div>
+      </FormActions>
     </form>
   );
 }
@@ -666,14 +663,11 @@ export function ConnectionSettingsForm({ connection: c, onSaved, onCancel }: { c
       </section>
 
       <ProblemNotice error={error} title="The changes were not saved" testId="settings-error" />
-      <div className="form-actions">
+      <FormActions onCancel={onCancel}>
         <button type="submit" className="btn primary" disabled={busy} data-testid="settings-submit">
           {busy && <Spinner small />} Save changes
         </button>
-        <button type="button" className="btn ghost" onClick={onCancel}>
-          Cancel
-        </button>
-      </div>
+      </FormActions>
     </form>
   );
 }

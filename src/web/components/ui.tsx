@@ -444,3 +444,15 @@ export function LoadMore({ list }: { list: { hasMore: boolean; loadMore: () => v
     </div>
   );
 }
+
+/** A form's buttons: its own (the submit first), then Cancel. */
+export function FormActions({ children, onCancel }: { children: ReactNode; onCancel: () => void }) {
+  return (
+    <div className="form-actions">
+      {children}
+      <button type="button" className="btn ghost" onClick={onCancel}>
+        Cancel
+      </button>
+    </div>
+  );
+}

@@ -2,7 +2,7 @@ import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } fr
 import { api, ApiError, qs } from '../api';
 import { AdminNav } from '../components/AdminNav';
 import { PageHeader } from '../components/PageHeader';
-import { CopyButton, Dialog, ErrorNotice, Field, FormError, Icon, Notice, RelativeTime, SkeletonRows, Spinner } from '../components/ui';
+import { CopyButton, Dialog, ErrorNotice, Field, FormError, Icon, Notice, RelativeTime, SkeletonRows, Spinner, FormActions } from '../components/ui';
 import { certificateUrgency, formatDate, formatDateTime } from '../format';
 import { useApi, usePaged, useTitle } from '../hooks';
 import { useSession } from '../session';
@@ -541,14 +541,11 @@ function RenewCredential({ credential: c, onRenewed, onCancel, onStale }: { cred
         )}
       </Field>
       <FormError error={error} testId="renew-error" />
-      <div className="form-actions">
+      <FormActions onCancel={onCancel}>
         <button type="button" className="btn primary" onClick={() => void renew()} disabled={busy} autoFocus data-testid="confirm-renew">
           {busy ? <Spinner small /> : <Icon name="key" size={15} />} Renew secret
         </button>
-        <button type="button" className="btn ghost" onClick={onCancel}>
-          Cancel
-        </button>
-      </div>
+      </FormActions>
     </div>
   );
 }
@@ -579,14 +576,11 @@ function RemoveCredential({ credential: c, onRemoved, onCancel, onStale }: { cre
         An identity provider still using <strong>{c.name}</strong> (secret ending in <code className="code">{c.hint}</code>) can no longer provision: its requests are refused from now on. People and groups already in Keydesk stay.
       </p>
       <FormError error={error} testId="remove-error" />
-      <div className="form-actions">
+      <FormActions onCancel={onCancel}>
         <button type="button" className="btn danger" onClick={() => void remove()} disabled={busy} autoFocus data-testid="confirm-remove">
           {busy ? <Spinner small /> : <Icon name="trash" size={15} />} Remove
         </button>
-        <button type="button" className="btn ghost" onClick={onCancel}>
-          Cancel
-        </button>
-      </div>
+      </FormActions>
     </div>
   );
 }

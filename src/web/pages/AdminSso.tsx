@@ -4,7 +4,7 @@ import { api, ApiError } from '../api';
 import { AdminNav } from '../components/AdminNav';
 import { PageHeader } from '../components/PageHeader';
 import { ConnectionSettingsForm, NewConnectionForm, ProblemNotice, SpValueList } from '../components/SsoForms';
-import { CopyButton, Dialog, EmptyState, ErrorNotice, Field, FormError, Icon, Notice, RelativeTime, SkeletonRows, Spinner } from '../components/ui';
+import { CopyButton, Dialog, EmptyState, ErrorNotice, Field, FormError, Icon, Notice, RelativeTime, SkeletonRows, Spinner, FormActions } from '../components/ui';
 import { certificateUrgency, commonName, formatDate, formatDateTime, groupHex, ROLE_LABELS } from '../format';
 import { useApi, useTitle, type Loaded } from '../hooks';
 import { useSession } from '../session';
@@ -368,14 +368,11 @@ function DeleteConnection({ connection: c, onDeleted, onCancel }: { connection: 
       </p>
       <p className="muted small">Remove the Keydesk application from your identity provider as well, or its sign-ins will fail.</p>
       <FormError error={error} testId="delete-connection-error" />
-      <div className="form-actions">
+      <FormActions onCancel={onCancel}>
         <button type="button" className="btn danger" onClick={() => void remove()} disabled={busy} autoFocus data-testid="confirm-delete">
           {busy ? <Spinner small /> : <Icon name="trash" size={15} />} Delete connection
         </button>
-        <button type="button" className="btn ghost" onClick={onCancel}>
-          Cancel
-        </button>
-      </div>
+      </FormActions>
     </div>
   );
 }
@@ -760,7 +757,7 @@ function Enforcement({ state }: { state: Loaded<SsoEnforcement> }) {
                 <p>Passwords stop working at once for everyone except these break-glass accounts:</p>
                 <BreakGlassList accounts={e.breakGlass} testId="enforce-confirm-accounts" />
                 <p className="muted small">Everyone else signs in with your identity provider. Make sure its connection is live and tested, and that you know a break-glass password.</p>
-                <div className="form-actions">
+                <FormActions onCancel={() => setConfirming(false)}>
                   <button
                     type="button"
                     className="btn primary"
@@ -772,10 +769,7 @@ function Enforcement({ state }: { state: Loaded<SsoEnforcement> }) {
                   >
                     Require single sign-on
                   </button>
-                  <button type="button" className="btn ghost" onClick={() => setConfirming(false)}>
-                    Cancel
-                  </button>
-                </div>
+                </FormActions>
               </div>
             </Dialog>
             <div className="break-glass">

@@ -3,7 +3,7 @@ import { useSearchParams } from 'react-router';
 import { api, qs } from '../api';
 import { AdminNav } from '../components/AdminNav';
 import { PageHeader } from '../components/PageHeader';
-import { Avatar, Dialog, EmptyState, ErrorNotice, Field, FormError, Icon, Loading, Notice, RelativeTime, SkeletonRows, Spinner, LoadMore } from '../components/ui';
+import { Avatar, Dialog, EmptyState, ErrorNotice, Field, FormError, Icon, Loading, Notice, RelativeTime, SkeletonRows, Spinner, LoadMore, FormActions } from '../components/ui';
 import { formatDateTime, humanize, ROLE_HINTS, ROLE_LABELS } from '../format';
 import { useApi, usePaged, useSlashKey, useTitle } from '../hooks';
 import { useSession } from '../session';
@@ -236,14 +236,11 @@ function NewUserForm({ onCreated, onCancel }: { onCreated: (u: User) => void; on
         </span>
       </label>
       <FormError error={error} />
-      <div className="form-actions">
+      <FormActions onCancel={onCancel}>
         <button type="submit" className="btn primary" disabled={busy} data-testid="new-user-submit">
           {busy && <Spinner small />} Create user
         </button>
-        <button type="button" className="btn ghost" onClick={onCancel}>
-          Cancel
-        </button>
-      </div>
+      </FormActions>
     </form>
   );
 }

@@ -6,7 +6,7 @@ import { Composer } from '../components/Composer';
 import { PageHeader } from '../components/PageHeader';
 import { SlaClocks } from '../components/Sla';
 import { Timeline } from '../components/Timeline';
-import { Avatar, Dialog, EmptyState, ErrorNotice, Field, FormError, Icon, Loading, Notice, PriorityBadge, RelativeTime, Spinner, StatusBadge, TypeTag } from '../components/ui';
+import { Avatar, Dialog, EmptyState, ErrorNotice, Field, FormError, Icon, Loading, Notice, PriorityBadge, RelativeTime, Spinner, StatusBadge, TypeTag, FormActions } from '../components/ui';
 import { formatDateTime, LEVELS, statusLabel } from '../format';
 import { useApi, useTitle } from '../hooks';
 import { useSession } from '../session';
@@ -368,14 +368,11 @@ function ResolveForm({ status, onSubmit, onCancel }: { status: string; onSubmit:
         {(id, d) => <textarea id={id} aria-describedby={d} rows={3} maxLength={20000} placeholder={resolution || 'The resolution note'} value={reply} onChange={(e) => setReply(e.target.value)} data-testid="resolution-reply" />}
       </Field>
       <FormError error={error} testId="resolve-error" />
-      <div className="form-actions">
+      <FormActions onCancel={onCancel}>
         <button type="submit" className="btn success" data-testid="resolve-submit">
           {statusLabel(status)}
         </button>
-        <button type="button" className="btn ghost" onClick={onCancel}>
-          Cancel
-        </button>
-      </div>
+      </FormActions>
     </form>
   );
 }
