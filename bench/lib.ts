@@ -7,8 +7,13 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../src/app.js';
+import { loadConfig, type Config } from '../src/config.js';
 import { openPostgres, type Db, type Queryable } from '../src/db/db.js';
 import { migrate } from '../src/db/migrate.js';
+import { mulberry32 } from '../test/helpers/prng.js';
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -84,31 +89,41 @@ async function adminQuery(baseUrl: string, sql: string): Promise<void> {
 }
 
 /**
- * Creates a fresh database on the server named by `baseUrl`, migrates it, runs `fn`, and drops the
- * database afterwards, also when `fn` throws or the process is interrupted.
+ * Creates a fresh, empty database on the server named by `baseUrl` (not migrated) and returns its
+ * URL and a `drop` that removes it; it is also dropped if the process is interrupted. For a suite
+ * whose servers migrate their own databases (signin-load: each commit its own migrations).
  */
-export async function withThrowawayDatabase<T>(baseUrl: string, poolSize: number, fn: (bdb: BenchDatabase) => Promise<T>): Promise<T> {
+export async function createEmptyDatabase(baseUrl: string): Promise<{ name: string; url: string; drop: () => Promise<void> }> {
   hookSignals();
   const name = `keydesk_bench_${randomBytes(5).toString('hex')}`;
   await adminQuery(baseUrl, `CREATE DATABASE ${name}`);
   const url = new URL(baseUrl);
   url.pathname = `/${name}`;
-  let db: Db | null = null;
   let dropped = false;
   const drop = async () => {
     if (dropped) return;
     dropped = true;
     liveDatabases.delete(drop);
-    await db?.close().catch(() => undefined);
     await adminQuery(baseUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   };
   liveDatabases.add(drop);
+  return { name, url: url.toString(), drop };
+}
+
+/**
+ * Creates a fresh database on the server named by `baseUrl`, migrates it, runs `fn`, and drops the
+ * database afterwards, also when `fn` throws or the process is interrupted.
+ */
+export async function withThrowawayDatabase<T>(baseUrl: string, poolSize: number, fn: (bdb: BenchDatabase) => Promise<T>): Promise<T> {
+  const { name, url, drop: dropDatabase } = await createEmptyDatabase(baseUrl);
+  let db: Db | null = null;
   try {
-    db = await openPostgres(url.toString(), poolSize);
+    db = await openPostgres(url, poolSize);
     await migrate(db);
-    return await fn({ db, name, url: url.toString() });
+    return await fn({ db, name, url });
   } finally {
-    await drop();
+    await db?.close().catch(() => undefined);
+    await dropDatabase();
   }
 }
 
@@ -200,16 +215,32 @@ export interface InterleavedCase {
  * drifts during the run (a shared machine, GC, CPU frequency) falls on all variants alike and their
  * ratio stays steady. One caller. Each variant's ops/s is 1000 ÷ its mean latency, its totalMs the
  * time spent in it. Warm-up calls get negative indices, as in `measure`.
+ *
+ * With `shuffle`, each iteration runs the variants in a new order (seeded, so runs repeat) instead
+ * of rotating one. With more than two variants, a rotation keeps every variant behind the same
+ * neighbour for the whole run, and variants that allocate very differently (a library that builds
+ * three DOMs against one that builds one) pay for each other's garbage collection: a cheap variant
+ * that always follows an expensive one would pay for much of it. Shuffled, each pays an equal
+ * share on average, which still weighs more on the cheap ones. (Forcing a collection between calls
+ * is no way out: tried with V8's gc(), it made every variant several times slower.)
  */
-export async function measureInterleaved(cases: InterleavedCase[], opts: Omit<MeasureOptions, 'concurrency'>): Promise<Measurement[]> {
+export async function measureInterleaved(cases: InterleavedCase[], opts: Omit<MeasureOptions, 'concurrency'> & { shuffle?: boolean }): Promise<Measurement[]> {
   const warmup = opts.warmup ?? Math.min(50, Math.max(3, Math.round(opts.iterations / 10)));
   for (let i = 0; i < warmup; i++) for (const c of cases) await c.fn(-1 - i);
   const maxMs = opts.maxMs ?? 30_000;
   const samples: number[][] = cases.map(() => []);
+  const random = mulberry32(0x5eed); // case order that repeats from run to run
+  const order = cases.map((_, k) => k);
   const start = performance.now();
   for (let i = 0; i < opts.iterations && performance.now() - start < maxMs; i++) {
+    if (opts.shuffle) {
+      for (let k = order.length - 1; k > 0; k--) {
+        const r = Math.floor(random() * (k + 1));
+        [order[k], order[r]] = [order[r]!, order[k]!];
+      }
+    }
     for (let k = 0; k < cases.length; k++) {
-      const j = (i + k) % cases.length;
+      const j = opts.shuffle ? order[k]! : (i + k) % cases.length;
       const t0 = performance.now();
       await cases[j]!.fn(i);
       samples[j]!.push(performance.now() - t0);
@@ -409,4 +440,25 @@ export async function machineInfo(baseUrl: string): Promise<Record<string, unkno
     postgres: version,
     postgresSettings: Object.fromEntries(settings.map((s) => [s.name, s.setting])),
   };
+}
+
+/**
+ * Keydesk on a throwaway database, listening on loopback, trusting X-Forwarded-For so each simulated
+ * person can come from their own address (the sign-in endpoints limit requests per address, which
+ * one loopback address would exhaust in seconds; the limiter still runs on every request).
+ */
+export async function startBenchApp(db: Db, url: string): Promise<{ app: FastifyInstance; config: Config }> {
+  const config = loadConfig({ PORT: '0', DATABASE_URL: url, KEYDESK_SECRET: randomBytes(24).toString('base64url'), KEYDESK_DATA_DIR: '/tmp/keydesk-bench-unused', LOG_LEVEL: 'warn' });
+  const trustProxyBefore = process.env.KEYDESK_TRUST_PROXY;
+  process.env.KEYDESK_TRUST_PROXY = 'true';
+  let app: FastifyInstance;
+  try {
+    app = await buildApp({ config, db, logger: false });
+  } finally {
+    if (trustProxyBefore === undefined) delete process.env.KEYDESK_TRUST_PROXY;
+    else process.env.KEYDESK_TRUST_PROXY = trustProxyBefore;
+  }
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  config.publicUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  return { app, config };
 }

@@ -10,12 +10,15 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { benchScale, DEFAULT_DATABASE_URL, machineInfo, round, type Suite } from './lib.js';
+import { oidcSuite } from './oidc.js';
 import { samlSuite } from './saml.js';
+import { signinLoadSuite } from './signin-load.js';
 import { scimSuite } from './scim.js';
 import { ticketsSuite } from './tickets.js';
+import { jobsSuite } from './jobs.js';
 
 /** Add new suites here. */
-const SUITES: Suite[] = [ticketsSuite, samlSuite, scimSuite];
+const SUITES: Suite[] = [ticketsSuite, samlSuite, signinLoadSuite, oidcSuite, scimSuite, jobsSuite];
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);

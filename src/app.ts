@@ -17,7 +17,18 @@ import { pruneSamlState } from './identity/saml/authn-request.js';
 import { noticeExpiringCertificates, refreshMetadata } from './identity/saml/upkeep.js';
 import { SecretBox } from './identity/secrets.js';
 import { dnsTxtLookup } from './tenancy/domains.js';
-import { pruneCounters } from './http/rate-limit.js';
+import { flushRateLimits, pruneCounters } from './http/rate-limit.js';
+import { flushActivity } from './scim/activity.js';
+import { installOidcRoutes } from './identity/oidc/routes.js';
+import { pruneOidcState } from './identity/oidc/logout.js';
+import { noticeExpiringSecrets } from './identity/oidc/upkeep.js';
+import { pruneJobs } from './jobs/queue.js';
+import { startJobs } from './jobs/runtime.js';
+import { pruneAudit } from './audit/settings.js';
+import { ensureAuditSealing } from './audit/jobs.js';
+import { governance } from './governance/apply.js';
+import { pruneLockouts } from './identity/local/password-signin.js';
+import { pruneTraces } from './identity/signin/trace.js';
 import { pruneSessions } from './identity/sessions/sessions.js';
 import { installScimRoutes, SCIM_CONTENT_TYPE } from './scim/routes.js';
 import { ScimError } from './scim/errors.js';
@@ -55,6 +66,11 @@ function frameworkError(err: FastifyError, request: FastifyRequest, reply: Fasti
 }
 
 /** The composition root: one Fastify app from a config and a database. The caller owns listen(). */
+/** A URL for the log: query values that are credentials replaced by `…`. */
+export function redactQuery(url: string): string {
+  return url.replace(/([?&](?:code|state|SAMLResponse|SAMLRequest|Signature|id_token|logout_token|token)=)[^&]*/gi, '$1…');
+}
+
 export async function buildApp({ config, db, logger }: AppOptions): Promise<FastifyInstance> {
   // HSTS is keyed on PUBLIC_URL, not on the request: behind a TLS-terminating proxy Keydesk itself
   // sees plain HTTP. Never over an http PUBLIC_URL, where browsers ignore it anyway (RFC 6797 §8.1).
@@ -66,7 +82,14 @@ export async function buildApp({ config, db, logger }: AppOptions): Promise<Fast
     logger:
       logger === false
         ? false
-        : { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-csrf-token"]'], ...(typeof logger === 'object' ? logger : {}) },
+        : {
+            level: config.logLevel,
+            redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-csrf-token"]'],
+            // One-use credentials travel in some query strings (an OIDC callback's code and state,
+            // a SAML message): the log keeps the path and the names, not the values.
+            serializers: { req: (req: { method: string; url: string; ip?: string }) => ({ method: req.method, url: redactQuery(req.url), remoteAddress: req.ip }) },
+            ...(typeof logger === 'object' ? logger : {}),
+          },
     bodyLimit: 256 * 1024,
     trustProxy: process.env.KEYDESK_TRUST_PROXY === 'true',
     routerOptions: { ignoreTrailingSlash: true },
@@ -106,29 +129,44 @@ export async function buildApp({ config, db, logger }: AppOptions): Promise<Fast
     transform: ({ schema, url }) => ({ schema: url.startsWith('/api/v1/') ? schema : { ...schema, hide: true }, url }),
   });
 
-  const deps = { config, db, totpBox: new SecretBox(config.secret, 'totp'), txtLookup: dnsTxtLookup(config.dnsServers) };
+  const oidcBox = new SecretBox(config.secret, 'oidc');
+  const deps = {
+    config,
+    db,
+    totpBox: new SecretBox(config.secret, 'totp'),
+    oidcBox,
+    webhookBox: new SecretBox(config.secret, 'webhook'),
+    governance: governance({ config, oidcBox }),
+    txtLookup: dnsTxtLookup(config.dnsServers),
+  };
   await app.register(apiV1, { prefix: '/api/v1', deps });
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   installObservability(app, db);
   await installSamlRoutes(app, db, config);
+  await installOidcRoutes(app, db, config, deps.oidcBox);
   await installScimRoutes(app, db, config);
   await installOAuthRoutes(app, db, config);
   await installWeb(app, db, config.webDir);
 
-  // Housekeeping: expired rate-limit windows, long-dead sessions and access tokens, old SCIM activity. Cheap, idempotent, any node.
+  // Housekeeping: expired rate-limit windows and lockouts, long-dead sessions and access tokens, old SCIM activity and sign-in traces. Cheap, idempotent, any node.
   const timer = setInterval(() => {
-    void Promise.all([pruneCounters(db), pruneSessions(db), pruneSamlState(db), pruneAccessTokens(db), pruneActivity(db)]).catch((err) => app.log.warn({ err }, 'housekeeping failed'));
+    void Promise.all([pruneCounters(db), pruneLockouts(db), pruneSessions(db), pruneSamlState(db), pruneOidcState(db), pruneJobs(db), pruneAccessTokens(db), pruneActivity(db), pruneTraces(db, config.traceRetentionDays), pruneAudit(db), ensureAuditSealing(db)]).catch((err) => app.log.warn({ err }, 'housekeeping failed'));
   }, 10 * 60_000);
   timer.unref();
-  // Identity-provider upkeep: certificate expiry notices and daily metadata refresh.
+  // Identity-provider upkeep: certificate and client-secret expiry notices, daily metadata refresh.
   const upkeep = setInterval(() => {
-    void Promise.all([noticeExpiringCertificates(db), refreshMetadata(db)]).catch((err) => app.log.warn({ err }, 'SSO upkeep failed'));
+    void Promise.all([noticeExpiringCertificates(db), noticeExpiringSecrets(db), refreshMetadata(db)]).catch((err) => app.log.warn({ err }, 'SSO upkeep failed'));
   }, 60 * 60_000);
   upkeep.unref();
+  // Effects of changes (webhook calls, workflow tickets) run from the job queue on every node.
+  const worker = startJobs({ config, db, log: app.log });
   app.addHook('onClose', async () => {
     clearInterval(timer);
     clearInterval(upkeep);
+    await worker?.stop();
+    await flushRateLimits(db).catch((err: unknown) => app.log.warn({ err }, 'rate-limit counts not saved'));
+    await flushActivity(db).catch((err: unknown) => app.log.warn({ err }, 'SCIM activity lines not saved'));
   });
 
   return app;

@@ -23,6 +23,22 @@ export interface Config {
   scimRequestsPerMinute: number;
   /** Strict-Transport-Security max-age in seconds, sent only when PUBLIC_URL is https; 0: not sent. */
   hstsMaxAge: number;
+  /** Days a sign-in trace is kept (KEYDESK_TRACE_RETENTION_DAYS). */
+  traceRetentionDays: number;
+  /**
+   * Whether webhooks and other tenant-chosen outbound calls may reach loopback, private and
+   * link-local addresses (KEYDESK_WEBHOOK_ALLOW_PRIVATE=true): off, so a tenant admin cannot reach
+   * into the operator's network; tests and single-company installs turn it on.
+   */
+  webhookAllowPrivate: boolean;
+  /** Run the job worker in this process (KEYDESK_WORKER=false turns it off, e.g. on API-only nodes). */
+  worker: boolean;
+  /** How long an idle worker waits before looking for due jobs again (ms, KEYDESK_WORKER_POLL_MS). */
+  workerPollMs: number;
+  /** Jobs this process runs at once, one per lane (KEYDESK_WORKER_CONCURRENCY, 1..32, default 4). */
+  workerConcurrency: number;
+  /** Seconds a claimed job stays its node's before another node may run it again (KEYDESK_JOB_LEASE_SECONDS). */
+  jobLeaseSeconds: number;
 }
 
 export class ConfigError extends Error {}
@@ -35,6 +51,14 @@ function intVar(env: NodeJS.ProcessEnv, name: string, fallback: number, min: num
     throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
   }
   return n;
+}
+
+function boolVar(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (/^(true|1|yes)$/i.test(raw)) return true;
+  if (/^(false|0|no)$/i.test(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
 }
 
 function publicUrlVar(env: NodeJS.ProcessEnv, port: number): string {
@@ -98,6 +122,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dnsServers: env.KEYDESK_DNS_SERVERS ? env.KEYDESK_DNS_SERVERS.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
     scimRequestsPerMinute: intVar(env, 'KEYDESK_SCIM_REQUESTS_PER_MINUTE', 12_000, 1, 10_000_000),
     hstsMaxAge: intVar(env, 'KEYDESK_HSTS_MAX_AGE', 31_536_000, 0, 63_072_000),
+    traceRetentionDays: intVar(env, 'KEYDESK_TRACE_RETENTION_DAYS', 30, 1, 3650),
+    webhookAllowPrivate: boolVar(env, 'KEYDESK_WEBHOOK_ALLOW_PRIVATE', false),
+    worker: boolVar(env, 'KEYDESK_WORKER', true),
+    workerPollMs: intVar(env, 'KEYDESK_WORKER_POLL_MS', 1000, 20, 60_000),
+    workerConcurrency: intVar(env, 'KEYDESK_WORKER_CONCURRENCY', 4, 1, 32),
+    // Longer than the slowest job (a webhook call gives up after 15 s).
+    jobLeaseSeconds: intVar(env, 'KEYDESK_JOB_LEASE_SECONDS', 60, 20, 3600),
   };
 }
 

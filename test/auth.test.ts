@@ -1,5 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import * as OTPAuth from 'otpauth';
 import { startApp, type TestApp, type TestTenant } from './helpers/app.js';
 import { createUser } from '../src/identity/users.js';
@@ -25,6 +26,21 @@ async function auditRows(action: string) {
     'SELECT outcome, reason, actor_label FROM audit_events WHERE tenant_id = $1 AND action = $2 ORDER BY id',
     [tt.tenant.id, action],
   );
+}
+
+/** A password sign-in sent from another loopback address (127.0.0.2): another source, as the server sees it. */
+function signInFrom(localAddress: string, tenant: string, email: string, password: string): Promise<{ status: number; body: any }> {
+  const url = new URL('/api/v1/session', t.url);
+  const payload = JSON.stringify({ tenant, email, password });
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', localAddress, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, (res) => {
+      let text = '';
+      res.on('data', (c) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : null }));
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
 }
 
 describe('password sign-in', () => {
@@ -72,13 +88,26 @@ describe('password sign-in', () => {
     assert.ok((await auditRows('signin.password')).some((r) => r.actor_label === 'lock@x.test' && r.reason === 'locked'));
   });
 
+  test("a stranger's failures lock out only the stranger's address: the owner signs in from elsewhere, and İ-addresses as typed", async () => {
+    // The break-glass case: its address is known, and the day the IdP is down is the day it must work.
+    const email = 'İlkay@x.test';
+    await localUser(email, ['requester', 'admin']);
+    for (let i = 0; i < 5; i++) assert.equal((await t.client().signIn(tt.tenant.slug, email, `bad-${i}`)).status, 401);
+    assert.equal((await t.client().signIn(tt.tenant.slug, email, PASSWORD)).body.code, 'locked', 'the failing address is locked out');
+    const owner = await signInFrom('127.0.0.2', tt.tenant.slug, email, PASSWORD);
+    assert.equal(owner.status, 200, JSON.stringify(owner.body));
+    assert.equal(owner.body.user.email, email);
+    // The owner's success does not lift the stranger's lock.
+    assert.equal((await t.client().signIn(tt.tenant.slug, email, PASSWORD)).body.code, 'locked');
+  });
+
   test('attempts on one account are rate-limited with 429 and Retry-After', async () => {
     await localUser('rate@x.test');
     // Counters use fixed 5-minute windows: do not start the burst just before a window ends.
     const into = (Date.now() / 1000) % 300;
     if (into > 260) await new Promise((r) => setTimeout(r, (301 - into) * 1000));
     let last;
-    for (let i = 0; i < 11; i++) last = await t.client().signIn(tt.tenant.slug, 'rate@x.test', `bad-${i}`);
+    for (let i = 0; i < 21; i++) last = await t.client().signIn(tt.tenant.slug, 'rate@x.test', `bad-${i}`);
     assert.equal(last!.status, 429);
     assert.ok(Number(last!.headers.get('retry-after')) > 0);
     assert.equal(last!.body.code, 'rate_limited');

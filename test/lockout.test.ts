@@ -86,11 +86,15 @@ describe('the only break-glass administrator of an enforced tenant', () => {
       [() => admin.client.patch('/api/v1/sso/connections/entra', { published: false }), 'unpublish'],
       [() => admin.client.patch('/api/v1/sso/connections/entra', { enabled: false }), 'disable'],
       [() => admin.client.delete('/api/v1/sso/connections/entra'), 'delete'],
+      // Another identity provider would send everyone to an untested one: it goes back to testing, which is refused here.
+      [() => admin.client.patch('/api/v1/sso/connections/entra', { entityId: 'https://sts.windows.net/other/', ssoUrl: 'https://login.microsoftonline.com/other/saml2', certificates: [makeKeyPair().cert] }), 'replace the IdP'],
     ] as const) {
+      const before = (await admin.client.get('/api/v1/sso/connections/entra')).body;
       const r = await send();
       assert.equal(r.status, 409, what);
       assert.equal(r.body.code, 'connection_required', what);
-      assert.match(r.body.detail, /Lift enforcement under Single sign-on first/);
+      assert.match(r.body.detail, /add it as a second connection and test it .* or lift enforcement/);
+      assert.deepEqual((await admin.client.get('/api/v1/sso/connections/entra')).body, before, `${what}: nothing changed`);
     }
     const c = (await admin.client.get('/api/v1/sso/connections/entra')).body;
     assert.deepEqual([c.enabled, c.live], [true, true]);
@@ -98,8 +102,11 @@ describe('the only break-glass administrator of an enforced tenant', () => {
 
   test('cannot be deactivated or deleted through SCIM: break-glass accounts are outside its reach', async () => {
     const scim = await scimClient(t, tt.tenant);
-    assert.equal((await scim.call('PATCH', `Users/${tt.adminId}`, patch({ op: 'replace', path: 'active', value: false }))).status, 404);
-    assert.equal((await scim.call('DELETE', `Users/${tt.adminId}`)).status, 404);
+    for (const r of [await scim.call('PATCH', `Users/${tt.adminId}`, patch({ op: 'replace', path: 'active', value: false })), await scim.call('DELETE', `Users/${tt.adminId}`)]) {
+      assert.equal(r.status, 404);
+      // The provisioning log in Entra or Okta says why, and what to do instead.
+      assert.match(r.body.detail, /is a break-glass account, which SCIM does not manage.*clears "Break-glass account"/);
+    }
     assert.equal((await scim.call('POST', 'Users', newUser(tt.adminEmail))).status, 409);
     assert.equal((await userOf(tt.adminId)).status, 'active');
   });
@@ -111,5 +118,35 @@ describe('the only break-glass administrator of an enforced tenant', () => {
     await refusedUnchanged(other.body.id, () => admin.client.patch(`/api/v1/users/${other.body.id}`, { status: 'disabled' }));
     assert.equal((await admin.client.put('/api/v1/sso/enforcement', { enforced: false })).status, 200);
     assert.equal((await admin.client.patch(`/api/v1/users/${other.body.id}`, { status: 'disabled' })).status, 200);
+  });
+});
+
+describe('turning enforcement on', () => {
+  test('ends the password sessions of everyone but break-glass accounts, and says how many first', async () => {
+    const other = await t.tenant();
+    const glass = t.client();
+    assert.equal((await glass.signIn(other.tenant.slug, other.adminEmail, other.adminPassword)).status, 200);
+    const withPassword = async (email: string, roles: string[]) => {
+      const made = await glass.post('/api/v1/users', { email, displayName: email, password: 'a-long-enough-password', roles });
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+      await t.db.query('UPDATE users SET password_change_required = false WHERE tenant_id = $1 AND id = $2', [other.tenant.id, made.body.id]);
+      const c = t.client();
+      assert.equal((await c.signIn(other.tenant.slug, email, 'a-long-enough-password')).status, 200);
+      return c;
+    };
+    const agent = await withPassword('agent@lock.test', ['requester', 'agent']);
+    const secondAdmin = await withPassword('admin2@lock.test', ['requester', 'admin']);
+    await glass.post('/api/v1/sso/connections', { slug: 'entra', publish: true, entityId: 'https://sts.windows.net/y/', ssoUrl: 'https://login.microsoftonline.com/y/saml2', certificates: [makeKeyPair().cert] });
+    await t.db.query('UPDATE sso_connections SET test_passed_at = now() WHERE tenant_id = $1', [other.tenant.id]);
+    const state = (await secondAdmin.get('/api/v1/sso/enforcement')).body;
+    assert.equal(state.passwordSessions, 2, 'the confirmation can say how many end');
+    const on = await secondAdmin.put('/api/v1/sso/enforcement', { enforced: true });
+    assert.equal(on.status, 200, JSON.stringify(on.body));
+    // The people who signed in with a password are out, the admin who enforced included; the break-glass admin is not.
+    assert.equal((await agent.get('/api/v1/session')).status, 401);
+    assert.equal((await secondAdmin.get('/api/v1/session')).status, 401);
+    assert.equal((await glass.get('/api/v1/session')).status, 200);
+    const [event] = await t.db.query<{ details: { passwordSessionsEnded: number } }>(`SELECT details FROM audit_events WHERE tenant_id = $1 AND action = 'sso.enforced'`, [other.tenant.id]);
+    assert.equal(event!.details.passwordSessionsEnded, 2);
   });
 });

@@ -119,6 +119,29 @@ describe('SAML attacks, each refused with its reason', () => {
     await refused(wrapInResponse(p, evil), 'signature_scope');
   });
 
+  test('an ID in another namespace (wsu:Id) on a decoy carrying the signed assertion’s ID: two elements answer to the reference', async () => {
+    const p = parts({ inResponseTo: await requestId() });
+    const signed = sign(buildAssertion(p), 'Assertion', trusted);
+    const id = /<saml:Assertion[^>]* ID="([^"]+)"/.exec(signed)![1]!;
+    for (const decoy of [
+      `<d:Decoy xmlns:d="urn:decoy" xmlns:wsu="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd" wsu:Id="${id}"/>`,
+      `<d:Decoy xmlns:d="urn:decoy" xmlns:f="urn:f" f:ID="${id}"/>`,
+    ]) {
+      const r = await refused(wrapInResponse(p, `<samlp:Extensions>${decoy}</samlp:Extensions>${signed}`), 'signature_scope');
+      assert.match(r.error.message, /2 elements carry the ID/);
+    }
+  });
+
+  test('elements nested thousands deep are refused with a trace, inside or outside the signed part (never a 500)', async () => {
+    const deep = '<x>'.repeat(5000) + '</x>'.repeat(5000);
+    const { xml } = await honest();
+    for (const crafted of [xml.replace('<saml:AuthnStatement', `${deep}<saml:AuthnStatement`), xml.replace('<saml:Assertion', `<samlp:Extensions>${deep}</samlp:Extensions><saml:Assertion`)]) {
+      const r = await refused(crafted, 'malformed');
+      assert.equal(r.status, 400);
+      assert.match(r.error.message, /nests elements more than 64 deep/);
+    }
+  });
+
   test('a Response signature that points at the assertion rather than at the Response', async () => {
     const p = parts({ inResponseTo: await requestId(), assertionId: '_a1' + randomUUID().replace(/-/g, '') });
     const response = wrapInResponse(p, buildAssertion(p));

@@ -80,11 +80,39 @@ describe('a SAML response posted to the Sign-on, Logout or Identifier URL', () =
     assert.ok(row!.size < 10_000, String(row!.size));
   });
 
+  test('what is not a SAML message is not kept at all, and a large genuine-looking one only up to 64 KiB', async () => {
+    const sizeOf = async (body: string) => {
+      const ref = /KD-[0-9A-F]{10}/.exec(body)![0];
+      const [row] = await t.db.query<{ size: number; xml: boolean }>(
+        `SELECT length(trace::text) AS size, trace ? 'responseXml' AS xml FROM signin_traces WHERE tenant_id = $1 AND id = $2`,
+        [tt.tenant.id, ref],
+      );
+      return row!;
+    };
+    // Incompressible text that is no SAML: only the trace's own words are stored.
+    const cjk = Array.from({ length: 60_000 }, (_, i) => String.fromCharCode(0x4e00 + ((i * 7919) % 20000))).join('');
+    const junk = await sizeOf((await postTo('metadata', { SAMLResponse: b64(`<x>${cjk}</x>`) })).body);
+    assert.deepEqual([junk.xml, junk.size < 10_000], [false, true], JSON.stringify(junk));
+    const samlish = `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_x"><!--${'z'.repeat(100 * 1024)}--></samlp:Response>`;
+    const kept = await sizeOf((await postTo('login', { SAMLResponse: b64(samlish) })).body);
+    assert.equal(kept.xml, true);
+    assert.ok(kept.size < 70 * 1024, String(kept.size));
+  });
+
   test('a form post without a SAMLResponse is told there is nothing to do here; garbage is traced, not a 500', async () => {
     const empty = await postTo('login', { RelayState: 'x' });
     assert.equal(empty.status, 405);
     const junk = await postTo('login', { SAMLResponse: '%%%\u0000not base64' });
     assert.equal(junk.status, 400);
     assert.ok(/KD-[0-9A-F]{10}/.test(junk.body));
+  });
+
+  test('wrong-URL posts have their own rate budget: 20 a minute per address, and the real ACS keeps its own', async () => {
+    // Fixed one-minute windows: within 45 posts the budget runs out, even if a window turns over once.
+    let last;
+    for (let i = 0; i < 45 && last?.status !== 429; i++) last = await postTo('slo', { SAMLResponse: b64('<x/>') });
+    assert.equal(last!.status, 429);
+    const acs = await postTo('acs', { SAMLResponse: b64('<x/>') });
+    assert.equal(acs.status, 400, 'the ACS still answers (a failed sign-in, not 429)');
   });
 });

@@ -39,21 +39,29 @@ test('metadata from a URL is refreshed daily; a failed refresh keeps the last go
   const doc = (cert: string) => `<EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://idp.example/md"><IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><KeyDescriptor use="signing"><KeyInfo xmlns="http://www.w3.org/2000/09/xmldsig#"><X509Data><X509Certificate>${cert.replace(/-----[A-Z ]+-----|\s/g, '')}</X509Certificate></X509Data></KeyInfo></KeyDescriptor><SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.example/sso"/></IDPSSODescriptor></EntityDescriptor>`;
   let serve: () => Response = () => new Response(doc(first.cert));
   const fakeFetch = (async () => serve()) as unknown as typeof fetch;
-  const { createSamlConnection, getConnection } = await import('../src/identity/connections.js');
+  const { createSamlConnection, getSamlConnection } = await import('../src/identity/connections.js');
   const ctx = { db: t.db, tenant: tt.tenant, actor: null };
   await createSamlConnection(ctx, { slug: 'byurl', source: { metadataUrl: 'https://idp.example/metadata.xml' } }, fakeFetch);
   assert.deepEqual(await refreshMetadata(t.db, fakeFetch), { refreshed: 0, failed: 0 }, 'fresh metadata is not re-read');
   await t.db.query(`UPDATE sso_connections SET metadata_fetched_at = now() - interval '25 hours', metadata_checked_at = now() - interval '25 hours' WHERE tenant_id = $1 AND slug = 'byurl'`, [tt.tenant.id]);
   serve = () => new Response(doc(second.cert));
   assert.deepEqual(await refreshMetadata(t.db, fakeFetch), { refreshed: 1, failed: 0 });
-  const rolled = await getConnection(t.db, tt.tenant.id, 'byurl');
+  const rolled = await getSamlConnection(t.db, tt.tenant.id, 'byurl');
   assert.equal(rolled.config.certificates[0], second.cert.trim());
 
   await t.db.query(`UPDATE sso_connections SET metadata_fetched_at = now() - interval '25 hours', metadata_checked_at = now() - interval '25 hours' WHERE tenant_id = $1 AND slug = 'byurl'`, [tt.tenant.id]);
   serve = () => new Response('<html>maintenance</html>', { status: 503 });
   assert.deepEqual(await refreshMetadata(t.db, fakeFetch), { refreshed: 0, failed: 1 });
-  const kept = await getConnection(t.db, tt.tenant.id, 'byurl');
+  const kept = await getSamlConnection(t.db, tt.tenant.id, 'byurl');
   assert.equal(kept.config.certificates[0], second.cert.trim(), 'last good copy kept');
   assert.match(kept.metadataError!, /HTTP 503/);
   assert.deepEqual(await refreshMetadata(t.db, fakeFetch), { refreshed: 0, failed: 0 }, 'failures retry hourly, not every tick');
+
+  // The same URL now naming another identity provider is no rollover: refused, the last good copy kept.
+  await t.db.query(`UPDATE sso_connections SET metadata_fetched_at = now() - interval '25 hours', metadata_checked_at = now() - interval '25 hours' WHERE tenant_id = $1 AND slug = 'byurl'`, [tt.tenant.id]);
+  serve = () => new Response(doc(second.cert).replace('https://idp.example/md', 'https://attacker.example/md'));
+  assert.deepEqual(await refreshMetadata(t.db, fakeFetch), { refreshed: 0, failed: 1 });
+  const same = await getSamlConnection(t.db, tt.tenant.id, 'byurl');
+  assert.equal(same.config.idpEntityId, 'https://idp.example/md');
+  assert.match(same.metadataError!, /names another identity provider/);
 });

@@ -309,6 +309,7 @@ describe('under load', () => {
       const bad: number[] = [];
       for (let i = 0; i < 32; i++) bad.push((await fetch(`${small.url}${c.base}/Users`, { headers: { authorization: 'Bearer kdscim_guess' } })).status);
       assert.deepEqual([bad[0], bad[29], bad[30], bad[31]], [401, 401, 429, 429]);
+      await small.flushActivity();
       const logged = await small.db.query<{ n: number }>('SELECT count(*)::int AS n FROM scim_activity WHERE tenant_id = $1', [st.tenant.id]);
       assert.equal(logged[0]!.n, 30);
       const statuses: number[] = [];
@@ -331,6 +332,7 @@ describe('activity log', () => {
     const marker = randomUUID();
     await scim.call('GET', `Users?filter=userName+eq+%22${marker}%22`);
     await scim.call('GET', `Users?filter=userName+zz+%22${marker}%22`);
+    await t.flushActivity();
     const rows = await t.db.query<{ operation: string; status: number; error: string | null; credential_name: string; duration_ms: number }>(
       `SELECT operation, status, error, credential_name, duration_ms FROM scim_activity WHERE tenant_id = $1 AND path LIKE $2 ORDER BY id`,
       [tt.tenant.id, `%${marker}%`],
@@ -364,6 +366,7 @@ describe('hostile input', () => {
     assert.equal((await counts()).users, before.users + 1);
     const nul = await scim.call('GET', 'Users/%00');
     isScimError(nul, 404);
+    await t.flushActivity();
     const logged = await t.db.query(`SELECT id FROM scim_activity WHERE tenant_id = $1 AND operation = 'Get User' AND status = 404 AND path LIKE '%\\%00'`, [tt.tenant.id]);
     assert.equal(logged.length, 1);
   });

@@ -82,6 +82,14 @@ describe('group → role rules on every sign-in', () => {
     assert.ok(audit.some((e: any) => e.details.by === 'group_rules' && e.details.removed.includes('change_manager')));
   });
 
+  test('an app role value in the role claim is matched by a rule as a group is', async () => {
+    const role = `Keydesk.ChangeManager.${randomUUID().slice(0, 6)}`;
+    assert.equal((await admin.client.post('/api/v1/sso/role-rules', { groupRef: role, role: 'change_manager' })).status, 201);
+    const s = await signInWith(randomUUID(), 'rhea@corp.test', { [GROUPS]: [], 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role': [role] });
+    assert.equal(s.res.status, 303);
+    assert.ok((await s.client.get('/api/v1/session')).body.roles.includes('change_manager'));
+  });
+
   test('a groups overage link leaves rule roles as they were and says so in the trace', async () => {
     const g = randomUUID();
     await admin.client.post('/api/v1/sso/role-rules', { groupRef: g, role: 'agent' });
@@ -260,7 +268,7 @@ describe('a second identity provider shaped like Okta on the same tenant', () =>
 });
 
 describe('test sign-in failures and retesting', () => {
-  test('a failed test sign-in lands on the admin\'s trace page; a new certificate needs a new test', async () => {
+  test('a failed test sign-in lands on the admin\'s trace page; another identity provider needs a new test, a new certificate does not', async () => {
     const start = await admin.client.post('/api/v1/sso/connections/entra/test');
     const request = inflateRawSync(Buffer.from(new URL(start.body.url).searchParams.get('SAMLRequest')!, 'base64')).toString();
     const id = /ID="([^"]+)"/.exec(request)![1]!;
@@ -277,10 +285,19 @@ describe('test sign-in failures and retesting', () => {
     assert.equal(trace.errorCode, 'untrusted_certificate');
 
     await t.db.query(`UPDATE sso_connections SET test_passed_at = now() WHERE tenant_id = $1 AND slug = 'entra'`, [tt.tenant.id]);
+    // A certificate rollover of the same identity provider (as the daily metadata refresh picks up) stays tested and live.
     const rolled = await admin.client.patch('/api/v1/sso/connections/entra', { entityId: IDP, ssoUrl: 'https://login.microsoftonline.com/x/saml2', certificates: [wrongKey.cert] });
     assert.equal(rolled.status, 200);
-    assert.equal(rolled.body.testPassedAt, null, 'a different certificate must pass a test again');
-    await admin.client.patch('/api/v1/sso/connections/entra', { entityId: IDP, ssoUrl: 'https://login.microsoftonline.com/x/saml2', certificates: [keys.cert] });
+    assert.notEqual(rolled.body.testPassedAt, null);
+    assert.equal(rolled.body.live, true);
+    // Another identity provider goes back to testing: no button, no sign-ins but the admin's test, until a test passes.
+    const moved = await admin.client.patch('/api/v1/sso/connections/entra', { entityId: `${IDP}moved/`, ssoUrl: 'https://login.microsoftonline.com/x/saml2', certificates: [keys.cert] });
+    assert.equal(moved.status, 200);
+    assert.deepEqual([moved.body.testPassedAt, moved.body.live], [null, false]);
+    const unpublished = await t.db.query<{ details: { reason?: string } }>(`SELECT details FROM audit_events WHERE tenant_id = $1 AND action = 'sso.connection_unpublished' ORDER BY occurred_at DESC LIMIT 1`, [tt.tenant.id]);
+    assert.match(unpublished[0]!.details.reason ?? '', /identity provider replaced/);
+    const back = await admin.client.patch('/api/v1/sso/connections/entra', { entityId: IDP, ssoUrl: 'https://login.microsoftonline.com/x/saml2', certificates: [keys.cert], published: true });
+    assert.equal(back.body.live, true);
   });
 
   test('a disabled connection cannot be tested, and its attribute map is shown', async () => {

@@ -1,6 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -91,7 +94,6 @@ describe('SAML connections', () => {
       [{ slug: 'x7', metadataXml: entraXml, metadataUrl: idp.metadataUrl }, /exactly one/],
       [{ slug: 'Bad Slug', metadataXml: entraXml }, /lowercase/],
       // What admins paste where a certificate belongs, each named, with what is wanted instead.
-      [{ slug: 'x8', entityId: 'e', ssoUrl: 'https://idp.example/sso', certificates: [forged.key] }, /This is a private key, not a certificate\. Never paste private keys here/],
       [{ slug: 'x9', entityId: 'e', ssoUrl: 'https://idp.example/sso', certificates: [idp.fingerprint256] }, /This is a certificate thumbprint \(SHA-256\).*BEGIN CERTIFICATE/],
       [{ slug: 'x10', entityId: 'e', ssoUrl: 'https://idp.example/sso', certificates: [' 9A 3F 6C 2B 7D 11 0E 55 AA 01 23 45 67 89 AB CD EF 01 23 45 '] }, /thumbprint \(SHA-1\)/],
       [{ slug: 'x11', entityId: 'e', ssoUrl: 'https://idp.example/sso', certificates: [idp.metadataUrl] }, /This is a URL\. If it is the App Federation Metadata URL/],
@@ -106,6 +108,50 @@ describe('SAML connections', () => {
       assert.match(res.body.detail, why);
     }
     assert.equal((await admin.client.get('/api/v1/sso/connections')).body.items.length, before);
+  });
+
+  test('a metadata URL that is no metadata is explained: a web page, nothing listening', async () => {
+    const html = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!DOCTYPE html><html><body>Entra admin center</body></html>'));
+    await new Promise<void>((r) => html.listen(0, '127.0.0.1', r));
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const closedPort = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+    try {
+      const cases: [string, RegExp][] = [
+        [`http://127.0.0.1:${(html.address() as AddressInfo).port}/`, /answered with a web page \(HTML\), not SAML metadata/],
+        [`http://127.0.0.1:${closedPort}/metadata.xml`, /Nothing answers at 127\.0\.0\.1:\d+ \(connection refused\)/],
+      ];
+      for (const [metadataUrl, why] of cases) {
+        const res = await admin.client.post('/api/v1/sso/connections', { slug: 'u1', metadataUrl });
+        assert.equal(res.status, 422, metadataUrl);
+        assert.match(res.body.detail, why);
+      }
+    } finally {
+      html.close();
+    }
+  });
+
+  test('a private key pasted into any field is refused as one, never echoed, never stored', async () => {
+    const before = (await admin.client.get('/api/v1/sso/connections')).body.items.length;
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'sec1', format: 'pem' }).toString();
+    const cases: [string, Record<string, unknown>][] = [
+      ['certificates.0', { slug: 'k1', entityId: 'e', ssoUrl: 'https://idp.example/sso', certificates: [forged.key] }],
+      ['certificates.0', { slug: 'k2', entityId: 'e', ssoUrl: 'https://idp.example/sso', certificates: [`${idp.certificatePem}\n${forged.key}`] }],
+      ['entityId', { slug: 'k3', entityId: ec, ssoUrl: 'https://idp.example/sso', certificates: [idp.certificatePem] }],
+      ['ssoUrl', { slug: 'k4', entityId: 'e', ssoUrl: forged.key, certificates: [idp.certificatePem] }],
+      ['metadataUrl', { slug: 'k5', metadataUrl: ec }],
+    ];
+    for (const [field, body] of cases) {
+      const res = await admin.client.post('/api/v1/sso/connections', body);
+      assert.equal(res.status, 400, `${field} → ${res.status}`);
+      assert.equal(res.body.errors[0].field, field);
+      assert.match(res.body.errors[0].message, /is a private key\. Never paste private keys/);
+      assert.doesNotMatch(JSON.stringify(res.body), /PRIVATE KEY|MII/, 'the key is not echoed');
+    }
+    assert.equal((await admin.client.get('/api/v1/sso/connections')).body.items.length, before);
+    const stored = await t.db.query(`SELECT 1 FROM sso_connections WHERE config::text LIKE '%PRIVATE KEY%' UNION ALL SELECT 1 FROM audit_events WHERE details::text LIKE '%PRIVATE KEY%'`);
+    assert.equal(stored.length, 0);
   });
 
   test('only admins manage connections', async () => {

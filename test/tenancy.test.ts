@@ -122,5 +122,17 @@ describe('keydesk tenant create', () => {
     assert.match(dup.stderr, /already exists/);
     const list = JSON.parse((await run(['user', 'list', 'acme', '--json'])).stdout);
     assert.deepEqual(list.items.map((u: any) => [u.email, u.roles.sort()]), [['it@acme.test', ['admin', 'requester']]]);
+
+    // The operator's way back in: `user recover` makes the account an active break-glass admin again.
+    const recovered = JSON.parse((await run(['user', 'recover', 'acme', '--email', 'IT@acme.test', '--json'])).stdout);
+    assert.equal(recovered.user.email, 'it@acme.test');
+    assert.equal(recovered.user.breakGlass, true);
+    assert.equal(recovered.user.status, 'active');
+    assert.ok(recovered.user.roles.includes('admin'));
+    assert.ok(recovered.oneTimePassword.length >= 16);
+    assert.notEqual(recovered.oneTimePassword, created.admin.oneTimePassword);
+    const unknown = await run(['user', 'recover', 'acme', '--email', 'nobody@acme.test']).catch((e) => e);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /no account with the email nobody@acme\.test/);
   });
 });

@@ -160,6 +160,7 @@ describe('incident lifecycle', () => {
     const reopened = await req1.client.post(`/api/v1/tickets/${tk.id}/status`, { status: 'in_progress' });
     assert.equal(reopened.status, 200);
     assert.equal(reopened.body.resolvedAt, null);
+    assert.equal(reopened.body.resolution, null, 'a reopened ticket is not resolved: the old note stays in its replies and history only');
   });
 
   test('assignment must name an active agent of the tenant', async () => {

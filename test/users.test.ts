@@ -146,4 +146,27 @@ describe('audit log', () => {
     assert.equal(label('team.created', team.id), 'Field Service');
     assert.equal(label('sso.connection_created', conn.id), 'named', 'gone: the slug the event recorded');
   });
+
+  test('a request category, a signed-out session and a ticket are named too, never a bare id', async () => {
+    const admin = await t.user(tt.tenant, ['requester', 'admin']);
+    const team = (await admin.client.post('/api/v1/teams', { name: 'Workplace labels' })).body;
+    const category = (await admin.client.post('/api/v1/request-categories', { name: 'Monitors', teamId: team.id })).body;
+    assert.equal((await admin.client.patch(`/api/v1/request-categories/${category.id}`, { description: 'Second screens' })).status, 200);
+    const leaver = await t.user(tt.tenant, ['requester']);
+    assert.equal((await leaver.client.delete('/api/v1/session')).status < 300, true);
+    const items = (await admin.client.get('/api/v1/audit?limit=50')).body.items;
+    const label = (action: string, id?: string) => items.find((e: any) => e.action === action && (id === undefined || e.targetId === id))?.targetLabel;
+    assert.equal(label('request_category.updated', category.id), 'Monitors', 'an update records only what changed, yet is named');
+    const shown = (await admin.client.get(`/api/v1/users/${leaver.id}`)).body.displayName;
+    assert.equal(items.find((e: any) => e.action === 'signout' && e.actorId === leaver.id)?.targetLabel, `session of ${shown} <${leaver.email}>`);
+    // A ticket's events show its reference and title.
+    const [ticket] = await t.db.query<{ id: string }>(
+      `INSERT INTO tickets (tenant_id, type, number, title, status, requester_id, impact, urgency, priority)
+       VALUES ($1, 'change', 4242, 'Rotate the VPN certificate', 'new', $2, 2, 2, 3) RETURNING id`,
+      [tt.tenant.id, admin.id],
+    );
+    await t.db.query(`INSERT INTO audit_events (tenant_id, actor_label, action, outcome, target_type, target_id) VALUES ($1, 'test', 'change.approved', 'success', 'ticket', $2)`, [tt.tenant.id, ticket!.id]);
+    const approved = (await admin.client.get('/api/v1/audit?action=change.approved')).body.items;
+    assert.equal(approved[0].targetLabel, 'CHG004242 Rotate the VPN certificate');
+  });
 });

@@ -1,7 +1,9 @@
 import { authenticate, checkCsrf } from '../http/auth.js';
 import { AppError } from '../http/errors.js';
 import { checkRequestText } from '../http/text.js';
+import { accessReviewRoutes } from './access-review.js';
 import { auditRoutes } from './audit.js';
+import { categoryRoutes } from './categories.js';
 import type { RoutePlugin } from './common.js';
 import { provisioningRoutes } from './provisioning.js';
 import { sessionRoutes } from './session.js';
@@ -12,6 +14,10 @@ import { tenantRoutes } from './tenants.js';
 import { ticketRoutes } from './tickets.js';
 import { tokenRoutes } from './tokens.js';
 import { userRoutes } from './users.js';
+import { webhookRoutes } from './webhooks.js';
+import { jobRoutes } from './jobs.js';
+import { workflowRoutes } from './workflows.js';
+import { governanceRoutes } from './governance.js';
 
 /** `/api/v1`: every route is authenticated, CSRF-checked and JSON-only unless it says otherwise. */
 export const apiV1: RoutePlugin = async (app, opts) => {
@@ -33,7 +39,7 @@ export const apiV1: RoutePlugin = async (app, opts) => {
     }
   });
 
-  for (const routes of [sessionRoutes, tenantRoutes, tokenRoutes, ticketRoutes, userRoutes, teamRoutes, slaRoutes, ssoRoutes, provisioningRoutes, auditRoutes]) {
+  for (const routes of [sessionRoutes, tenantRoutes, tokenRoutes, ticketRoutes, userRoutes, teamRoutes, categoryRoutes, slaRoutes, ssoRoutes, provisioningRoutes, auditRoutes, webhookRoutes, workflowRoutes, jobRoutes, governanceRoutes, accessReviewRoutes]) {
     await app.register(routes, { deps: opts.deps });
   }
 };

@@ -4,6 +4,7 @@ import type { ActorCtx } from '../context.js';
 import { listActivity } from '../scim/activity.js';
 import { createCredential, listCredentials, MAX_PER_KIND, removeCredential, renewCredential, setCredentialActive } from '../scim/credentials.js';
 import { errors, type RoutePlugin } from './common.js';
+import { requireUngoverned } from '../governance/changes.js';
 import { DateTime, IdParams, Nullable, Page, StringEnum, Text, Uuid } from './schemas.js';
 
 const tags = ['provisioning'];
@@ -75,7 +76,12 @@ export const provisioningRoutes: RoutePlugin = async (app, opts) => {
       ),
       response: { 201: WithSecret, ...errors },
     },
-  }, async (request, reply) => reply.code(201).send(await createCredential(admin(request), request.body)));
+  }, async (request, reply) => {
+    const ctx = admin(request);
+    // A SCIM token shows its secret once and works at once: it cannot wait for an approval.
+    await requireUngoverned(ctx, 'creating a SCIM token or client', 'Ask a break-glass administrator, or run `keydesk scim token create` on the server.');
+    return reply.code(201).send(await createCredential(ctx, request.body));
+  });
 
   app.patch('/provisioning/credentials/:id', {
     schema: {

@@ -1,5 +1,5 @@
 import { Type, type Static, type TSchema, type TStringOptions, type TUnsafe } from 'typebox';
-import { WRITTEN_TEXT } from '../http/text.js';
+import { CONTROL_FREE_TEXT, ONE_LINE, WRITTEN_TEXT } from '../http/text.js';
 import { ROLES } from '../identity/roles.js';
 import { allStatuses, TICKET_TYPES } from '../itsm/lifecycle.js';
 import { QUEUES, type QueueId } from '../itsm/tickets.js';
@@ -17,6 +17,10 @@ export const Uuid = Type.String({ format: 'uuid' });
  * refused for every string by the /api/v1 hook, see src/http/text.ts.)
  */
 export const Text = (maxLength: number, opts: TStringOptions = {}) => Type.String({ minLength: 1, maxLength, pattern: WRITTEN_TEXT, ...opts });
+/** Text that may be empty (a description): no control characters but tab and line breaks. */
+export const OptionalText = (maxLength: number, opts: TStringOptions = {}) => Type.String({ maxLength, pattern: CONTROL_FREE_TEXT, ...opts });
+/** One line that may be empty (an attribute name): no control characters at all. */
+export const OneLine = (maxLength: number, opts: TStringOptions = {}) => Type.String({ maxLength, pattern: ONE_LINE, ...opts });
 /** A string enum as plain JSON Schema `enum` (clearer errors and OpenAPI than a union of literals). */
 export const StringEnum = <T extends string>(values: readonly T[], opts: object = {}): TUnsafe<T> => Type.Unsafe<T>({ type: 'string', enum: [...values], ...opts });
 export const RoleSchema = StringEnum(ROLES);
@@ -52,8 +56,11 @@ export const TicketSchema = Type.Object(
     urgency: Type.Integer(),
     priority: Type.Integer({ minimum: 1, maximum: 5 }),
     category: Nullable(Type.String()),
+    categoryId: Nullable(Type.String({ format: 'uuid', description: 'The request category it was raised in (GET /request-categories)' })),
     requester: PersonRef,
     assignee: Nullable(PersonRef),
+    // Who must approve it before fulfilment: the requester's manager, when raised in a category that needs it.
+    approver: Nullable(PersonRef),
     team: Nullable(Type.Object({ id: Uuid, name: Type.String() })),
     createdAt: DateTime,
     updatedAt: DateTime,
@@ -81,10 +88,13 @@ export const NewTicketBody = Type.Object(
   {
     type: TicketTypeSchema,
     title: Text(200),
-    description: Type.Optional(Type.String({ maxLength: 20000 })),
+    description: Type.Optional(OptionalText(20000)),
     impact: Type.Optional(Level),
     urgency: Type.Optional(Level),
     category: Type.Optional(Nullable(Category)),
+    categoryId: Type.Optional(
+      Nullable(Type.String({ format: 'uuid', description: "A request category (requests only): sets the category's name and team, and may send the request to the requester's manager for approval first" })),
+    ),
     requesterId: Type.Optional(Uuid),
     assigneeId: Type.Optional(Nullable(Uuid)),
     teamId: Type.Optional(Nullable(Uuid)),
@@ -95,7 +105,7 @@ export const NewTicketBody = Type.Object(
 export const TicketPatchBody = Type.Object(
   {
     title: Type.Optional(Text(200)),
-    description: Type.Optional(Type.String({ maxLength: 20000 })),
+    description: Type.Optional(OptionalText(20000)),
     impact: Type.Optional(Level),
     urgency: Type.Optional(Level),
     category: Type.Optional(Nullable(Category)),
@@ -113,6 +123,7 @@ export const TicketQuery = Type.Object(
     assignee: Type.Optional(Type.String({ maxLength: 36, description: 'user id, `me` or `none`' })),
     team: Type.Optional(Type.String({ maxLength: 36, description: 'team id or `mine`' })),
     requester: Type.Optional(Type.String({ maxLength: 36, description: 'user id or `me`' })),
+    approver: Type.Optional(Type.String({ maxLength: 36, description: 'user id or `me`: requests waiting for (or decided by) this manager' })),
     priority: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: 5 }), { maxItems: 5 })),
     breached: Type.Optional(Type.Boolean()),
     q: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
@@ -196,6 +207,19 @@ export const IdentitySchema = Type.Object(
 export const TeamSchema = Type.Object(
   { id: Uuid, name: Type.String(), members: Type.Array(PersonRef) },
   { $id: 'Team' },
+);
+
+export const RequestCategorySchema = Type.Object(
+  {
+    id: Uuid,
+    name: Type.String(),
+    description: Type.String(),
+    team: Nullable(Type.Object({ id: Uuid, name: Type.String() }, { description: 'The team that fulfils it' })),
+    requiresManagerApproval: Type.Boolean({ description: "Requests wait for the requester's manager (from SCIM's enterprise extension) before fulfilment" }),
+    createdAt: DateTime,
+    updatedAt: DateTime,
+  },
+  { $id: 'RequestCategory' },
 );
 
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });

@@ -3,7 +3,7 @@ import { findTenantBySlug } from '../tenancy/tenants.js';
 import { passwordSignin, changePassword } from '../identity/local/password-signin.js';
 import { beginTotpEnrolment, confirmTotp, disableTotp } from '../identity/local/totp.js';
 import { revokeSession } from '../identity/sessions/sessions.js';
-import { idpLogoutUrl } from '../identity/saml/signout.js';
+import { idpLogoutUrl } from '../identity/signin/signout.js';
 import { audit } from '../audit/audit.js';
 import { clearSessionCookie, requireAuth, setSessionCookie, type Auth } from '../http/auth.js';
 import { Unauthenticated } from '../http/errors.js';
@@ -95,7 +95,7 @@ export const sessionRoutes: RoutePlugin = async (app, { deps }) => {
     let logoutUrl: string | null = null;
     if (auth?.sessionId) {
       logoutUrl = await db.transaction(async (tx) => {
-        const url = await idpLogoutUrl(tx, config.publicUrl, auth.ctx.tenant, auth.sessionId!);
+        const url = await idpLogoutUrl(tx, config.publicUrl, deps.oidcBox, auth.ctx.tenant, auth.sessionId!);
         await revokeSession(tx, auth.ctx.tenant.id, auth.sessionId!);
         await audit(auth.ctx, tx, { action: 'signout', targetType: 'session', targetId: auth.sessionId, details: { idpLogout: url !== null } });
         return url;

@@ -3,7 +3,7 @@ import type { Db } from '../db/db.js';
 import type { Tenant } from '../context.js';
 import { NotFound } from '../http/errors.js';
 import { hit } from '../http/rate-limit.js';
-import { isLive, listConnections } from '../identity/connections.js';
+import { isLive, listConnections, loginPath } from '../identity/connections.js';
 import { findTenantBySlug } from '../tenancy/tenants.js';
 import { tenantForEmail } from '../tenancy/domains.js';
 import { errors, type RoutePlugin } from './common.js';
@@ -13,7 +13,7 @@ const ConnectionButton = Type.Object({ slug: Type.String(), displayName: Type.St
 
 async function buttons(db: Db, tenant: Tenant) {
   const conns = await listConnections(db, tenant.id);
-  return conns.filter(isLive).map((c) => ({ slug: c.slug, displayName: c.displayName, loginUrl: `/t/${tenant.slug}/saml/${c.slug}/login` }));
+  return conns.filter(isLive).map((c) => ({ slug: c.slug, displayName: c.displayName, loginUrl: loginPath(tenant.slug, c) }));
 }
 
 /**

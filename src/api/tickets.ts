@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import type { ActorCtx } from '../context.js';
 import { requireAuth } from '../http/auth.js';
-import { decideChange, listApprovals, listDecisions } from '../itsm/approvals.js';
+import { decideApproval, listApprovals, listDecisions } from '../itsm/approvals.js';
 import { ticketPolicy } from '../itsm/policy.js';
 import {
   addComment,
@@ -147,6 +147,6 @@ export const ticketRoutes: RoutePlugin = async (app) => {
     },
   }, async (request) => {
     const { ctx } = requireAuth(request);
-    return withActions(ctx, await decideChange(ctx, request.params.id, request.body));
+    return withActions(ctx, await decideApproval(ctx, request.params.id, request.body));
   });
 };

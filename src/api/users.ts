@@ -7,9 +7,12 @@ import { createUser, getUser, listGrants, listIdentities, listUsers, setPersonRo
 import { revokeUserSessions } from '../identity/sessions/sessions.js';
 import { audit } from '../audit/audit.js';
 import { errors, type RoutePlugin } from './common.js';
+import { Pending } from './governance.js';
+import { governed } from '../governance/changes.js';
+import type { User } from '../identity/users.js';
 import { GrantSchema, IdentitySchema, IdParams, Page, RoleSchema, UserSchema, StringEnum, Text } from './schemas.js';
 
-export const userRoutes: RoutePlugin = async (app) => {
+export const userRoutes: RoutePlugin = async (app, { deps }) => {
   const tags = ['users'];
 
   app.get('/users', {
@@ -55,13 +58,18 @@ export const userRoutes: RoutePlugin = async (app) => {
         },
         { additionalProperties: false },
       ),
-      response: { 201: UserSchema, ...errors },
+      response: { 201: UserSchema, 202: Pending, ...errors },
     },
   }, async (request, reply) => {
     const { ctx } = requireAuth(request);
     requireRole(ctx, 'admin');
-    const user = await ctx.db.transaction((tx) => createUser(ctx, tx, request.body));
-    return reply.code(201).header('Location', `/api/v1/users/${user.id}`).send(user);
+    const b = request.body;
+    const privileged = b.breakGlass || b.roles.some((r) => r === 'admin' || r === 'change_manager');
+    const r = privileged
+      ? await governed<User>(ctx, deps.governance, { kind: 'user.create', params: b, summary: `create ${b.email} as ${[...b.roles, ...(b.breakGlass ? ['break-glass'] : [])].join(', ')}` })
+      : { applied: await ctx.db.transaction((tx) => createUser(ctx, tx, b)) };
+    if (r.pending) return reply.code(202).send({ pendingChange: r.pending });
+    return reply.code(201).header('Location', `/api/v1/users/${r.applied.id}`).send(r.applied);
   });
 
   app.get('/users/:id', {
@@ -106,12 +114,19 @@ export const userRoutes: RoutePlugin = async (app) => {
         },
         { additionalProperties: false, minProperties: 1 },
       ),
-      response: { 200: UserSchema, ...errors },
+      response: { 200: UserSchema, 202: Pending, ...errors },
     },
-  }, async (request) => {
+  }, async (request, reply) => {
     const { ctx } = requireAuth(request);
     requireRole(ctx, 'admin');
-    return updateUser(ctx, request.params.id, request.body);
+    if (request.body.breakGlass === undefined) return updateUser(ctx, request.params.id, request.body);
+    const user = await getUser(ctx.db, ctx.tenant.id, request.params.id);
+    const r = await governed<User>(ctx, deps.governance, {
+      kind: 'user.update',
+      params: { id: user.id, patch: request.body },
+      summary: `${request.body.breakGlass ? 'make' : 'no longer make'} ${user.email} a break-glass account${Object.keys(request.body).length > 1 ? ', with other changes' : ''}`,
+    });
+    return r.pending ? reply.code(202).send({ pendingChange: r.pending }) : r.applied;
   });
 
   app.put('/users/:id/roles', {
@@ -120,12 +135,22 @@ export const userRoutes: RoutePlugin = async (app) => {
       summary: 'Set the roles granted by a person (admins). Rule-granted roles are kept.',
       params: IdParams,
       body: Type.Object({ roles: Type.Array(RoleSchema, { maxItems: 4 }) }, { additionalProperties: false }),
-      response: { 200: UserSchema, ...errors },
+      response: { 200: UserSchema, 202: Pending, ...errors },
     },
-  }, async (request) => {
+  }, async (request, reply) => {
     const { ctx } = requireAuth(request);
     requireRole(ctx, 'admin');
-    return setPersonRoles(ctx, request.params.id, request.body.roles);
+    const user = await getUser(ctx.db, ctx.tenant.id, request.params.id);
+    const had = new Set((await listGrants(ctx.db, ctx.tenant.id, user.id)).filter((g) => g.origin === 'person' || g.origin === 'system').map((g) => g.role));
+    const wanted = new Set(request.body.roles);
+    const touched = (['admin', 'change_manager'] as const).filter((r) => had.has(r) !== wanted.has(r));
+    if (!touched.length) return setPersonRoles(ctx, user.id, request.body.roles);
+    const r = await governed<User>(ctx, deps.governance, {
+      kind: 'user.roles',
+      params: { id: user.id, roles: request.body.roles },
+      summary: `${touched.map((role) => `${wanted.has(role) ? 'give' : 'take away'} ${role === 'admin' ? 'admin' : 'change manager'}`).join(' and ')} ${wanted.has(touched[0]!) ? 'to' : 'from'} ${user.email}`,
+    });
+    return r.pending ? reply.code(202).send({ pendingChange: r.pending }) : r.applied;
   });
 
   app.post('/users/:id/sessions/revoke', {

@@ -41,7 +41,7 @@ export async function migrate(db: Db, opts: { through?: number } = {}): Promise<
   return applied;
 }
 
-/** Migrations are plain statements separated by `;` at line end; no procedural bodies. */
+/** Migrations are plain statements separated by `;` at line end (a procedural body stays on one line). */
 function splitStatements(sql: string): string[] {
   return sql
     .split(/;\s*$/m)

@@ -15,6 +15,14 @@ export function toStorable(v: string): string {
   return storable(v) ? v : v.replace(UNSTORABLE_ALL, '\ufffd');
 }
 
+/** Does every string in the value (keys too) pass `storable`? */
+export function allStorable(v: unknown): boolean {
+  if (typeof v === 'string') return storable(v);
+  if (Array.isArray(v)) return v.every(allStorable);
+  if (v && typeof v === 'object') return Object.entries(v).every(([k, x]) => storable(k) && allStorable(x));
+  return true;
+}
+
 /** JSON text for a jsonb column, every string in it (keys too) made storable. */
 export function storableJson(value: unknown): string {
   return JSON.stringify(clean(value));

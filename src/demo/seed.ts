@@ -6,7 +6,7 @@ import { loadActor } from '../identity/actor.js';
 import { randomToken } from '../identity/secrets.js';
 import type { Role } from '../identity/roles.js';
 import { createUser } from '../identity/users.js';
-import { decideChange } from '../itsm/approvals.js';
+import { decideApproval } from '../itsm/approvals.js';
 import { createTeam } from '../itsm/teams.js';
 import { addComment, changeStatus, createTicket, updateTicket, type NewTicket } from '../itsm/tickets.js';
 import { createTenant, findTenantBySlug } from '../tenancy/tenants.js';
@@ -133,8 +133,8 @@ export async function seedDemo(db: Db, password: string): Promise<Tenant> {
     const t = await raise(ctx.sam, { type: 'change', title, description, impact: 2, urgency: 2, category: 'Infrastructure' });
     if (c >= 1) await changeStatus(ctx.sam, t.id, 'assessment');
     if (c >= 2) await changeStatus(ctx.sam, t.id, 'awaiting_approval');
-    if (c === 3) await decideChange(ctx.chris, t.id, { decision: 'rejected', comment: 'Needs a rollback plan.' });
-    if (c >= 4) await decideChange(ctx.chris, t.id, { decision: 'approved', comment: 'Approved for the weekend window.' });
+    if (c === 3) await decideApproval(ctx.chris, t.id, { decision: 'rejected', comment: 'Needs a rollback plan.' });
+    if (c >= 4) await decideApproval(ctx.chris, t.id, { decision: 'approved', comment: 'Approved for the weekend window.' });
     if (c >= 5) await changeStatus(ctx.sam, t.id, 'implementing');
     c++;
   }

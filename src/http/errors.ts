@@ -58,3 +58,15 @@ export class TooManyRequests extends AppError {
     super(429, 'rate_limited', message, { retryAfter: retryAfterSeconds });
   }
 }
+
+/**
+ * A validation answer's detail, readable on its own: the part of the request and its first fault
+ * ("The body is invalid: title must have visible text and no control characters."); `errors` lists
+ * them all, by field.
+ */
+export function invalidDetail(context: string, errors: { field: string; message: string }[]): string {
+  const [first] = errors;
+  if (!first) return `The ${context} is invalid.`;
+  const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
+  return `The ${context} is invalid: ${first.field ? `${first.field} ` : ''}${first.message}${more}.`;
+}

@@ -1,6 +1,13 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
-import { AppError, TooManyRequests } from './errors.js';
-import { WRITTEN_TEXT, WRITTEN_TEXT_MESSAGE } from './text.js';
+import { AppError, invalidDetail, TooManyRequests } from './errors.js';
+import { CONTROL_FREE_TEXT, ONE_LINE, WRITTEN_TEXT, WRITTEN_TEXT_MESSAGE } from './text.js';
+
+/** The text rules' patterns, said in words instead of as a regular expression. */
+const PATTERN_MESSAGES: Record<string, string> = {
+  [WRITTEN_TEXT]: WRITTEN_TEXT_MESSAGE,
+  [CONTROL_FREE_TEXT]: 'must not contain control characters',
+  [ONE_LINE]: 'must be one line without control characters',
+};
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
 
@@ -47,9 +54,9 @@ export function installProblemHandler(app: FastifyInstance): void {
     if (fe.validation) {
       const errors = fe.validation.map((v) => ({
         field: (v.instancePath || '').replace(/^\//, '').replace(/\//g, '.') || String(v.params?.missingProperty ?? v.params?.additionalProperty ?? ''),
-        message: v.keyword === 'pattern' && v.params?.pattern === WRITTEN_TEXT ? WRITTEN_TEXT_MESSAGE : (v.message ?? 'is invalid'),
+        message: v.keyword === 'pattern' ? (PATTERN_MESSAGES[v.params?.pattern as string] ?? v.message ?? 'is invalid') : (v.message ?? 'is invalid'),
       }));
-      return sendProblem(reply, problem(400, 'invalid_request', `The ${fe.validationContext ?? 'request'} is invalid.`, { errors }));
+      return sendProblem(reply, problem(400, 'invalid_request', invalidDetail(fe.validationContext ?? 'request', errors), { errors }));
     }
     if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
       const code = (fe.code ?? 'bad_request').toLowerCase().replace(/^fst_err_/, '');

@@ -1,23 +1,54 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { storable } from '../db/storable.js';
-import { AppError } from './errors.js';
+import { AppError, invalidDetail } from './errors.js';
 
 // The text rule for requests: every string must be storable as PostgreSQL text (`storable`, defined
 // once in src/db/storable.ts), and text someone has to write must not be blank.
 
 /**
  * JSON-Schema `pattern` for text a person writes: something visible (not only whitespace, which
- * String#trim() removes, nor only zero-width characters) and no control characters but tab, line
- * feed and carriage return.
+ * String#trim() removes, nor only characters that render as nothing: format characters (Cf) and
+ * the rest of Default_Ignorable_Code_Point, such as Hangul fillers; the validator compiles patterns
+ * with the `u` flag) and no
+ * control characters but tab, line feed and carriage return.
  */
-export const WRITTEN_TEXT = '^(?=[\\s\\S]*[^\\s\\u200B-\\u200D\\u2060\\uFEFF])[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F]*$';
+export const WRITTEN_TEXT = '^(?=[\\s\\S]*[^\\s\\p{Cf}\\p{Default_Ignorable_Code_Point}])[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F]*$';
 export const WRITTEN_TEXT_MESSAGE = 'must have visible text and no control characters';
+/** JSON-Schema `pattern` for text that may be empty (descriptions): no control characters but tab, line feed and carriage return. */
+export const CONTROL_FREE_TEXT = '^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F]*$';
+/** JSON-Schema `pattern` for one line (names, attribute names): no control characters at all. */
+export const ONE_LINE = '^[^\\u0000-\\u001F\\u007F]*$';
+
+/**
+ * A name people tell apart by eye (a team, a request category), in the one form it is stored,
+ * compared and made unique in: Unicode NFKC (a full-width "Ａccess" is "Access"), without the
+ * characters Unicode says render as nothing (Default_Ignorable_Code_Point: zero-width spaces, soft
+ * hyphens, bidi controls, variation selectors, the combining grapheme joiner, Hangul fillers) but
+ * the zero-width joiner and non-joiner between non-Latin characters, which shape emoji (👩🏽‍💻) and
+ * Persian or Indic text, with each run of whitespace one space, trimmed. Names that look the same
+ * are then the same name, as far as invisible characters go; look-alike letters of other scripts
+ * (a Cyrillic "а") are not folded.
+ */
+export function canonicalName(name: string): string {
+  return name
+    .normalize('NFKC')
+    .replace(/(?![\u200C\u200D])\p{Default_Ignorable_Code_Point}/gu, '')
+    .replace(/(?<=^|\s|\p{Script=Latin})[\u200C\u200D]+|[\u200C\u200D]+(?=\s|$|\p{Script=Latin})/gu, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
 
 const UNSTORABLE_MESSAGE = 'must not contain a NUL character or an unpaired UTF-16 surrogate';
 
+/** PEM armour of any private key (PKCS#8, PKCS#1, SEC1, encrypted, OpenSSH). */
+const PRIVATE_KEY = /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----/;
+const PRIVATE_KEY_MESSAGE =
+  'is a private key. Never paste private keys into Keydesk: it needs the certificate (-----BEGIN CERTIFICATE-----), URLs and IDs, never a key. If this key left your identity provider or your machine, rotate it.';
+
 /**
- * The first unstorable string in a parsed JSON value, keys included, as a dotted path (the
- * validator's notation). Iterative: a 256 KB body can nest deeper than the call stack.
+ * The first string in a parsed JSON value, keys included, that Keydesk does not take, as a dotted
+ * path (the validator's notation): unstorable text, or a private key pasted where it never belongs
+ * (never echoed back). Iterative: a 256 KB body can nest deeper than the call stack.
  */
 export function findUnstorable(value: unknown): { field: string; message: string } | null {
   const stack: [unknown, string][] = [[value, '']];
@@ -25,6 +56,7 @@ export function findUnstorable(value: unknown): { field: string; message: string
     const [v, at] = stack.pop()!;
     if (typeof v === 'string') {
       if (!storable(v)) return { field: at, message: UNSTORABLE_MESSAGE };
+      if (PRIVATE_KEY.test(v)) return { field: at, message: PRIVATE_KEY_MESSAGE };
     } else if (Array.isArray(v)) {
       v.forEach((e, i) => stack.push([e, at ? `${at}.${i}` : String(i)]));
     } else if (v && typeof v === 'object') {
@@ -87,7 +119,10 @@ export function checkRequestText(request: FastifyRequest): void {
     return found && { context, ...found };
   };
   const p = inPart('params', request.params) ?? queryTextProblem(request) ?? inPart('body', request.body);
-  if (p) throw new AppError(400, 'invalid_request', `The ${p.context} is invalid.`, { errors: [{ field: p.field, message: p.message }] });
+  if (p) {
+    const errors = [{ field: p.field, message: p.message }];
+    throw new AppError(400, 'invalid_request', invalidDetail(p.context, errors), { errors });
+  }
 }
 
 type BodyParser = (request: FastifyRequest, body: Buffer, done: (err: Error | null, value?: unknown) => void) => void;

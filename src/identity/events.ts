@@ -1,23 +1,32 @@
 import { storableJson } from '../db/storable.js';
 import type { Ctx } from '../context.js';
 import type { Queryable } from '../db/db.js';
+import { WEBHOOK_MAX_ATTEMPTS } from '../webhooks/publish.js';
 
 /**
  * Identity events: what happened to a person or a group, for the workflows that turn them into
- * tickets (onboarding, offboarding). Written in the transaction that makes the change, so an event
- * exists exactly when its change does.
+ * tickets (onboarding, offboarding) and for webhook subscribers. Written in the transaction that
+ * makes the change, with the jobs they start, so an event and its effects exist exactly when its
+ * change does.
  */
-export type IdentityEventType =
-  | 'user.provisioned'
-  | 'user.updated'
-  | 'user.deactivated'
-  | 'user.reactivated'
-  | 'user.deleted'
-  | 'group.created'
-  | 'group.updated'
-  | 'group.deleted'
-  | 'group.member_added'
-  | 'group.member_removed';
+export const IDENTITY_EVENT_TYPES = [
+  'user.provisioned',
+  'user.first_signin',
+  'user.updated',
+  'user.role_changed',
+  'user.deactivated',
+  'user.reactivated',
+  'user.deleted',
+  'group.created',
+  'group.updated',
+  'group.deleted',
+  'group.member_added',
+  'group.member_removed',
+] as const;
+export type IdentityEventType = (typeof IDENTITY_EVENT_TYPES)[number];
+
+/** Where an event came from: the directory, a sign-in, an administrator, or the system. */
+export type IdentityEventSource = 'scim' | 'signin' | 'admin' | 'system';
 
 export interface IdentityEvent {
   type: IdentityEventType;
@@ -26,13 +35,59 @@ export interface IdentityEvent {
   data?: Record<string, unknown>;
 }
 
-export async function emitIdentityEvents(ctx: Ctx, tx: Queryable, source: string, events: IdentityEvent[]): Promise<void> {
+/**
+ * Records events in `tx` and starts what they drive: a delivery job per subscribed webhook
+ * endpoint (message id `evt_<id>`; the Standard Webhooks body's `data` carries the event id,
+ * tenant, source, the person and group as they are now, and the event's own data) and a
+ * `workflow.run` job per enabled rule whose trigger is the event's type (conditions are judged when
+ * it runs: src/workflows/run.ts). One statement, whoever listens.
+ */
+export async function emitIdentityEvents(ctx: Ctx, tx: Queryable, source: IdentityEventSource, events: IdentityEvent[]): Promise<void> {
   if (!events.length) return;
   await tx.query(
-    `INSERT INTO identity_events (tenant_id, type, source, user_id, group_id, data)
-     SELECT $1, e.type, $2, e.user_id, e.group_id, coalesce(e.data, '{}') FROM jsonb_to_recordset($3::jsonb) AS e(type text, user_id uuid, group_id uuid, data jsonb)`,
-    [ctx.tenant.id, source, storableJson(events.map((e) => ({ type: e.type, user_id: e.userId ?? null, group_id: e.groupId ?? null, data: e.data ?? {} })))],
+    `WITH e AS (
+       INSERT INTO identity_events (tenant_id, type, source, user_id, group_id, data)
+       SELECT $1, e.type, $2, e.user_id, e.group_id, coalesce(e.data, '{}') FROM jsonb_to_recordset($3::jsonb) AS e(type text, user_id uuid, group_id uuid, data jsonb)
+       RETURNING id, type, user_id, group_id, data, created_at),
+     m AS (
+       SELECT e.id, e.type, to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ts,
+         jsonb_build_object('eventId', e.id::text, 'tenant', $4::text, 'source', $2::text)
+         || CASE WHEN u.id IS NOT NULL THEN jsonb_build_object('user', jsonb_build_object('id', u.id, 'email', u.email, 'displayName', u.display_name, 'userName', u.user_name, 'externalId', u.external_id, 'source', u.source)) ELSE '{}' END
+         || CASE WHEN g.id IS NOT NULL THEN jsonb_build_object('group', jsonb_build_object('id', g.id, 'displayName', g.display_name, 'externalId', g.external_id)) ELSE '{}' END
+         || e.data AS data
+       FROM e LEFT JOIN users u ON u.tenant_id = $1 AND u.id = e.user_id LEFT JOIN scim_groups g ON g.tenant_id = $1 AND g.id = e.group_id)
+     INSERT INTO jobs (tenant_id, kind, max_attempts, payload, idempotency_key)
+     SELECT $1, 'webhook.deliver', ${WEBHOOK_MAX_ATTEMPTS},
+       jsonb_build_object('endpointId', w.id, 'messageId', 'evt_' || m.id, 'type', m.type, 'timestamp', m.ts, 'data', m.data),
+       'webhook:' || w.id || ':evt_' || m.id
+     FROM m JOIN webhook_endpoints w ON w.tenant_id = $1 AND w.enabled AND (m.type = ANY (w.events) OR '*' = ANY (w.events))
+     UNION ALL
+     SELECT $1, 'workflow.run', 8, jsonb_build_object('ruleId', r.id, 'eventId', m.id::text), 'workflow:' || r.id || ':' || m.id
+     FROM m JOIN workflow_rules r ON r.tenant_id = $1 AND r.enabled AND r.trigger = m.type
+     ON CONFLICT (idempotency_key) DO NOTHING`,
+    [ctx.tenant.id, source, storableJson(events.map((e) => ({ type: e.type, user_id: e.userId ?? null, group_id: e.groupId ?? null, data: e.data ?? {} }))), ctx.tenant.slug],
   );
+}
+
+/**
+ * Marks a person's successful sign-in (`last_signin_at`, which the access review shows) and, the
+ * first time only, sets `first_signin_at` and emits `user.first_signin`. Called in the sign-in's
+ * transaction by every sign-in method.
+ */
+export async function noteSignin(ctx: Ctx, tx: Queryable, userId: string, how: { method: string; connection?: string }): Promise<void> {
+  // One statement; the row lock makes a concurrent first sign-in see the other's first_signin_at: one event.
+  const [row] = await tx.query<{ first: boolean }>(
+    `WITH before AS (SELECT first_signin_at FROM users WHERE tenant_id = $1 AND id = $2 FOR NO KEY UPDATE)
+     UPDATE users u SET last_signin_at = now(), first_signin_at = coalesce(u.first_signin_at, now()) FROM before
+     WHERE u.tenant_id = $1 AND u.id = $2 RETURNING before.first_signin_at IS NULL AS first`,
+    [ctx.tenant.id, userId],
+  );
+  if (row?.first) await emitFirstSignin(ctx, tx, userId, how);
+}
+
+/** The `user.first_signin` event, for a sign-in that found the person had never signed in. */
+export async function emitFirstSignin(ctx: Ctx, tx: Queryable, userId: string, how: { method: string; connection?: string }): Promise<void> {
+  await emitIdentityEvents(ctx, tx, 'signin', [{ type: 'user.first_signin', userId, data: how }]);
 }
 
 export interface StoredIdentityEvent {
@@ -52,4 +107,13 @@ export async function listIdentityEvents(q: Queryable, tenantId: string, afterId
      FROM identity_events WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
     [tenantId, afterId, limit],
   );
+}
+
+/** One event, by id. */
+export async function getIdentityEvent(q: Queryable, tenantId: string, id: string): Promise<StoredIdentityEvent | undefined> {
+  const rows = await q.query<StoredIdentityEvent>(
+    `SELECT id, type, source, user_id AS "userId", group_id AS "groupId", data, created_at AS "createdAt" FROM identity_events WHERE tenant_id = $1 AND id = $2`,
+    [tenantId, id],
+  );
+  return rows[0];
 }

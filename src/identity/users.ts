@@ -2,10 +2,12 @@ import type { Ctx } from '../context.js';
 import type { Queryable } from '../db/db.js';
 import { isUniqueViolation } from '../db/db.js';
 import { audit } from '../audit/audit.js';
+import { emitIdentityEvents } from './events.js';
+import { returnTicketsToQueue } from '../itsm/reassign.js';
 import { Conflict, NotFound, ValidationFailed } from '../http/errors.js';
-import { hashPassword, MAX_PASSWORD_LENGTH } from './secrets.js';
+import { hashPassword, MAX_PASSWORD_LENGTH, randomToken } from './secrets.js';
 import { ROLES, type Role } from './roles.js';
-import { revokeIdpSessions, revokeUserSessions } from './sessions/sessions.js';
+import { revokeIdpSessions, revokePasswordSessions, revokeUserSessions } from './sessions/sessions.js';
 
 export type UserStatus = 'active' | 'waiting' | 'disabled';
 export type UserSource = 'local' | 'jit' | 'scim';
@@ -91,12 +93,13 @@ export async function listUsers(
     where.push(`u.status = $${params.length}`);
   }
   if (filter.q) {
-    params.push(`%${escapeLike(filter.q.toLowerCase())}%`);
-    where.push(`(lower(u.email) LIKE $${params.length} OR lower(u.display_name) LIKE $${params.length})`);
+    // Lower-cased by PostgreSQL on both sides: JavaScript and PostgreSQL disagree on some letters (İ).
+    params.push(`%${escapeLike(filter.q)}%`);
+    where.push(`(lower(u.email) LIKE lower($${params.length}) OR lower(u.display_name) LIKE lower($${params.length}))`);
   }
   if (filter.after) {
     params.push(filter.after);
-    where.push(`lower(u.email) > $${params.length}`);
+    where.push(`lower(u.email) > lower($${params.length})`);
   }
   params.push(filter.limit);
   return q.query<User>(
@@ -124,39 +127,60 @@ export async function createUser(ctx: Ctx, tx: Queryable, input: NewUser): Promi
   const email = normaliseEmail(input.email);
   if (input.password !== undefined) checkPassword(input.password);
   const passwordHash = input.password === undefined ? null : await hashPassword(input.password);
-  let id: string;
+  const roles = [...new Set(input.roles)].sort();
+  const status = input.status ?? 'active';
+  const source = input.source ?? 'local';
+  let created: { id: string; created_at: Date };
   try {
-    const rows = await tx.query<{ id: string }>(
-      `INSERT INTO users (tenant_id, email, display_name, status, source, password_hash, break_glass, password_change_required, user_name, external_id, scim_data)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+    // The account and its roles in one statement.
+    const rows = await tx.query<{ id: string; created_at: Date }>(
+      `WITH u AS (
+         INSERT INTO users (tenant_id, email, display_name, status, source, password_hash, break_glass, password_change_required, user_name, external_id, scim_data)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id, created_at
+       ), g AS (
+         INSERT INTO role_grants (tenant_id, user_id, role, origin, granted_by)
+         SELECT $1, u.id, r.role, $12, $13 FROM u, unnest($14::text[]) AS r(role)
+         ON CONFLICT DO NOTHING
+       )
+       SELECT id, created_at FROM u`,
       [
         ctx.tenant.id,
         email,
         input.displayName,
-        input.status ?? 'active',
-        input.source ?? 'local',
+        status,
+        source,
         passwordHash,
         input.breakGlass ?? false,
         input.passwordChangeRequired ?? passwordHash !== null,
         input.directory?.userName ?? null,
         input.directory?.externalId ?? null,
         input.directory ? JSON.stringify(input.directory.data) : null,
+        input.grantOrigin ?? 'person',
+        ctx.actor?.userId ?? null,
+        roles,
       ],
     );
-    id = rows[0]!.id;
+    created = rows[0]!;
   } catch (err) {
     if (isUniqueViolation(err, 'users_email_key')) throw new Conflict(`A user with email ${email} already exists.`, 'user_exists');
     if (isUniqueViolation(err, 'users_user_name_key')) throw new Conflict(`A user with user name ${input.directory?.userName ?? email} already exists.`, 'user_exists');
     throw err;
   }
-  for (const role of new Set(input.roles)) await insertGrant(tx, ctx, id, role, input.grantOrigin ?? 'person');
+  const id = created.id;
   await audit(ctx, tx, {
     action: 'user.created',
     targetType: 'user',
     targetId: id,
-    details: { email, roles: [...new Set(input.roles)], source: input.source ?? 'local' },
+    details: { email, roles: [...new Set(input.roles)], source },
   });
-  return getUser(tx, ctx.tenant.id, id);
+  // SCIM says more about the person it provisions, and says it itself (scim/users.ts).
+  if (source !== 'scim') {
+    await emitIdentityEvents(ctx, tx, source === 'jit' ? 'signin' : ctx.actor ? 'admin' : 'system', [
+      { type: 'user.provisioned', userId: id, data: { email, active: status !== 'disabled' } },
+    ]);
+  }
+  // What was just written, as getUser would read it (no read back).
+  return { id, email, displayName: input.displayName, status, source, breakGlass: input.breakGlass ?? false, totpEnabled: false, roles, createdAt: created.created_at };
 }
 
 async function insertGrant(tx: Queryable, ctx: Ctx, userId: string, role: Role, origin: 'person' | 'system'): Promise<void> {
@@ -205,6 +229,7 @@ export async function setPersonRoles(ctx: Ctx, userId: string, roles: Role[]): P
     await assertTenantKeepsAccess(tx, ctx.tenant.id);
     if (added.length || removed.length) {
       await audit(ctx, tx, { action: 'user.roles_changed', targetType: 'user', targetId: userId, details: { added, removed } });
+      await emitIdentityEvents(ctx, tx, 'admin', [{ type: 'user.role_changed', userId, data: { by: 'person', added, removed } }]);
     }
     return getUser(tx, ctx.tenant.id, userId);
   });
@@ -240,14 +265,16 @@ export async function updateUser(
     }
     if (patch.status === 'disabled' && before.status !== 'disabled') {
       await revokeUserSessions(tx, ctx.tenant.id, userId);
+      await returnTicketsToQueue(ctx, tx, userId, 'deactivated', 'admin');
+      await emitIdentityEvents(ctx, tx, 'admin', [{ type: 'user.deactivated', userId }]);
+    } else if (patch.status === 'active' && before.status === 'disabled') {
+      await emitIdentityEvents(ctx, tx, 'admin', [{ type: 'user.reactivated', userId }]);
     }
-    if (patch.breakGlass && !before.breakGlass) {
-      // A break-glass account stands apart from the identity provider: SCIM no longer sees it, so it
-      // must hold nothing SCIM could change, and no sign-in identity leads into it any more.
-      await tx.query('DELETE FROM scim_group_members WHERE tenant_id = $1 AND user_id = $2', [ctx.tenant.id, userId]);
-      await tx.query('UPDATE users SET signin_groups = NULL WHERE tenant_id = $1 AND id = $2', [ctx.tenant.id, userId]);
-      await tx.query('DELETE FROM external_identities WHERE tenant_id = $1 AND user_id = $2', [ctx.tenant.id, userId]);
-      await revokeIdpSessions(tx, ctx.tenant.id, userId);
+    if (patch.breakGlass && !before.breakGlass) await separateFromIdp(tx, ctx.tenant.id, userId);
+    if (patch.breakGlass === false && before.breakGlass) {
+      // No longer break-glass while SSO is enforced: the password that kept them in no longer does.
+      const [{ enforced }] = (await tx.query<{ enforced: boolean }>('SELECT enforce_sso AS enforced FROM tenants WHERE id = $1', [ctx.tenant.id])) as [{ enforced: boolean }];
+      if (enforced) await revokePasswordSessions(tx, ctx.tenant.id, userId);
     }
     await assertTenantKeepsAccess(tx, ctx.tenant.id);
     const changes = Object.fromEntries(
@@ -299,6 +326,53 @@ export async function unlinkIdentity(ctx: Ctx, userId: string, connectionSlug: s
 }
 
 /**
+ * A break-glass account stands apart from the identity provider: SCIM no longer sees it, so it must
+ * hold nothing SCIM could change, and no sign-in identity leads into it any more.
+ */
+async function separateFromIdp(tx: Queryable, tenantId: string, userId: string): Promise<void> {
+  await tx.query('DELETE FROM scim_group_members WHERE tenant_id = $1 AND user_id = $2', [tenantId, userId]);
+  await tx.query('UPDATE users SET signin_groups = NULL WHERE tenant_id = $1 AND id = $2', [tenantId, userId]);
+  await tx.query('DELETE FROM external_identities WHERE tenant_id = $1 AND user_id = $2', [tenantId, userId]);
+  await revokeIdpSessions(tx, tenantId, userId);
+}
+
+/**
+ * The operator's way back in (`keydesk user recover`), for a tenant that lost its administrators
+ * or its break-glass password: the person becomes an active break-glass administrator with a new
+ * one-time password (changed at first sign-in), their other sessions end, password lockouts are
+ * lifted, and it is audited. Server access is the proof of authority; no tenant admin is needed.
+ * @returns the account and the one-time password, shown once
+ * @throws NotFound when the tenant has no live account with that email
+ */
+export async function recoverAdmin(ctx: Ctx, email: string): Promise<{ user: User; oneTimePassword: string }> {
+  const oneTimePassword = randomToken(15);
+  const passwordHash = await hashPassword(oneTimePassword);
+  return ctx.db.transaction(async (tx) => {
+    await lockAdminChanges(tx, ctx.tenant.id);
+    const [found] = await tx.query<{ id: string }>(
+      'SELECT id FROM users WHERE tenant_id = $1 AND lower(email) = lower($2) AND deleted_at IS NULL FOR NO KEY UPDATE',
+      [ctx.tenant.id, email.trim()],
+    );
+    if (!found) throw new NotFound('User');
+    await tx.query(
+      `UPDATE users SET status = 'active', break_glass = true, password_hash = $3, password_change_required = true, updated_at = now()
+       WHERE tenant_id = $1 AND id = $2`,
+      [ctx.tenant.id, found.id, passwordHash],
+    );
+    await separateFromIdp(tx, ctx.tenant.id, found.id);
+    await tx.query(
+      `INSERT INTO role_grants (tenant_id, user_id, role, origin) SELECT $1, $2, r, 'person' FROM unnest(ARRAY['requester', 'admin']) AS r
+       WHERE NOT EXISTS (SELECT 1 FROM role_grants g WHERE g.tenant_id = $1 AND g.user_id = $2 AND g.role = r AND g.origin = 'person')`,
+      [ctx.tenant.id, found.id],
+    );
+    await tx.query('DELETE FROM signin_lockouts WHERE tenant_id = $1 AND user_id = $2', [ctx.tenant.id, found.id]);
+    await revokeUserSessions(tx, ctx.tenant.id, found.id);
+    await audit(ctx, tx, { action: 'user.recovered', actorId: null, actorLabel: 'operator (keydesk user recover)', targetType: 'user', targetId: found.id, details: { breakGlass: true, roles: ['admin'] } });
+    return { user: await getUser(tx, ctx.tenant.id, found.id), oneTimePassword };
+  });
+}
+
+/**
  * Serialises changes that could take access away, so two concurrent ones cannot both pass the
  * check. NO KEY UPDATE, not UPDATE: it must not conflict with the KEY SHARE locks every insert
  * referencing the tenant takes (audit events, SCIM activity), or a rule change waiting here would
@@ -338,7 +412,7 @@ export async function assertTenantKeepsAccess(tx: Queryable, tenantId: string): 
   }
   if (r.enforced && !r.live) {
     throw new Conflict(
-      'Single sign-on is enforced, and this would leave no live connection for anyone to sign in with. Lift enforcement under Single sign-on first, or test and publish another connection.',
+      'Single sign-on is enforced, and this would leave no live connection for anyone to sign in with. To move to another identity provider, add it as a second connection and test it (a passed test publishes it), then change or remove this one; or lift enforcement (Single sign-on › Enforce single sign-on) first.',
       'connection_required',
     );
   }

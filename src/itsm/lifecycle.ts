@@ -5,7 +5,10 @@ export const NUMBER_PREFIX: Record<TicketType, string> = { incident: 'INC', requ
 
 /**
  * Status machines per type. `approved` and `rejected` are reached only through an approval
- * decision (see approvals.ts), never through a plain status change.
+ * decision (see approvals.ts), never through a plain status change. A request enters
+ * `awaiting_approval` only when raised in a category that needs the requester's manager's approval
+ * (see categories.ts), and leaves it only by that decision (approved, or closed when rejected) or
+ * when the manager leaves (back to submitted, see reassign.ts).
  */
 export const LIFECYCLE = {
   incident: {
@@ -22,6 +25,8 @@ export const LIFECYCLE = {
     initial: 'submitted',
     transitions: {
       submitted: ['in_fulfilment', 'on_hold', 'fulfilled'],
+      awaiting_approval: [],
+      approved: ['in_fulfilment', 'on_hold', 'fulfilled'],
       in_fulfilment: ['on_hold', 'fulfilled'],
       on_hold: ['in_fulfilment', 'fulfilled'],
       fulfilled: ['closed', 'in_fulfilment'],
@@ -60,6 +65,13 @@ export function canTransition(type: TicketType, from: string, to: string): boole
 
 /** Statuses in which the SLA clock stands still. */
 export const PAUSED_STATUSES: ReadonlySet<string> = new Set(['on_hold']);
+/**
+ * Whether a ticket's SLA clock stands still in a status: on hold, and a request waiting for its
+ * requester's manager (the desk cannot act on it yet). A change awaiting approval keeps running.
+ */
+export function isPaused(type: TicketType, status: string): boolean {
+  return PAUSED_STATUSES.has(status) || (type === 'request' && status === 'awaiting_approval');
+}
 /** Statuses that count as resolved for the resolution clock. */
 export const RESOLVED_STATUSES: ReadonlySet<string> = new Set(['resolved', 'fulfilled', 'closed']);
 /** Reaching these takes a resolution note: how the incident was resolved, the request fulfilled. */

@@ -7,8 +7,12 @@ import type { TicketType } from './lifecycle.js';
  * same question the same way.
  */
 export const ticketPolicy = {
-  /** Staff see every ticket; anyone else sees the tickets they requested. */
-  canView: (actor: Actor, t: { requester: { id: string } }) => isStaff(actor.roles) || t.requester.id === actor.userId,
+  /**
+   * Staff see every ticket; anyone else sees the tickets they requested and those they are asked
+   * to approve as the requester's manager (tickets.ts lists by the same rule).
+   */
+  canView: (actor: Actor, t: { requester: { id: string }; approver: { id: string } | null }) =>
+    isStaff(actor.roles) || t.requester.id === actor.userId || t.approver?.id === actor.userId,
   /** Agents and admins work any ticket; change managers also work changes. */
   canWork: (actor: Actor, t: { type: TicketType }) =>
     actor.roles.has('agent') || actor.roles.has('admin') || (t.type === 'change' && actor.roles.has('change_manager')),
@@ -18,8 +22,13 @@ export const ticketPolicy = {
   /** Changes are raised by staff; incidents and requests by anyone signed in. */
   canRaise: (actor: Actor, type: TicketType) =>
     type === 'change' ? actor.roles.has('agent') || actor.roles.has('change_manager') || actor.roles.has('admin') : actor.roles.size > 0,
-  /** Change managers decide, but never on a change they raised themselves (separation of duties). */
-  canApprove: (actor: Actor, t: { type: TicketType; requester: { id: string } }) =>
-    t.type === 'change' && actor.roles.has('change_manager') && t.requester.id !== actor.userId,
+  /**
+   * Change managers decide on changes, never on one they raised themselves (separation of duties).
+   * A request in a category that needs it is decided by the requester's manager it was sent to,
+   * and by nobody else: not the requester, not an administrator (see docs/decisions.md).
+   */
+  canApprove: (actor: Actor, t: { type: TicketType; requester: { id: string }; approver: { id: string } | null }) =>
+    t.requester.id !== actor.userId &&
+    (t.type === 'change' ? actor.roles.has('change_manager') : t.type === 'request' && t.approver?.id === actor.userId),
   canReopen: (actor: Actor, t: { requester: { id: string } }) => t.requester.id === actor.userId,
 };

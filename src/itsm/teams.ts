@@ -3,6 +3,7 @@ import type { Queryable } from '../db/db.js';
 import { isUniqueViolation } from '../db/db.js';
 import { audit } from '../audit/audit.js';
 import { Conflict, NotFound } from '../http/errors.js';
+import { canonicalName } from '../http/text.js';
 import { getUser, isUuid } from '../identity/users.js';
 
 export interface Team {
@@ -37,13 +38,13 @@ export async function createTeam(ctx: Ctx, input: { name: string; memberIds?: st
   return ctx.db.transaction(async (tx) => {
     let id: string;
     try {
-      id = (await tx.query<{ id: string }>('INSERT INTO teams (tenant_id, name) VALUES ($1, $2) RETURNING id', [ctx.tenant.id, input.name.trim()]))[0]!.id;
+      id = (await tx.query<{ id: string }>('INSERT INTO teams (tenant_id, name) VALUES ($1, $2) RETURNING id', [ctx.tenant.id, canonicalName(input.name)]))[0]!.id;
     } catch (err) {
-      if (isUniqueViolation(err, 'teams_name_key')) throw new Conflict(`A team named "${input.name}" already exists.`, 'team_exists');
+      if (isUniqueViolation(err, 'teams_name_key')) throw new Conflict(`A team named "${canonicalName(input.name)}" already exists.`, 'team_exists');
       throw err;
     }
     for (const userId of new Set(input.memberIds ?? [])) await addMember(tx, ctx.tenant.id, id, userId);
-    await audit(ctx, tx, { action: 'team.created', targetType: 'team', targetId: id, details: { name: input.name, members: input.memberIds ?? [] } });
+    await audit(ctx, tx, { action: 'team.created', targetType: 'team', targetId: id, details: { name: canonicalName(input.name), members: input.memberIds ?? [] } });
     return getTeam(tx, ctx.tenant.id, id);
   });
 }
@@ -58,14 +59,14 @@ export async function updateTeam(ctx: Ctx, teamId: string, patch: { name?: strin
   return ctx.db.transaction(async (tx) => {
     const before = await getTeam(tx, ctx.tenant.id, teamId);
     const details: Record<string, unknown> = {};
-    if (patch.name !== undefined && patch.name.trim() !== before.name) {
+    if (patch.name !== undefined && canonicalName(patch.name) !== before.name) {
       try {
-        await tx.query('UPDATE teams SET name = $3 WHERE tenant_id = $1 AND id = $2', [ctx.tenant.id, teamId, patch.name.trim()]);
+        await tx.query('UPDATE teams SET name = $3 WHERE tenant_id = $1 AND id = $2', [ctx.tenant.id, teamId, canonicalName(patch.name)]);
       } catch (err) {
         if (isUniqueViolation(err, 'teams_name_key')) throw new Conflict(`A team named "${patch.name}" already exists.`, 'team_exists');
         throw err;
       }
-      details.name = { from: before.name, to: patch.name.trim() };
+      details.name = { from: before.name, to: canonicalName(patch.name) };
     }
     if (patch.memberIds !== undefined) {
       await tx.query('DELETE FROM team_members WHERE tenant_id = $1 AND team_id = $2', [ctx.tenant.id, teamId]);

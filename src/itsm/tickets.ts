@@ -1,13 +1,15 @@
-import type { ActorCtx } from '../context.js';
+import type { ActorCtx, Ctx } from '../context.js';
+import { routeByCategory, categoryForRequest } from './categories.js';
 import type { Queryable } from '../db/db.js';
 import { BadRequest, Conflict, Forbidden, NotFound, ValidationFailed } from '../http/errors.js';
+import { canonicalName } from '../http/text.js';
 import { getUser, isUuid } from '../identity/users.js';
 import { ticketPolicy } from './policy.js';
 import {
   canTransition,
   formatNumber,
+  isPaused,
   LIFECYCLE,
-  PAUSED_STATUSES,
   parseNumber,
   REOPEN,
   RESOLUTION_STATUSES,
@@ -16,6 +18,8 @@ import {
 } from './lifecycle.js';
 import { priorityOf, SLA_SQL, slaTargets } from './sla.js';
 import { teamIdsOf } from './teams.js';
+import { publishTicketEvent } from '../webhooks/publish.js';
+import { assertNotGovernedTicket } from '../governance/changes.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 
 interface PersonRef {
@@ -36,8 +40,12 @@ export interface Ticket {
   urgency: number;
   priority: number;
   category: string | null;
+  /** The request category it was raised in (categories.ts); null for free-text or no category. */
+  categoryId: string | null;
   requester: PersonRef;
   assignee: PersonRef | null;
+  /** Who must approve it before fulfilment (the requester's manager, set at submission); else null. */
+  approver: PersonRef | null;
   team: { id: string; name: string } | null;
   createdAt: Date;
   updatedAt: Date;
@@ -55,13 +63,16 @@ export interface Ticket {
   };
 }
 
-type Row = Omit<Ticket, 'ref' | 'sla' | 'requester' | 'assignee' | 'team'> & {
+type Row = Omit<Ticket, 'ref' | 'sla' | 'requester' | 'assignee' | 'approver' | 'team'> & {
   requesterId: string;
   requesterName: string;
   requesterEmail: string;
   assigneeId: string | null;
   assigneeName: string | null;
   assigneeEmail: string | null;
+  approverId: string | null;
+  approverName: string | null;
+  approverEmail: string | null;
   teamId: string | null;
   teamName: string | null;
   responseDueAt: Date | null;
@@ -73,10 +84,11 @@ type Row = Omit<Ticket, 'ref' | 'sla' | 'requester' | 'assignee' | 'team'> & {
   cursorTs: string;
 };
 
-const SELECT = `SELECT t.id, t.type, t.number, t.title, t.description, t.status, t.impact, t.urgency, t.priority, t.category,
+const SELECT = `SELECT t.id, t.type, t.number, t.title, t.description, t.status, t.impact, t.urgency, t.priority, t.category, t.category_id AS "categoryId",
     t.created_at AS "createdAt", t.updated_at AS "updatedAt", t.resolved_at AS "resolvedAt", t.closed_at AS "closedAt", t.resolution,
     t.requester_id AS "requesterId", r.display_name AS "requesterName", r.email AS "requesterEmail",
     t.assignee_id AS "assigneeId", a.display_name AS "assigneeName", a.email AS "assigneeEmail",
+    t.approver_id AS "approverId", ap.display_name AS "approverName", ap.email AS "approverEmail",
     t.team_id AS "teamId", tm.name AS "teamName",
     t.response_due_at AS "responseDueAt", t.resolution_due_at AS "resolutionDueAt", t.first_response_at AS "firstResponseAt",
     t.sla_paused_at AS "slaPausedAt",
@@ -85,6 +97,7 @@ const SELECT = `SELECT t.id, t.type, t.number, t.title, t.description, t.status,
   FROM tickets t
   JOIN users r ON r.tenant_id = t.tenant_id AND r.id = t.requester_id
   LEFT JOIN users a ON a.tenant_id = t.tenant_id AND a.id = t.assignee_id
+  LEFT JOIN users ap ON ap.tenant_id = t.tenant_id AND ap.id = t.approver_id
   LEFT JOIN teams tm ON tm.tenant_id = t.tenant_id AND tm.id = t.team_id`;
 
 function present(r: Row): Ticket {
@@ -100,8 +113,10 @@ function present(r: Row): Ticket {
     urgency: r.urgency,
     priority: r.priority,
     category: r.category,
+    categoryId: r.categoryId,
     requester: { id: r.requesterId, displayName: r.requesterName, email: r.requesterEmail },
     assignee: r.assigneeId ? { id: r.assigneeId, displayName: r.assigneeName!, email: r.assigneeEmail! } : null,
+    approver: r.approverId ? { id: r.approverId, displayName: r.approverName!, email: r.approverEmail! } : null,
     team: r.teamId ? { id: r.teamId, name: r.teamName! } : null,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
@@ -144,6 +159,8 @@ export interface TicketFilter {
   assignee?: string | 'me' | 'none';
   team?: string | 'mine';
   requester?: string | 'me';
+  /** Who must approve (a manager's inbox: `me`). */
+  approver?: string | 'me';
   priority?: number[];
   breached?: boolean;
   q?: string;
@@ -155,10 +172,16 @@ export interface TicketFilter {
 
 type Bind = (v: unknown) => string;
 
-/** The SQL condition for a filter, as the actor may see it (requesters: their own tickets only). */
+/**
+ * The SQL condition for a filter, as the actor may see it (requesters: their own tickets and those
+ * they are asked to approve, as ticketPolicy.canView says).
+ */
 async function filterSql(ctx: ActorCtx, f: Omit<TicketFilter, 'limit' | 'cursor'>, p: Bind): Promise<string> {
   const where = ['t.tenant_id = $1'];
-  if (!ticketPolicy.canSeeInternal(ctx.actor)) where.push(`t.requester_id = ${p(ctx.actor.userId)}`);
+  if (!ticketPolicy.canSeeInternal(ctx.actor)) {
+    const me = p(ctx.actor.userId);
+    where.push(`(t.requester_id = ${me} OR t.approver_id = ${me})`);
+  }
   if (f.type) where.push(`t.type = ${p(f.type)}`);
   if (f.status?.length) where.push(`t.status = ANY(${p(f.status)})`);
   if (f.open) where.push(`t.status <> ALL(${p([...RESOLVED_STATUSES, 'rejected'])})`);
@@ -167,6 +190,7 @@ async function filterSql(ctx: ActorCtx, f: Omit<TicketFilter, 'limit' | 'cursor'
   if (f.team === 'mine') where.push(`t.team_id = ANY(${p(await teamIdsOf(ctx.db, ctx.tenant.id, ctx.actor.userId))})`);
   else if (f.team) where.push(`t.team_id = ${p(checkUuid(f.team, 'team'))}`);
   if (f.requester) where.push(`t.requester_id = ${p(f.requester === 'me' ? ctx.actor.userId : checkUuid(f.requester, 'requester'))}`);
+  if (f.approver) where.push(`t.approver_id = ${p(f.approver === 'me' ? ctx.actor.userId : checkUuid(f.approver, 'approver'))}`);
   if (f.priority?.length) where.push(`t.priority = ANY(${p(f.priority)})`);
   if (f.breached !== undefined) where.push(`${f.breached ? '' : 'NOT '}(${SLA_SQL.responseBreached} OR ${SLA_SQL.resolutionBreached})`);
   if (f.q) {
@@ -237,59 +261,87 @@ export interface NewTicket {
   impact?: number;
   urgency?: number;
   category?: string | null;
+  /** A request category (categories.ts): names the category, sets the team, may ask the manager first. */
+  categoryId?: string | null;
   requesterId?: string;
   assigneeId?: string | null;
   teamId?: string | null;
 }
 
+/**
+ * Raises a ticket for the actor (or, for staff, on someone's behalf). A request raised in a request
+ * category takes the category's name and team (unless staff chose a team), and when the category
+ * needs the manager's approval it waits for the requester's manager (`awaiting_approval`) or, with
+ * no manager to ask, goes to the team with an internal note saying why.
+ * @throws Forbidden raising a change as a requester; setting requester or assignment without being an agent
+ * @throws ValidationFailed an unknown or inactive person, an unknown team or category, a category on
+ *   anything but a request, or both `category` and `categoryId`
+ */
 export async function createTicket(ctx: ActorCtx, input: NewTicket): Promise<Ticket> {
   if (!ticketPolicy.canRaise(ctx.actor, input.type)) throw new Forbidden(`You cannot raise a ${input.type}.`);
   const staffFields = input.requesterId !== undefined || input.assigneeId != null || input.teamId != null;
   if (staffFields && !ticketPolicy.canRaiseFor(ctx.actor)) throw new Forbidden('Only agents can set the requester or the assignment.');
-  const impact = input.impact ?? 3;
-  const urgency = input.urgency ?? 3;
-  const priority = priorityOf(impact, urgency);
-  // The counter row stays locked until COMMIT, so it is taken last and the ticket is read back after:
-  // concurrent creations in one tenant wait on each other only for the two INSERTs.
   const id = await ctx.db.transaction(async (tx) => {
     const requesterId = input.requesterId ?? ctx.actor.userId;
     await checkPerson(tx, ctx, requesterId, 'requesterId', false);
     if (input.assigneeId) await checkPerson(tx, ctx, input.assigneeId, 'assigneeId', true);
     if (input.teamId) await checkTeam(tx, ctx, input.teamId);
-    const targets = await slaTargets(tx, ctx.tenant.id, priority);
-    const [{ last_number: number }] = (await tx.query<{ last_number: number }>(
-      `INSERT INTO ticket_counters (tenant_id, type, last_number) VALUES ($1, $2, 1)
-       ON CONFLICT (tenant_id, type) DO UPDATE SET last_number = ticket_counters.last_number + 1 RETURNING last_number`,
-      [ctx.tenant.id, input.type],
-    )) as [{ last_number: number }];
-    const [{ id }] = (await tx.query<{ id: string }>(
-      `INSERT INTO tickets (tenant_id, type, number, title, description, status, requester_id, assignee_id, team_id, category,
-                            impact, urgency, priority, response_due_at, resolution_due_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
-               now() + make_interval(mins => $14::int), now() + make_interval(mins => $15::int))
-       RETURNING id`,
-      [
-        ctx.tenant.id,
-        input.type,
-        number,
-        input.title.trim(),
-        input.description ?? '',
-        LIFECYCLE[input.type].initial,
-        requesterId,
-        input.assigneeId ?? null,
-        input.teamId ?? null,
-        input.category ?? null,
-        impact,
-        urgency,
-        priority,
-        targets?.response_minutes ?? null,
-        targets?.resolution_minutes ?? null,
-      ],
-    )) as [{ id: string }];
-    await recordEvent(tx, ctx, id, 'created', { priority });
+    const category = await categoryForRequest(tx, ctx.tenant.id, input);
+    const id = await insertTicket(tx, ctx, {
+      ...input,
+      requesterId,
+      ...(category ? { category: category.name, categoryId: category.id, teamId: input.teamId ?? category.teamId } : {}),
+    });
+    if (category) await routeByCategory(tx, ctx, id, requesterId, category);
     return id;
   });
   return getTicket(ctx, id);
+}
+
+/**
+ * Writes a new ticket in the caller's transaction, with its SLA targets and its `created` event,
+ * for a person (createTicket, after its checks) or for the system (a workflow: `ctx.actor` null).
+ * The people and team are the caller's to check. The counter row stays locked until COMMIT, so
+ * it is taken last: concurrent creations in one tenant wait on each other only for two INSERTs.
+ * @returns the ticket's id
+ */
+export async function insertTicket(tx: Queryable, ctx: Ctx, input: NewTicket & { requesterId: string }, eventData: Record<string, unknown> = {}): Promise<string> {
+  const impact = input.impact ?? 3;
+  const urgency = input.urgency ?? 3;
+  const priority = priorityOf(impact, urgency);
+  const targets = await slaTargets(tx, ctx.tenant.id, priority);
+  const [{ last_number: number }] = (await tx.query<{ last_number: number }>(
+    `INSERT INTO ticket_counters (tenant_id, type, last_number) VALUES ($1, $2, 1)
+     ON CONFLICT (tenant_id, type) DO UPDATE SET last_number = ticket_counters.last_number + 1 RETURNING last_number`,
+    [ctx.tenant.id, input.type],
+  )) as [{ last_number: number }];
+  const [{ id }] = (await tx.query<{ id: string }>(
+    `INSERT INTO tickets (tenant_id, type, number, title, description, status, requester_id, assignee_id, team_id, category,
+                          impact, urgency, priority, response_due_at, resolution_due_at, category_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+             now() + make_interval(mins => $14::int), now() + make_interval(mins => $15::int), $16)
+     RETURNING id`,
+    [
+      ctx.tenant.id,
+      input.type,
+      number,
+      input.title.trim(),
+      input.description ?? '',
+      LIFECYCLE[input.type].initial,
+      input.requesterId,
+      input.assigneeId ?? null,
+      input.teamId ?? null,
+      input.category == null ? null : canonicalName(input.category) || null,
+      impact,
+      urgency,
+      priority,
+      targets?.response_minutes ?? null,
+      targets?.resolution_minutes ?? null,
+      input.categoryId ?? null,
+    ],
+  )) as [{ id: string }];
+  await recordEvent(tx, ctx, id, 'created', { priority, ...eventData });
+  return id;
 }
 
 async function checkPerson(tx: Queryable, ctx: ActorCtx, userId: string, field: string, mustWork: boolean) {
@@ -307,15 +359,17 @@ async function checkTeam(tx: Queryable, ctx: ActorCtx, teamId: string) {
   if (!rows.length) throw new ValidationFailed('The teamId does not name a team of this tenant.', [{ field: 'teamId', message: 'unknown team' }]);
 }
 
-export async function recordEvent(tx: Queryable, ctx: ActorCtx, ticketId: string, kind: string, data: Record<string, unknown>, internal = false) {
-  await tx.query('INSERT INTO ticket_events (tenant_id, ticket_id, actor_id, kind, internal, data) VALUES ($1, $2, $3, $4, $5, $6)', [
+/** A line in the ticket's history; the system (a workflow, a deactivation) acts with `ctx.actor` null. */
+export async function recordEvent(tx: Queryable, ctx: Ctx, ticketId: string, kind: string, data: Record<string, unknown>, internal = false) {
+  const [{ id }] = (await tx.query<{ id: string }>('INSERT INTO ticket_events (tenant_id, ticket_id, actor_id, kind, internal, data) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id::text', [
     ctx.tenant.id,
     ticketId,
-    ctx.actor.userId,
+    ctx.actor?.userId ?? null,
     kind,
     internal,
     JSON.stringify(data),
-  ]);
+  ])) as [{ id: string }];
+  if (!internal) await publishTicketEvent(tx, ctx.tenant.id, ticketId, kind, id, data);
 }
 
 export interface TicketPatch {
@@ -334,6 +388,7 @@ export async function updateTicket(ctx: ActorCtx, idOrRef: string, patch: Ticket
     const t = await getTicket(ctx, idOrRef, tx, true);
     if (!ticketPolicy.canWork(ctx.actor, t)) throw new Forbidden('Only agents can edit tickets.');
     if (t.status === 'closed') throw new Conflict('A closed ticket cannot be changed.', 'ticket_closed');
+    if (t.type === 'change' && (patch.title !== undefined || patch.description !== undefined)) await assertNotGovernedTicket(tx, ctx.tenant.id, t.id);
     if (patch.assigneeId) await checkPerson(tx, ctx, patch.assigneeId, 'assigneeId', true);
     if (patch.teamId) await checkTeam(tx, ctx, patch.teamId);
     const impact = patch.impact ?? t.impact;
@@ -342,13 +397,18 @@ export async function updateTicket(ctx: ActorCtx, idOrRef: string, patch: Ticket
     const next = {
       title: patch.title?.trim() ?? t.title,
       description: patch.description ?? t.description,
-      category: patch.category !== undefined ? patch.category : t.category,
+      // A category is a name: stored in the form names are compared in (canonicalName).
+      category: patch.category !== undefined ? (patch.category === null ? null : canonicalName(patch.category) || null) : t.category,
       assigneeId: patch.assigneeId !== undefined ? patch.assigneeId : (t.assignee?.id ?? null),
       teamId: patch.teamId !== undefined ? patch.teamId : (t.team?.id ?? null),
     };
+    // A category edited by hand names the request category of that name, if there is one.
     await tx.query(
       `UPDATE tickets SET title = $3, description = $4, category = $5, assignee_id = $6, team_id = $7,
-         impact = $8, urgency = $9, priority = $10, updated_at = now() WHERE tenant_id = $1 AND id = $2`,
+         impact = $8, urgency = $9, priority = $10, updated_at = now(),
+         category_id = CASE WHEN category IS NOT DISTINCT FROM $5 THEN category_id
+           ELSE (SELECT c.id FROM request_categories c WHERE c.tenant_id = $1 AND tickets.type = 'request' AND lower(c.name) = lower($5)) END
+       WHERE tenant_id = $1 AND id = $2`,
       [ctx.tenant.id, t.id, next.title, next.description, next.category, next.assigneeId, next.teamId, impact, urgency, priority],
     );
     if (priority !== t.priority) {
@@ -384,8 +444,9 @@ export async function updateTicket(ctx: ActorCtx, idOrRef: string, patch: Ticket
 /**
  * Moves a ticket along its lifecycle. Staff follow the type's machine; a requester may only reopen
  * their own resolved ticket. Approval statuses are set by approvals.ts alone. Resolving an incident
- * or fulfilling a request takes a resolution note, kept on the ticket and sent to the requester as
- * a public reply (`reply`, else the note itself).
+ * or fulfilling a request takes a resolution note, kept on the ticket (the requester sees it there)
+ * and sent to them as a public reply (`reply`, else the note itself); reopening clears it (the
+ * reply and the history keep it).
  * @throws ValidationFailed `resolution` missing when resolving, or given when not
  */
 export async function changeStatus(ctx: ActorCtx, idOrRef: string, to: string, note: { resolution?: string; reply?: string } = {}): Promise<Ticket> {
@@ -417,10 +478,13 @@ export async function changeStatus(ctx: ActorCtx, idOrRef: string, to: string, n
   });
 }
 
-/** Writes a status change with its SLA effects and history. Shared with approval decisions. */
-export async function applyStatus(tx: Queryable, ctx: ActorCtx, t: Ticket, to: string): Promise<void> {
-  const pausing = PAUSED_STATUSES.has(to) && !PAUSED_STATUSES.has(t.status);
-  const resuming = !PAUSED_STATUSES.has(to) && PAUSED_STATUSES.has(t.status);
+/**
+ * Writes a status change with its SLA effects and history. Shared with approval decisions and with
+ * the system (a manager who left: `ctx.actor` null, which never counts as a first response).
+ */
+export async function applyStatus(tx: Queryable, ctx: Ctx, t: Pick<Ticket, 'id' | 'type' | 'status'>, to: string): Promise<void> {
+  const pausing = isPaused(t.type, to) && !isPaused(t.type, t.status);
+  const resuming = !isPaused(t.type, to) && isPaused(t.type, t.status);
   const resolving = RESOLVED_STATUSES.has(to) && !RESOLVED_STATUSES.has(t.status);
   const reopening = !RESOLVED_STATUSES.has(to) && RESOLVED_STATUSES.has(t.status);
   await tx.query(
@@ -430,10 +494,11 @@ export async function applyStatus(tx: Queryable, ctx: ActorCtx, t: Ticket, to: s
        response_due_at = CASE WHEN $5 THEN response_due_at + (now() - sla_paused_at) ELSE response_due_at END,
        resolution_due_at = CASE WHEN $5 THEN resolution_due_at + (now() - sla_paused_at) ELSE resolution_due_at END,
        resolved_at = CASE WHEN $6 THEN now() WHEN $7 THEN NULL ELSE resolved_at END,
+       resolution = CASE WHEN $7 THEN NULL ELSE resolution END,
        closed_at = CASE WHEN $3 = 'closed' THEN now() ELSE closed_at END,
        first_response_at = CASE WHEN $8 THEN coalesce(first_response_at, now()) ELSE first_response_at END
      WHERE tenant_id = $1 AND id = $2`,
-    [ctx.tenant.id, t.id, to, pausing, resuming, resolving, reopening, ticketPolicy.canWork(ctx.actor, t)],
+    [ctx.tenant.id, t.id, to, pausing, resuming, resolving, reopening, ctx.actor !== null && ticketPolicy.canWork(ctx.actor, t)],
   );
   await recordEvent(tx, ctx, t.id, 'status_changed', { from: t.status, to });
 }

@@ -1,9 +1,10 @@
-import type { Ctx } from '../context.js';
+import type { Ctx, Tenant } from '../context.js';
 import type { Queryable } from '../db/db.js';
 import { audit } from '../audit/audit.js';
 import { Conflict, NotFound, ValidationFailed } from '../http/errors.js';
 import { hashToken, randomToken, safeEqual } from '../identity/secrets.js';
 import { isUuid } from '../identity/users.js';
+import { SLUG_PATTERN } from '../tenancy/tenants.js';
 
 /**
  * What an identity provider's provisioning service authenticates with: a secret token (Entra's
@@ -133,30 +134,34 @@ export interface Caller {
 const USABLE = `c.active AND (c.expires_at IS NULL OR c.expires_at > now())`;
 
 /**
- * The credential behind a bearer token on this tenant's SCIM endpoint: a secret token, or an access
- * token issued to a client that is still active. Lookup is by hash within the tenant named in the
- * URL, so a token of one tenant opens nothing of another. Last use is stamped at most once a minute.
+ * The tenant a SCIM URL names, and the credential behind its bearer token: a secret token, or an
+ * access token issued to a client that is still active (RFC 7644 §2). Lookup is by hash within the
+ * tenant named in the URL, so a token of one tenant opens nothing of another. Last use is stamped
+ * at most once a minute.
+ * @returns `tenant` null when there is no such tenant; `caller` null when the token (if any) is not valid there
  */
-export async function authenticateScimBearer(q: Queryable, tenantId: string, bearer: string): Promise<Caller | null> {
-  let rows: { id: string; name: string; stale: boolean }[] = [];
-  if (bearer.startsWith(PREFIX.token)) {
-    rows = await q.query(
-      `SELECT c.id, c.name, (c.last_used_at IS NULL OR c.last_used_at < now() - interval '1 minute') AS stale
-       FROM scim_credentials c WHERE c.tenant_id = $1 AND c.secret_hash = $2 AND c.kind = 'token' AND ${USABLE}`,
-      [tenantId, hashToken(bearer)],
-    );
-  } else if (bearer.startsWith(ACCESS_PREFIX)) {
-    rows = await q.query(
-      `SELECT c.id, c.name, (c.last_used_at IS NULL OR c.last_used_at < now() - interval '1 minute') AS stale
-       FROM scim_access_tokens t JOIN scim_credentials c ON c.tenant_id = t.tenant_id AND c.id = t.credential_id
-       WHERE t.tenant_id = $1 AND t.token_hash = $2 AND t.expires_at > now() AND ${USABLE}`,
-      [tenantId, hashToken(bearer)],
-    );
-  }
-  const c = rows[0];
-  if (!c) return null;
-  if (c.stale) await q.query('UPDATE scim_credentials SET last_used_at = now() WHERE tenant_id = $1 AND id = $2', [tenantId, c.id]);
-  return { credentialId: c.id, name: c.name };
+export async function authenticateScimBearer(q: Queryable, tenantSlug: string, bearer: string | null): Promise<{ tenant: Tenant | null; caller: Caller | null }> {
+  // The tenant and the credential in one statement: a SCIM request's fixed cost is what Entra pays
+  // on every one of thousands of provisioning calls.
+  const kind = bearer === null || bearer.length > 200 ? null : bearer.startsWith(PREFIX.token) ? 'token' : bearer.startsWith(ACCESS_PREFIX) ? 'access' : null;
+  const credential =
+    kind === 'token'
+      ? `SELECT c.id, c.name, c.last_used_at FROM scim_credentials c WHERE c.tenant_id = t.id AND c.secret_hash = $2 AND c.kind = 'token' AND ${USABLE}`
+      : kind === 'access'
+        ? `SELECT c.id, c.name, c.last_used_at FROM scim_access_tokens a JOIN scim_credentials c ON c.tenant_id = a.tenant_id AND c.id = a.credential_id
+           WHERE a.tenant_id = t.id AND a.token_hash = $2 AND a.expires_at > now() AND ${USABLE}`
+        : 'SELECT NULL::uuid AS id, NULL::text AS name, NULL::timestamptz AS last_used_at WHERE $2::text IS NOT NULL AND false';
+  if (!SLUG_PATTERN.test(tenantSlug)) return { tenant: null, caller: null };
+  const [row] = await q.query<{ tenant_id: string; slug: string; tenant_name: string; id: string | null; name: string | null; stale: boolean }>(
+    `SELECT t.id AS tenant_id, t.slug, t.name AS tenant_name, c.id, c.name, (c.last_used_at IS NULL OR c.last_used_at < now() - interval '1 minute') AS stale
+     FROM tenants t LEFT JOIN LATERAL (${credential}) c ON true WHERE t.slug = $1`,
+    [tenantSlug, kind ? hashToken(bearer!) : null],
+  );
+  if (!row) return { tenant: null, caller: null };
+  const tenant: Tenant = { id: row.tenant_id, slug: row.slug, name: row.tenant_name };
+  if (!row.id) return { tenant, caller: null };
+  if (row.stale) await q.query('UPDATE scim_credentials SET last_used_at = now() WHERE tenant_id = $1 AND id = $2', [tenant.id, row.id]);
+  return { tenant, caller: { credentialId: row.id, name: row.name! } };
 }
 
 /** OAuth 2.0 client credentials grant: an access token for an active client whose secret matches. */

@@ -119,19 +119,20 @@ export class FilterSql {
       return `(${e})::timestamptz ${SQL_OP[op as 'eq']} ${this.param(d.toISOString())}::timestamptz`;
     }
     if (typeof value !== 'string') throw invalidFilter(`"${path}" is a string; compare it with a "quoted string".`);
+    // Both sides lower-cased by PostgreSQL, as the indexes are: JavaScript lower-cases some letters (İ) differently.
     const lhs = col.caseExact ? e : `lower(${e})`;
-    const v = col.caseExact ? value : value.toLowerCase();
+    const rhs = (v: string) => (col.caseExact ? this.param(v) : `lower(${this.param(v)})`);
     switch (op) {
       case 'co':
-        return `${lhs} LIKE ${this.param(`%${escapeLike(v)}%`)}`;
+        return `${lhs} LIKE ${rhs(`%${escapeLike(value)}%`)}`;
       case 'sw':
-        return `${lhs} LIKE ${this.param(`${escapeLike(v)}%`)}`;
+        return `${lhs} LIKE ${rhs(`${escapeLike(value)}%`)}`;
       case 'ew':
-        return `${lhs} LIKE ${this.param(`%${escapeLike(v)}`)}`;
+        return `${lhs} LIKE ${rhs(`%${escapeLike(value)}`)}`;
       case 'ne':
-        return `(${e} IS NULL OR ${lhs} <> ${this.param(v)})`;
+        return `(${e} IS NULL OR ${lhs} <> ${rhs(value)})`;
       default:
-        return `${lhs} ${SQL_OP[op]} ${this.param(v)}`;
+        return `${lhs} ${SQL_OP[op]} ${rhs(value)}`;
     }
   }
 }

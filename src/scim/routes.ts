@@ -4,8 +4,7 @@ import type { Db } from '../db/db.js';
 import { AppError, TooManyRequests } from '../http/errors.js';
 import { hit } from '../http/rate-limit.js';
 import { queryTextProblem, utf8JsonParser } from '../http/text.js';
-import { findTenantBySlug } from '../tenancy/tenants.js';
-import { recordActivity } from './activity.js';
+import { queueActivity, recordActivity, type ActivityRecord } from './activity.js';
 import { authenticateScimBearer, type Caller } from './credentials.js';
 import { MAX_BODY_BYTES, resourceTypes, schemas, serviceProviderConfig } from './discovery.js';
 import { ScimError } from './errors.js';
@@ -27,6 +26,10 @@ interface ScimRequestState {
   resourceType: string | null;
   resourceId: string | null;
   error: string | null;
+  /** The status a write route answers with when its transaction commits (set before the domain call). */
+  successStatus: number | null;
+  /** The activity line went in with the request's own transaction. */
+  recorded: boolean;
 }
 
 declare module 'fastify' {
@@ -53,14 +56,24 @@ export async function installScimRoutes(app: FastifyInstance, db: Db, config: Co
       scope.setErrorHandler((err: FastifyError | Error, request, reply) => sendError(request, reply, toScimError(err, request)));
 
 
-      scope.addHook('onRequest', async (request) => {
-        const state: ScimRequestState = { tenantId: null, ctx: null, caller: null, operation: describe(request), resourceType: null, resourceId: null, error: null };
+      scope.addHook('onRequest', async (request, reply) => {
+        const state: ScimRequestState = {
+          tenantId: null,
+          ctx: null,
+          caller: null,
+          operation: describe(request),
+          resourceType: null,
+          resourceId: null,
+          error: null,
+          successStatus: null,
+          recorded: false,
+        };
         request.scim = state;
         const slug = (request.params as { tenant?: string }).tenant ?? request.url.split('/')[2] ?? '';
-        const tenant = await findTenantBySlug(db, slug);
-        if (!tenant) throw new ScimError(404, 'There is no such tenant.');
         const m = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
-        state.caller = m && m[1]!.length <= 200 ? await authenticateScimBearer(db, tenant.id, m[1]!) : null;
+        const { tenant, caller } = await authenticateScimBearer(db, slug, m ? m[1]! : null);
+        if (!tenant) throw new ScimError(404, 'There is no such tenant.');
+        state.caller = caller;
         if (!state.caller) {
           // Callers without a valid token have their own budget per address, so they can neither
           // spend the tenant's (and lock Entra out) nor flood the activity log.
@@ -70,28 +83,19 @@ export async function installScimRoutes(app: FastifyInstance, db: Db, config: Co
         }
         state.tenantId = tenant.id;
         await hit(db, { bucket: `scim:${tenant.id}`, max: config.scimRequestsPerMinute, windowSeconds: 60 });
-        state.ctx = { db, tenant, actor: null, ip: request.ip, actorLabel: `scim:${state.caller.name}`, base: `${config.publicUrl}/t/${tenant.slug}/scim/v2` };
+        state.ctx = { db: withActivityLine(db, request, reply), tenant, actor: null, ip: request.ip, actorLabel: `scim:${state.caller.name}`, base: `${config.publicUrl}/t/${tenant.slug}/scim/v2` };
         // After authentication, so the refusal is in the activity log; its message does not echo
         // the text, which the log could not store either.
         const bad = queryTextProblem(request);
         if (bad) throw new ScimError(400, `The query parameter "${bad.field}" ${bad.message}.`, bad.field === 'filter' ? 'invalidFilter' : 'invalidValue');
       });
 
-      // Written before the response leaves, so when Entra has its answer the admin can see it too.
+      // A write that committed wrote its line with its change. Reads, refusals and failed writes
+      // changed nothing: their lines are written in batches, within half a second (activity.ts).
       scope.addHook('onSend', async (request, reply, payload) => {
         const s = request.scim;
-        if (!s?.tenantId) return payload;
-        await recordActivity(db, s.tenantId, {
-          credentialName: s.caller?.name ?? null,
-          method: request.method,
-          path: request.url,
-          operation: s.operation,
-          resourceType: s.resourceType,
-          resourceId: s.resourceId,
-          status: reply.statusCode,
-          durationMs: Math.round(reply.elapsedTime * 10) / 10,
-          error: s.error,
-        }).catch((err) => request.log.warn({ err }, 'SCIM activity not recorded'));
+        if (!s?.tenantId || s.recorded) return payload;
+        queueActivity(db, s.tenantId, activityLine(request, reply, reply.statusCode), (err) => request.log.warn({ err }, 'SCIM activity not recorded yet'));
         return payload;
       });
 
@@ -140,6 +144,7 @@ export async function installScimRoutes(app: FastifyInstance, db: Db, config: Co
           note(request, kind.name);
           // Read before writing: a bad `attributes` must refuse the request, not follow a done write.
           const projection = projectionOf(kind, request.query);
+          request.scim!.successStatus = 201;
           const created = kind === USER ? await createScimUser(ctxOf(request), request.body) : await createScimGroup(ctxOf(request), request.body);
           note(request, kind.name, created.id as string);
           reply.header('Location', (created.meta as Doc).location as string);
@@ -156,6 +161,7 @@ export async function installScimRoutes(app: FastifyInstance, db: Db, config: Co
         scope.put<{ Params: { id: string }; Querystring: Query }>(`${path}/:id`, async (request, reply) => {
           note(request, kind.name, request.params.id);
           const projection = projectionOf(kind, request.query);
+          request.scim!.successStatus = 200;
           const replaced = kind === USER ? await replaceScimUser(ctxOf(request), request.params.id, request.body) : await replaceScimGroup(ctxOf(request), request.params.id, request.body);
           return send(reply, 200, project(projection, replaced));
         });
@@ -163,15 +169,17 @@ export async function installScimRoutes(app: FastifyInstance, db: Db, config: Co
         scope.patch<{ Params: { id: string }; Querystring: Query }>(`${path}/:id`, async (request, reply) => {
           note(request, kind.name, request.params.id);
           const projection = projectionOf(kind, request.query);
-          if (kind === USER) return send(reply, 200, project(projection, await patchScimUser(ctxOf(request), request.params.id, request.body)));
           // Entra expects 204 from a group PATCH; a client that asks for attributes gets the group.
           const wanted = request.query.attributes !== undefined;
+          request.scim!.successStatus = kind === USER || wanted ? 200 : 204;
+          if (kind === USER) return send(reply, 200, project(projection, await patchScimUser(ctxOf(request), request.params.id, request.body)));
           const group = await patchScimGroup(ctxOf(request), request.params.id, request.body, wanted);
           return group ? send(reply, 200, project(projection, group)) : reply.code(204).send();
         });
 
         scope.delete<{ Params: { id: string } }>(`${path}/:id`, async (request, reply) => {
           note(request, kind.name, request.params.id);
+          request.scim!.successStatus = 204;
           if (kind === USER) await deleteScimUser(ctxOf(request), request.params.id);
           else await deleteScimGroup(ctxOf(request), request.params.id);
           return reply.code(204).send();
@@ -180,6 +188,52 @@ export async function installScimRoutes(app: FastifyInstance, db: Db, config: Co
     },
     { prefix: '/t/:tenant/scim/v2' },
   );
+}
+
+/** The request's activity line, as the admin's SCIM activity page shows it. */
+function activityLine(request: FastifyRequest, reply: FastifyReply, status: number): ActivityRecord {
+  const s = request.scim!;
+  return {
+    credentialName: s.caller?.name ?? null,
+    method: request.method,
+    path: request.url,
+    operation: s.operation,
+    resourceType: s.resourceType,
+    resourceId: s.resourceId,
+    status,
+    durationMs: Math.round(reply.elapsedTime * 10) / 10,
+    error: s.error,
+  };
+}
+
+/**
+ * The database as a SCIM request's domain functions see it: the write transaction of a route that
+ * set `successStatus` also writes the request's activity line, so the change and its line commit
+ * together (no statement or commit of its own). Its duration is the time to the commit. A created
+ * resource's id is the result's `id`.
+ */
+function withActivityLine(db: Db, request: FastifyRequest, reply: FastifyReply): Db {
+  return {
+    kind: db.kind,
+    query: (sql, params) => db.query(sql, params),
+    close: () => db.close(),
+    async transaction(fn) {
+      const s = request.scim!;
+      let recorded = false;
+      const result = await db.transaction(async (tx) => {
+        const r = await fn(tx);
+        if (s.successStatus !== null && !s.recorded) {
+          const id = (r as { id?: unknown } | null)?.id;
+          if (s.resourceId === null && typeof id === 'string') s.resourceId = id;
+          await recordActivity(tx, s.tenantId!, activityLine(request, reply, s.successStatus));
+          recorded = true;
+        }
+        return r;
+      });
+      s.recorded ||= recorded;
+      return result;
+    },
+  };
 }
 
 function projectionOf(kind: ResourceKind, q: Query): Projection {

@@ -5,7 +5,8 @@ import { emitIdentityEvents } from '../identity/events.js';
 import { revokeUserSessions } from '../identity/sessions/sessions.js';
 import { releaseAddress } from '../identity/provisioning/accounts.js';
 import { createUser, isEmailAddress, isUuid } from '../identity/users.js';
-import { invalidValue, notFound, uniqueness } from './errors.js';
+import { returnTicketsToQueue } from '../itsm/reassign.js';
+import { invalidValue, notFound, ScimError, uniqueness } from './errors.js';
 import { parseFilter } from './filter.js';
 import { FilterSql, jsonMulti, jsonPath, jsonScalar, metaColumn, type Column, type SqlTarget } from './filter-sql.js';
 import { applyPatch } from './patch.js';
@@ -24,7 +25,7 @@ export const scimVisible = (alias: string) => `(${alias}.deleted_at IS NULL AND 
 const VISIBLE = `u.tenant_id = $1 AND ${scimVisible('u')}`;
 
 const SELECT = `SELECT u.id, u.email, u.display_name, u.status, u.user_name, u.external_id, u.scim_data, u.created_at, u.updated_at,
-  ${scimVisible('u')} AS visible,
+  ${scimVisible('u')} AS visible, u.break_glass AND u.deleted_at IS NULL AS break_glass,
   (SELECT coalesce(jsonb_agg(jsonb_build_object('value', g.id, 'display', g.display_name) ORDER BY lower(g.display_name)), '[]')
    FROM scim_group_members m JOIN scim_groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
    WHERE m.tenant_id = u.tenant_id AND m.user_id = u.id) AS groups
@@ -41,6 +42,7 @@ interface UserRow {
   created_at: Date;
   updated_at: Date;
   visible: boolean;
+  break_glass: boolean;
   groups: { value: string; display: string }[];
 }
 
@@ -139,6 +141,15 @@ async function loadRow(ctx: ScimCtx, q: Queryable, id: string, lock = false): Pr
   // By primary key only, visibility checked on the row: with the visibility test in the WHERE, a
   // planner without statistics may pick the partial userName index and read the whole tenant.
   const rows = await q.query<UserRow>(`${SELECT} WHERE u.tenant_id = $1 AND u.id = $2${lock ? ' FOR NO KEY UPDATE OF u' : ''}`, [ctx.tenant.id, id]);
+  if (rows[0]?.break_glass) {
+    // Still a 404 (the directory must not manage it), but one that says why and what to do: the
+    // admin reading Entra's or Okta's provisioning log otherwise sees a person "vanish".
+    throw new ScimError(
+      404,
+      `User ${JSON.stringify(id)} is a break-glass account, which SCIM does not manage, so that someone can still sign in when single sign-on fails. ` +
+        'To let the directory manage this person, an admin of this Keydesk workspace first clears "Break-glass account" on them under Admin › People (another break-glass admin must remain while SSO is enforced).',
+    );
+  }
   if (!rows[0]?.visible) throw notFound('User', id);
   return rows[0];
 }
@@ -186,6 +197,7 @@ export async function createScimUser(ctx: ScimCtx, body: unknown): Promise<Doc> 
       const status = !active ? 'disabled' : prior.status === 'waiting' && !prior.deleted ? 'waiting' : 'active';
       await write(ctx, tx, id, d, { status, revive: true });
       if (!active) await revokeUserSessions(tx, ctx.tenant.id, id);
+      if (!active && !prior.deleted) await returnTicketsToQueue(ctx, tx, id, 'deactivated', 'scim');
       if (prior.deleted) await tx.query(`INSERT INTO role_grants (tenant_id, user_id, role, origin) VALUES ($1, $2, 'requester', 'system') ON CONFLICT DO NOTHING`, [ctx.tenant.id, id]);
       await audit(ctx, tx, { action: 'scim.user_linked', targetType: 'user', targetId: id, details: { userName: d.userName, revived: prior.deleted } });
     } else {
@@ -233,7 +245,10 @@ async function update(ctx: ScimCtx, id: string, next: (current: Doc) => Doc): Pr
     const events: Parameters<typeof emitIdentityEvents>[3] = [];
     if (changed.some((f) => f !== 'active')) events.push({ type: 'user.updated', userId: id, data: { fields: changed.filter((f) => f !== 'active') } });
     if (after.active !== before.active) {
-      if (!after.active) await revokeUserSessions(tx, ctx.tenant.id, id);
+      if (!after.active) {
+        await revokeUserSessions(tx, ctx.tenant.id, id);
+        await returnTicketsToQueue(ctx, tx, id, 'deactivated', 'scim');
+      }
       events.push({ type: after.active ? 'user.reactivated' : 'user.deactivated', userId: id });
       await audit(ctx, tx, { action: after.active ? 'scim.user_reactivated' : 'scim.user_deactivated', targetType: 'user', targetId: id, details: { userName: after.userName } });
     }
@@ -275,6 +290,7 @@ export async function deleteScimUser(ctx: ScimCtx, id: string): Promise<void> {
     const row = await loadRow(ctx, tx, id, true);
     await tx.query(`UPDATE users SET deleted_at = now(), status = 'disabled', signin_groups = NULL, updated_at = now() WHERE tenant_id = $1 AND id = $2`, [ctx.tenant.id, id]);
     await revokeUserSessions(tx, ctx.tenant.id, id);
+    await returnTicketsToQueue(ctx, tx, id, 'deleted', 'scim');
     await tx.query('DELETE FROM role_grants WHERE tenant_id = $1 AND user_id = $2', [ctx.tenant.id, id]);
     const left = await tx.query<{ group_id: string }>('DELETE FROM scim_group_members WHERE tenant_id = $1 AND user_id = $2 RETURNING group_id', [ctx.tenant.id, id]);
     await emitIdentityEvents(ctx, tx, 'scim', [

@@ -4,13 +4,18 @@ import { TenantGate } from './components/TenantGate';
 import { useSession } from './session';
 import type { Role } from './types';
 import { Account } from './pages/Account';
+import { AdminAccessReview } from './pages/AdminAccessReview';
 import { AdminAudit } from './pages/AdminAudit';
+import { AdminCategories } from './pages/AdminCategories';
+import { AdminJobs } from './pages/AdminJobs';
 import { AdminProvisioning } from './pages/AdminProvisioning';
 import { AdminSso } from './pages/AdminSso';
 import { AdminSsoTrace } from './pages/AdminSsoTrace';
 import { AdminSsoTraces } from './pages/AdminSsoTraces';
 import { AdminTeams } from './pages/AdminTeams';
 import { AdminUsers } from './pages/AdminUsers';
+import { AdminWebhooks } from './pages/AdminWebhooks';
+import { AdminWorkflows } from './pages/AdminWorkflows';
 import { AgentNewTicket } from './pages/AgentNewTicket';
 import { AgentTicket } from './pages/AgentTicket';
 import { AgentWorkspace } from './pages/AgentWorkspace';
@@ -52,14 +57,21 @@ export function App() {
           <Route path="agent" element={<RequireRole roles="staff"><AgentWorkspace /></RequireRole>} />
           <Route path="agent/new" element={<RequireRole roles="staff"><AgentNewTicket /></RequireRole>} />
           <Route path="agent/tickets/:ref" element={<RequireRole roles="staff"><AgentTicket /></RequireRole>} />
-          <Route path="approvals" element={<RequireRole roles={['change_manager']}><Approvals /></RequireRole>} />
+          {/* Change managers decide changes; anyone may be a manager asked to approve a request. */}
+          <Route path="approvals" element={<Approvals />} />
           <Route path="admin/users" element={<RequireRole roles={['admin']}><AdminUsers /></RequireRole>} />
           <Route path="admin/teams" element={<RequireRole roles={['admin']}><AdminTeams /></RequireRole>} />
+          <Route path="admin/categories" element={<RequireRole roles={['admin']}><AdminCategories /></RequireRole>} />
           <Route path="admin/sso" element={<RequireRole roles={['admin']}><AdminSso /></RequireRole>} />
           <Route path="admin/sso/traces" element={<RequireRole roles={['admin']}><AdminSsoTraces /></RequireRole>} />
           <Route path="admin/sso/traces/:ref" element={<RequireRole roles={['admin']}><AdminSsoTrace /></RequireRole>} />
           <Route path="admin/provisioning" element={<RequireRole roles={['admin']}><AdminProvisioning /></RequireRole>} />
           <Route path="admin/audit" element={<RequireRole roles={['admin']}><AdminAudit /></RequireRole>} />
+          {/* Change managers review access too where the tenant lets them (the API decides). */}
+          <Route path="admin/access-review" element={<RequireRole roles={['admin', 'change_manager']}><AdminAccessReview /></RequireRole>} />
+          <Route path="admin/webhooks" element={<RequireRole roles={['admin']}><AdminWebhooks /></RequireRole>} />
+          <Route path="admin/workflows" element={<RequireRole roles={['admin']}><AdminWorkflows /></RequireRole>} />
+          <Route path="admin/jobs" element={<RequireRole roles={['admin']}><AdminJobs /></RequireRole>} />
           <Route path="account" element={<Account />} />
           <Route path="*" element={<TenantNotFound />} />
         </Route>

@@ -79,6 +79,16 @@ export async function request<T>(method: string, path: string, body?: unknown, o
       data = null;
     }
   }
+  // A governed workspace holds an identity change for approval: nothing changed yet, which every
+  // caller must show like a refusal (the control stays as it is), with where the change waits.
+  if (res.status === 202 && data && typeof data === 'object' && 'pendingChange' in data) {
+    const c = (data as { pendingChange: { ticket: { ref: string } } }).pendingChange;
+    throw new ApiError(
+      202,
+      'pending_approval',
+      `Waiting for approval: this workspace governs its identity configuration, so the change takes effect when a change manager other than you approves ${c.ticket.ref} (in their Approvals). Single sign-on › Governance lists it.`,
+    );
+  }
   if (!res.ok) {
     const p = (data ?? {}) as { code?: string; detail?: string; errors?: FieldError[]; retryAfter?: number };
     const err = new ApiError(
@@ -105,16 +115,31 @@ export const api = {
 };
 
 /** A message fit to show for any thrown value. */
+/**
+ * What to tell the person: the problem's detail, which the server words to stand on its own (a
+ * validation answer names its first field), so the field list is not repeated after it.
+ */
 export function errorMessage(err: unknown): string {
-  if (err instanceof ApiError) {
-    if (!err.errors.length) return err.message;
-    const fields = err.errors.map((e) => (e.field ? `${e.field}: ${e.message}` : e.message)).join('; ');
-    return `${err.message} (${fields})`;
-  }
+  if (err instanceof ApiError) return err.message;
   if (err instanceof Error) return err.message;
   return 'Something went wrong.';
 }
 
 export function isAbort(err: unknown): boolean {
   return err instanceof DOMException && err.name === 'AbortError';
+}
+
+/**
+ * The server's message about one field, as a sentence to show under it ("Title must have visible
+ * text…"); undefined when the answer is about something else.
+ */
+export function fieldError(err: unknown, field: string, label: string): string | undefined {
+  if (!(err instanceof ApiError)) return undefined;
+  const e = err.errors.find((x) => x.field === field);
+  return e ? `${label} ${e.message}.` : undefined;
+}
+
+/** Text with something visible in it: not only spaces or zero-width characters (the server's rule too). */
+export function hasVisibleText(s: string): boolean {
+  return /[^\s\u200B-\u200D\u2060\uFEFF]/.test(s);
 }

@@ -65,8 +65,12 @@ export interface Ticket {
   urgency: number;
   priority: number;
   category: string | null;
+  /** The request category it was raised in, if any. */
+  categoryId: string | null;
   requester: PersonRef;
   assignee: PersonRef | null;
+  /** Who must approve it before fulfilment: the requester's manager (requests in a category that needs it). */
+  approver: PersonRef | null;
   team: { id: string; name: string } | null;
   createdAt: string;
   updatedAt: string;
@@ -121,6 +125,18 @@ export interface Team {
   members: PersonRef[];
 }
 
+/** What a requester may ask for (`GET /api/v1/request-categories`). */
+export interface RequestCategory {
+  id: string;
+  name: string;
+  description: string;
+  /** The team that fulfils it. */
+  team: { id: string; name: string } | null;
+  requiresManagerApproval: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
 export interface AuditEntry {
   id: number;
   occurredAt: string;
@@ -134,6 +150,32 @@ export interface AuditEntry {
   targetLabel: string | null;
   ip: string | null;
   details: Record<string, unknown>;
+}
+
+/** `GET /api/v1/audit/settings`: retention and SIEM streaming (syslog over TLS). */
+export interface AuditSettings {
+  retentionDays: number | null;
+  syslog: {
+    enabled: boolean;
+    host: string | null;
+    port: number;
+    caCertificate: string | null;
+    caCertificates: { subject: string; notAfter: string; sha256: string }[];
+    servername: string | null;
+    lastDeliveredId: number | null;
+    lastDeliveredAt: string | null;
+    lastError: string | null;
+    lastErrorAt: string | null;
+    pending: number;
+  };
+}
+
+/** `POST /api/v1/audit/settings/syslog/test`. */
+export interface SyslogTestResult {
+  ok: boolean;
+  message: string;
+  code: string | null;
+  ms: number;
 }
 
 export interface ApiToken {
@@ -165,10 +207,9 @@ export interface SsoCertificate {
 export const ATTRIBUTE_KEYS = ['email', 'givenName', 'surname', 'displayName', 'groups', 'subject'] as const;
 export type AttributeKey = (typeof ATTRIBUTE_KEYS)[number];
 
-export interface SsoConnection {
+interface SsoConnectionCommon {
   id: string;
   slug: string;
-  protocol: string;
   displayName: string;
   enabled: boolean;
   /** When it went live; null while it is being tested (only the admin's test sign-in uses it). */
@@ -179,12 +220,18 @@ export interface SsoConnection {
   warnings: string[];
   jit: boolean;
   waitingRoom: boolean;
-  allowIdpInitiated: boolean;
-  allowSha1: boolean;
   clockSkewSeconds: number;
   testPassedAt: string | null;
+  /** A test sign-in started then never came back: the provider showed an error on its own page. */
+  unansweredTestAt?: string | null;
   /** Not sent by every server version: the settings form only prefills it when present. */
   attributeMap?: Partial<Record<AttributeKey, string>>;
+}
+
+export interface SamlSsoConnection extends SsoConnectionCommon {
+  protocol: 'saml';
+  allowIdpInitiated: boolean;
+  allowSha1: boolean;
   /** Values to paste into the identity provider, named as in Entra's Basic SAML Configuration. */
   sp: { identifier: string; replyUrl: string; signOnUrl: string; logoutUrl: string; metadataUrl: string };
   idp: {
@@ -198,6 +245,30 @@ export interface SsoConnection {
   };
 }
 
+export interface OidcSsoConnection extends SsoConnectionCommon {
+  protocol: 'oidc';
+  oidc: {
+    issuer: string;
+    clientId: string;
+    clientAuth: string;
+    hasClientSecret: boolean;
+    /** private_key_jwt: the certificate and public key to upload at the provider. */
+    clientCertificate: { pem: string; thumbprintSha1: string; notAfter: string; publicJwk: Record<string, unknown> } | null;
+    secretExpiresAt: string | null;
+    allowedTenants: string[];
+    multiTenant: boolean;
+    /** Register at the provider (Entra: Authentication › Web › Redirect URIs). */
+    redirectUri: string;
+    backchannelLogoutUri: string;
+    loginUrl: string;
+    postLogoutRedirectUri: string;
+    provider: { issuer: string; authorizationEndpoint: string; tokenEndpoint: string; jwksUri: string; endSessionEndpoint: string | null };
+  };
+}
+
+/** A connection to an identity provider: SAML 2.0 or OpenID Connect, told apart by `protocol`. */
+export type SsoConnection = SamlSsoConnection | OidcSsoConnection;
+
 /** The identity provider's side of a connection, exactly one way. */
 export type IdpSourceBody = { metadataXml: string } | { metadataUrl: string } | { entityId: string; ssoUrl: string; sloUrl?: string; certificates: string[] };
 
@@ -209,6 +280,8 @@ export interface RoleRule {
   groupRef: string;
   role: RuleRole;
   precedence: number;
+  /** Only this connection's sign-ins count; null: every sign-in and SCIM. */
+  connection: string | null;
   createdAt: string;
 }
 
@@ -225,6 +298,7 @@ export interface SsoEnforcement {
   canEnforce: boolean;
   reason: string | null;
   breakGlass: PersonRef[];
+  passwordSessions: number;
 }
 
 export interface TraceSummary {
@@ -255,6 +329,9 @@ export interface TraceDetail extends TraceSummary {
     /** A passed test that made the connection live. */
     published?: boolean;
     responseXml?: string;
+    /** OpenID Connect: the ID token's claims as received, and the token with its signature elided. */
+    idTokenClaims?: Record<string, unknown>;
+    idToken?: string;
   };
 }
 
@@ -322,3 +399,212 @@ export interface ScimActivity {
   error: string | null;
 }
 
+
+/* ---------- Automation: webhooks, workflows, background jobs, ticket checklists ---------- */
+/* (see src/api/webhooks.ts, src/api/workflows.ts and src/api/jobs.ts, whose TypeBox schemas these follow) */
+
+export interface WebhookEndpoint {
+  id: string;
+  url: string;
+  description: string;
+  /** Event types it gets, or ['*'] for every event. */
+  events: string[];
+  enabled: boolean;
+  /** Why it is off: "Disabled by an administrator." or the receiver's 410 Gone. */
+  disabledReason: string | null;
+  /** After a rotation: until when the previous secret also signs. */
+  previousSecretUntil: string | null;
+  createdAt: string;
+  lastDelivery: { at: string; succeeded: boolean; statusCode: number | null } | null;
+}
+
+/** GET /webhooks: the endpoints and the event types one can subscribe to. */
+export interface WebhookList {
+  items: WebhookEndpoint[];
+  eventTypes: string[];
+}
+
+/** An endpoint with its signing secret (whsec_…): answered once, when it is added. */
+export interface WebhookCreated {
+  endpoint: WebhookEndpoint;
+  secret: string;
+}
+
+export interface WebhookRotated {
+  secret: string;
+  /** Null after an immediate rotation: no earlier secret signs any more. */
+  previousSecretUntil: string | null;
+}
+
+/** One attempt to deliver one message (the delivery log). */
+export interface WebhookDelivery {
+  id: string;
+  /** The webhook-id header: the same for every attempt and redelivery of a message. */
+  messageId: string;
+  eventType: string;
+  attempt: number;
+  statusCode: number | null;
+  durationMs: number | null;
+  error: string | null;
+  succeeded: boolean;
+  createdAt: string;
+}
+
+/** The identity events a workflow rule can start on (src/workflows/rules.ts, WORKFLOW_TRIGGERS). */
+export const WORKFLOW_TRIGGERS = ['user.provisioned', 'user.first_signin', 'group.member_added', 'group.member_removed', 'user.role_changed', 'user.deactivated', 'user.deleted'] as const;
+export type WorkflowTrigger = (typeof WORKFLOW_TRIGGERS)[number];
+
+export interface WorkflowConditions {
+  group?: string;
+  department?: string;
+  /** A sign-in connection's short name (slug). */
+  connection?: string;
+  source?: 'scim' | 'jit' | 'local';
+}
+
+export type WorkflowAction =
+  | { type: 'ticket'; title: string; description: string; category?: string | null; teamId?: string | null; checklist: string[] }
+  | { type: 'notify_manager' }
+  | { type: 'webhook'; endpointId: string };
+
+export interface WorkflowRule {
+  id: string;
+  name: string;
+  template: 'onboarding' | 'offboarding' | null;
+  trigger: WorkflowTrigger;
+  conditions: WorkflowConditions;
+  actions: WorkflowAction[];
+  enabled: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface WorkflowTemplate {
+  template: 'onboarding' | 'offboarding';
+  name: string;
+  trigger: string;
+  actions: WorkflowAction[];
+}
+
+/** GET /workflows: the tenant's rules and the ready-made templates. */
+export interface WorkflowList {
+  items: WorkflowRule[];
+  templates: WorkflowTemplate[];
+}
+
+/** The body of POST /workflows. */
+export interface NewWorkflowRule {
+  name: string;
+  trigger: WorkflowTrigger;
+  conditions?: WorkflowConditions;
+  actions: WorkflowAction[];
+  enabled?: boolean;
+}
+
+/** What a rule did with one event. */
+export interface WorkflowRun {
+  ruleId: string;
+  ruleName: string;
+  eventId: string;
+  eventType: string;
+  /** The person's email. */
+  person: string | null;
+  outcome: 'done' | 'skipped';
+  /** What it did, or which condition was not met. */
+  note: string | null;
+  ticket: { id: string; ref: string } | null;
+  createdAt: string;
+}
+
+/** `failed`: waiting to be tried again; `dead`: out of attempts, until an admin retries it. */
+export type JobState = 'pending' | 'running' | 'failed' | 'dead' | 'done';
+export const JOB_STATES: JobState[] = ['pending', 'running', 'failed', 'dead', 'done'];
+
+export interface Job {
+  id: string;
+  kind: string;
+  state: JobState;
+  attempts: number;
+  maxAttempts: number;
+  runAt: string;
+  lastError: string | null;
+  createdAt: string;
+  finishedAt: string | null;
+  /** What it is about, in words (the webhook event and URL, the workflow and event). */
+  summary: string;
+}
+
+export interface JobList {
+  items: Job[];
+  counts: Record<JobState, number>;
+}
+
+/** A step of a ticket's checklist. */
+export interface TicketTask {
+  id: string;
+  position: number;
+  title: string;
+  doneAt: string | null;
+  doneBy: { id: string; displayName: string } | null;
+}
+
+/** A governed identity change waiting for (or past) a change manager's approval (GET /governance). */
+export interface PendingIdentityChange {
+  id: string;
+  kind: 'role_rule.add' | 'role_rule.delete' | 'enforcement.set' | 'connection.update' | 'connection.delete' | 'governance.set';
+  summary: string;
+  status: 'pending' | 'approved' | 'applied' | 'rejected' | 'failed';
+  error: string | null;
+  ticket: { id: string; ref: string; status: string };
+  requestedBy: { id: string; displayName: string };
+  createdAt: string;
+  decidedAt: string | null;
+  appliedAt: string | null;
+}
+
+export interface GovernanceState {
+  enabled: boolean;
+  /** The viewer is a break-glass account: their own changes take effect at once (audited). */
+  actorBreakGlass: boolean;
+  changes: PendingIdentityChange[];
+}
+
+/** A role grant with where it came from, as the access review shows it (GET /access-review). */
+export interface ReviewGrant {
+  role: Role;
+  origin: 'person' | 'rule' | 'system';
+  grantedAt: string;
+  grantedBy: { id: string; displayName: string; email: string } | null;
+  system: 'tenant_created' | 'jit' | 'scim' | null;
+  rule: { id: string; groupRef: string; precedence: number; connection: string | null; connectionName: string | null } | null;
+  via: ({ kind: 'scim'; groupId: string; displayName: string; externalId: string | null } | { kind: 'signin'; connection: string | null; connectionName: string | null })[];
+  revocable: boolean;
+  provenance: string;
+}
+
+export interface ReviewPerson {
+  id: string;
+  email: string;
+  displayName: string;
+  status: 'active' | 'waiting' | 'disabled';
+  source: 'local' | 'jit' | 'scim';
+  breakGlass: boolean;
+  createdAt: string;
+  firstSigninAt: string | null;
+  lastSigninAt: string | null;
+  lastScimChangeAt: string | null;
+  roles: Role[];
+  grants: ReviewGrant[];
+}
+
+/** Per role: who holds it and through what (GET /access-review/roles). */
+export interface RoleReview {
+  role: Role;
+  label: string;
+  holderCount: number;
+  byOrigin: { person: number; rule: number; system: number };
+  rules: { id: string; groupRef: string; precedence: number; connection: string | null; holders: number; scimGroups: string[] }[];
+  grantors: { id: string | null; displayName: string | null; email: string | null; holders: number }[];
+  holders: Omit<ReviewPerson, 'roles'>[];
+  more: boolean;
+}

@@ -123,7 +123,10 @@ test('the admin opens Provisioning from the admin tabs and finds the Tenant URL 
   await admin.locator('[data-testid="copy-tenant-url"][data-copied]').waitFor();
   assert.equal(await admin.evaluate('navigator.clipboard.readText()'), tenantUrl, 'the copy button copies the Tenant URL');
 
-  // Nothing yet: both kinds of credential and the activity log say so.
+  // Nothing yet: both kinds of credential and the activity log say so (each list loads on its own).
+  for (const [section, text] of [['token-section', 'No secret tokens yet'], ['client-section', 'No OAuth clients'], ['activity-section', 'No provisioning requests yet']] as const) {
+    await admin.getByTestId(section).getByText(text).first().waitFor();
+  }
   assert.match(await admin.getByTestId('token-section').innerText(), /No secret tokens yet/);
   assert.match(await admin.getByTestId('client-section').innerText(), /No OAuth clients/);
   assert.match(await admin.getByTestId('activity-section').innerText(), /No provisioning requests yet[\s\S]*once Entra or Okta starts provisioning/);

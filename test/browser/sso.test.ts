@@ -9,10 +9,10 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchChromium } from '../helpers/browser.js';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, openPage, passwordSignIn } from '../helpers/browser.js';
 import { startApp, type TestApp, type TestTenant } from '../helpers/app.js';
-import { ensureSimpleSamlPhp, startSimpleSamlIdp, ENTRA_CLAIMS, type RunningIdp } from '../idp/simplesamlphp.js';
+import { ensureSimpleSamlPhp, entraUser, startSimpleSamlIdp, type RunningIdp } from '../idp/simplesamlphp.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const shots = path.join(root, 'test-results');
@@ -25,29 +25,8 @@ let slug: string;
 let idp: RunningIdp;
 let okta: RunningIdp;
 let browser: Browser;
-const contexts: BrowserContext[] = [];
 
-function entraUser(username: string, given: string, groups: string[]) {
-  return {
-    username,
-    password: `${username}-pw`,
-    attributes: {
-      [ENTRA_CLAIMS.emailaddress]: [`${username}@corp.test`],
-      [ENTRA_CLAIMS.givenname]: [given],
-      [ENTRA_CLAIMS.surname]: ['Example'],
-      [ENTRA_CLAIMS.objectidentifier]: [randomUUID()],
-      [ENTRA_CLAIMS.groups]: groups,
-    },
-  };
-}
 
-async function newPage(): Promise<Page> {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
-  contexts.push(ctx);
-  const page = await ctx.newPage();
-  page.setDefaultTimeout(20_000);
-  return page;
-}
 
 /** SimpleSAMLphp's username/password form. */
 async function idpLogin(page: Page, username: string) {
@@ -84,7 +63,6 @@ before(async () => {
 });
 
 after(async () => {
-  for (const c of contexts) await c.close().catch(() => {});
   await browser?.close().catch(() => {});
   await idp?.stop();
   await okta?.stop();
@@ -92,7 +70,7 @@ after(async () => {
 });
 
 test('SP-initiated: Keydesk → SimpleSAMLphp login → back to the page asked for, as a JIT agent (group rule); Sign out ends the IdP session too', async () => {
-  const page = await newPage();
+  const page = await openPage(browser);
   await page.goto(`${t.url}/t/${slug}/saml/entra/login?RelayState=${encodeURIComponent(`/t/${slug}/agent`)}`);
   await page.locator('input[name="username"]').waitFor();
   await page.screenshot({ path: path.join(shots, 'sso-idp-login.png') });
@@ -111,7 +89,7 @@ test('SP-initiated: Keydesk → SimpleSAMLphp login → back to the page asked f
 });
 
 test('IdP-initiated (a My Apps tile): the IdP posts to Keydesk and the RelayState picks the landing page', async () => {
-  const page = await newPage();
+  const page = await openPage(browser);
   await page.goto(idp.idpInitiatedUrl(`/t/${slug}/portal`));
   await idpLogin(page, 'ivan');
   await page.waitForURL(`${t.url}/t/${slug}/portal**`);
@@ -122,7 +100,7 @@ test('IdP-initiated (a My Apps tile): the IdP posts to Keydesk and the RelayStat
 });
 
 test('a failed sign-in shows the person a plain page with a reference the admin can look up', async () => {
-  const page = await newPage();
+  const page = await openPage(browser);
   await page.goto(idp.idpInitiatedUrl(`/t/${slug}/portal`));
   await idpLogin(page, 'ivan');
   await page.waitForURL(`${t.url}/t/${slug}/portal**`);
@@ -139,12 +117,8 @@ test('a failed sign-in shows the person a plain page with a reference the admin 
 });
 
 test('the admin tests the connection from the Single sign-on page, then enforces SSO: the sign-in page offers SSO and a break-glass link', async () => {
-  const page = await newPage();
-  await page.goto(`${t.url}/t/${slug}/login`);
-  await page.getByTestId('login-email').fill(tt.adminEmail);
-  await page.getByTestId('login-password').fill(tt.adminPassword);
-  await page.getByTestId('login-submit').click();
-  await page.getByTestId('user-name').waitFor();
+  const page = await openPage(browser);
+  await passwordSignIn(page, t.url, slug, tt.adminEmail, tt.adminPassword);
   await page.goto(`${t.url}/t/${slug}/admin/sso`);
   const card = page.locator('[data-testid="sso-connection"][data-slug="entra"]');
   await card.waitFor();
@@ -161,6 +135,14 @@ test('the admin tests the connection from the Single sign-on page, then enforces
     return { dialog: d.scrollWidth - d.clientWidth, tabsScroll };
   });
   assert.deepEqual(overflow, { dialog: 0, tabsScroll: false });
+  // A fault is said once, where it is: a short name that is taken, under the short name, and no banner.
+  await page.getByTestId('connection-slug').fill('entra');
+  await page.getByTestId('source-metadata-url').fill(idp.metadataUrl);
+  await page.getByTestId('connection-submit').click();
+  const slugField = page.locator('.field.has-error', { has: page.getByTestId('connection-slug') });
+  await slugField.getByText(/already exists/).waitFor();
+  assert.equal(await page.getByTestId('connection-error').count(), 0, 'no second copy in a banner');
+  assert.equal(await page.getByText(/already exists/).count(), 1);
   await page.keyboard.press('Escape');
   await card.getByTestId('test-signin').click();
   await idpLogin(page, 'ada');
@@ -189,7 +171,7 @@ test('the admin tests the connection from the Single sign-on page, then enforces
   await confirm.getByTestId('enforce-confirm').click();
   await expectEnforced(true);
 
-  const visitor = await newPage();
+  const visitor = await openPage(browser);
   await visitor.goto(`${t.url}/t/${slug}/login`);
   await visitor.locator('[data-testid="sso-button"][data-slug="entra"]').waitFor();
   assert.equal(await visitor.getByTestId('login-password').count(), 0, 'no password form until break-glass is chosen');
@@ -215,7 +197,7 @@ async function expectEnforced(value: boolean) {
 
 test('sign-in by work email finds the workspace by its verified domain; with two identity providers the person picks one', async () => {
   await t.db.query(`INSERT INTO tenant_domains (tenant_id, domain, verification_token, verified_at) VALUES ($1, 'corp.test', 'x', now())`, [tt.tenant.id]);
-  const page = await newPage();
+  const page = await openPage(browser);
   const requested: string[] = [];
   page.on('request', (r) => requested.push(r.url()));
   await page.goto(`${t.url}/login`);
@@ -236,7 +218,7 @@ test('sign-in by work email finds the workspace by its verified domain; with two
 
 test('with the waiting room on, a new person lands on the waiting page until someone grants access', async () => {
   await t.db.query(`UPDATE sso_connections SET waiting_room = true WHERE tenant_id = $1 AND slug = 'entra'`, [tt.tenant.id]);
-  const page = await newPage();
+  const page = await openPage(browser);
   await page.goto(`${t.url}/t/${slug}/login`);
   await page.locator('[data-testid="sso-button"][data-slug="entra"]').click();
   await idpLogin(page, 'wes');
@@ -247,7 +229,7 @@ test('with the waiting room on, a new person lands on the waiting page until som
 
 test('the Okta-shaped second identity provider on the same tenant: its own button, response-signed, a rule on a group name', async () => {
   await t.db.query(`UPDATE sso_connections SET waiting_room = false WHERE tenant_id = $1`, [tt.tenant.id]);
-  const page = await newPage();
+  const page = await openPage(browser);
   await page.goto(`${t.url}/t/${slug}/login`);
   await page.locator('[data-testid="sso-button"][data-slug="entra"]').waitFor();
   await page.screenshot({ path: path.join(shots, 'sso-login-two-idps.png') });

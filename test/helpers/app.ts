@@ -11,6 +11,8 @@ import { loadActor } from '../../src/identity/actor.js';
 import type { Role } from '../../src/identity/roles.js';
 import { createSession } from '../../src/identity/sessions/sessions.js';
 import { createUser } from '../../src/identity/users.js';
+import { flushRateLimits } from '../../src/http/rate-limit.js';
+import { flushActivity } from '../../src/scim/activity.js';
 import { createTenant } from '../../src/tenancy/tenants.js';
 import { Client } from './client.js';
 
@@ -21,7 +23,7 @@ export const TEST_DB = process.env.KEYDESK_TEST_DB === 'postgres' ? 'postgres' :
  * A fresh, empty database for one test file: an in-memory PGlite, or a new database on the
  * PostgreSQL server named by DATABASE_URL (dropped again on close).
  */
-export async function freshDatabase(): Promise<{ db: Db; drop: () => Promise<void> }> {
+export async function freshDatabase(): Promise<{ db: Db; url?: string; drop: () => Promise<void> }> {
   if (TEST_DB === 'pglite') {
     const db = await openPglite();
     await migrate(db);
@@ -65,6 +67,8 @@ export interface TestTenant {
 export interface TestApp {
   url: string;
   db: Db;
+  /** On PostgreSQL, the test database's URL (another process, such as the CLI, can open it); null on in-memory PGlite. */
+  databaseUrl: string | null;
   app: FastifyInstance;
   config: Config;
   close(): Promise<void>;
@@ -73,22 +77,59 @@ export interface TestApp {
   /** A new active user with these roles, and a client already signed in as them. */
   user(t: Tenant, roles: Role[], email?: string): Promise<{ id: string; email: string; client: Client; ctx: ActorCtx }>;
   client(): Client;
+  /** Writes the app's batched rate-limit hits now (src/http/rate-limit.ts), so no batch falls inside what a test counts next. */
+  flushRateLimits(): Promise<void>;
+  /** Writes the SCIM activity lines the app queued (reads, refusals, failed writes: src/scim/activity.ts). */
+  flushActivity(): Promise<void>;
 }
 
 let counter = 0;
 
 /** Starts Keydesk on a fresh database, listening on a loopback port: tests speak real HTTP to it. */
-export async function startApp(env: Record<string, string> = {}): Promise<TestApp> {
-  const { db, drop } = await freshDatabase();
+/** Every statement the app sent to the database, in order: a round trip each (BEGIN and COMMIT included). */
+export interface StatementLog {
+  statements: { sql: string; inTransaction: boolean }[];
+  /** Forget what was logged so far. */
+  reset(): void;
+}
+
+/** The database as the app sees it, logging each statement it sends (for counting round trips). */
+function loggingDb(db: Db, log: StatementLog): Db {
+  const note = (sql: string, inTransaction: boolean) => log.statements.push({ sql: sql.replace(/\s+/g, ' ').trim(), inTransaction });
+  return {
+    kind: db.kind,
+    query: (sql, params) => (note(sql, false), db.query(sql, params)),
+    transaction: (fn) => {
+      note('BEGIN', true);
+      return db
+        .transaction((tx) => fn({ query: (sql, params) => (note(sql, true), tx.query(sql, params)) }))
+        .then(
+          (v) => (note('COMMIT', true), v),
+          (err: unknown) => {
+            note('ROLLBACK', true);
+            throw err;
+          },
+        );
+    },
+    close: () => db.close(),
+  };
+}
+
+export async function startApp(env: Record<string, string> = {}, opts: { statementLog?: StatementLog } = {}): Promise<TestApp> {
+  const { db, url: databaseUrl, drop } = await freshDatabase();
   const config = loadConfig({
     PORT: '0',
     KEYDESK_SECRET: 'test-secret-test-secret-test-secret-0123',
     KEYDESK_DATA_DIR: '/tmp/keydesk-test-unused',
     LOG_LEVEL: 'warn',
+    // Webhook receivers in tests listen on loopback; jobs run promptly.
+    KEYDESK_WEBHOOK_ALLOW_PRIVATE: 'true',
+    KEYDESK_WORKER_POLL_MS: '50',
     ...(process.env.KEYDESK_WEB_DIR ? { KEYDESK_WEB_DIR: process.env.KEYDESK_WEB_DIR } : {}),
     ...env,
   });
-  const app = await buildApp({ config, db, logger: false });
+  const appDb = opts.statementLog ? loggingDb(db, opts.statementLog) : db;
+  const app = await buildApp({ config, db: appDb, logger: false });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const port = (app.server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;
@@ -98,8 +139,11 @@ export async function startApp(env: Record<string, string> = {}): Promise<TestAp
   const t: TestApp = {
     url,
     db,
+    databaseUrl: databaseUrl ?? null,
     app,
     config,
+    flushRateLimits: () => flushRateLimits(appDb),
+    flushActivity: () => flushActivity(appDb),
     async close() {
       await app.close();
       await drop();

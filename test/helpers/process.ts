@@ -14,6 +14,8 @@ export interface KeydeskProcess {
   output(): string;
   /** SIGTERM, then the exit code. */
   stop(): Promise<number | null>;
+  /** SIGKILL (kill -9): no shutdown, no cleanup, whatever was in flight. */
+  kill(): Promise<void>;
 }
 
 /** Runs `keydesk <args>` as its own process and waits for the start banner. */
@@ -44,6 +46,10 @@ export async function startKeydeskProcess(args: string[], env: Record<string, st
     stop: async () => {
       child.kill('SIGTERM');
       return exited;
+    },
+    kill: async () => {
+      child.kill('SIGKILL');
+      await exited;
     },
   };
 }

@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createSign, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { deflateRawSync } from 'node:zlib';
 import { SignedXml } from 'xml-crypto';
 
 /**
@@ -118,3 +119,15 @@ export function sign(xml: string, what: 'Assertion' | 'Response', keys: KeyPair,
 
 export const b64 = (xml: string) => Buffer.from(xml, 'utf8').toString('base64');
 export const randomId = () => `_${randomBytes(16).toString('hex')}`;
+
+/**
+ * An IdP-initiated LogoutRequest over HTTP-Redirect, signed with `keys` (SAML bindings 3.4.4.1:
+ * RSA-SHA256 over `SAMLRequest=…&SigAlg=…` as sent): the URL to GET at the connection's SLO URL.
+ */
+export function idpLogoutUrl(sloUrl: string, issuer: string, keys: KeyPair, nameId: string): string {
+  const xml =
+    `<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_${randomBytes(16).toString('hex')}"` +
+    ` Version="2.0" IssueInstant="${new Date().toISOString()}" Destination="${sloUrl}"><saml:Issuer>${issuer}</saml:Issuer><saml:NameID>${nameId}</saml:NameID></samlp:LogoutRequest>`;
+  const signed = `SAMLRequest=${encodeURIComponent(deflateRawSync(Buffer.from(xml)).toString('base64'))}&SigAlg=${encodeURIComponent('http://www.w3.org/2001/04/xmldsig-more#rsa-sha256')}`;
+  return `${sloUrl}?${signed}&Signature=${encodeURIComponent(createSign('RSA-SHA256').update(signed).sign(keys.key, 'base64'))}`;
+}

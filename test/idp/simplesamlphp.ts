@@ -555,3 +555,18 @@ async function launch(
     },
   };
 }
+
+/** A person at the Entra-shaped IdP: Entra's claim URIs, `<username>@corp.test`, a fresh object id. Password `<username>-pw`. */
+export function entraUser(username: string, given: string, groups: string[]): IdpUser {
+  return {
+    username,
+    password: `${username}-pw`,
+    attributes: {
+      [ENTRA_CLAIMS.emailaddress]: [`${username}@corp.test`],
+      [ENTRA_CLAIMS.givenname]: [given],
+      [ENTRA_CLAIMS.surname]: ['Example'],
+      [ENTRA_CLAIMS.objectidentifier]: [randomUUID()],
+      [ENTRA_CLAIMS.groups]: groups,
+    },
+  };
+}

@@ -1,5 +1,7 @@
 import type { Ctx } from '../../context.js';
+import type { Queryable } from '../../db/db.js';
 import { audit } from '../../audit/audit.js';
+import { noteSignin } from '../events.js';
 import { AppError, TooManyRequests } from '../../http/errors.js';
 import { hit } from '../../http/rate-limit.js';
 import { checkPassword } from '../users.js';
@@ -7,7 +9,11 @@ import { hashPassword, MAX_PASSWORD_LENGTH, type SecretBox, verifyPassword } fro
 import { createSession, revokeOtherSessions, type SessionPolicy } from '../sessions/sessions.js';
 import { matchTotp } from './totp.js';
 
-/** After this many consecutive failures the account is locked for LOCK_MINUTES. */
+/**
+ * After this many consecutive failures from one source address, that address is locked out of the
+ * account for LOCK_MINUTES. Other addresses are not: a stranger must not be able to keep the
+ * owner (above all a break-glass admin) out.
+ */
 export const MAX_FAILURES = 5;
 export const LOCK_MINUTES = 15;
 
@@ -18,7 +24,7 @@ const MESSAGES: Record<SigninFailure, string> = {
   unknown_user: 'The email or password is incorrect.',
   bad_password: 'The email or password is incorrect.',
   no_password: 'The email or password is incorrect.',
-  locked: `Too many failed attempts. The account is locked for ${LOCK_MINUTES} minutes.`,
+  locked: `Too many failed attempts from this network. Sign-in to this account from here is paused for ${LOCK_MINUTES} minutes.`,
   disabled: 'This account is disabled. Contact your administrator.',
   waiting: 'Your access is pending. An administrator has to grant it first.',
   totp_required: 'Enter the 6-digit code from your authenticator app.',
@@ -61,13 +67,14 @@ export interface SigninInput {
  */
 export async function passwordSignin(ctx: Ctx, policy: SessionPolicy, box: SecretBox, input: SigninInput) {
   const emailKey = input.email.trim().toLowerCase();
+  const source = (ctx.ip ?? 'unknown').slice(0, 100);
   const fail = async (reason: SigninFailure, userId: string | null) => {
     await audit(ctx, ctx.db, { action: 'signin.password', outcome: 'failure', reason, actorId: userId, actorLabel: emailKey.slice(0, 320) });
     return new SigninFailed(reason);
   };
   try {
-    await hit(ctx.db, { bucket: `signin:ip:${ctx.ip ?? 'unknown'}`, max: 300, windowSeconds: 300 });
-    await hit(ctx.db, { bucket: `signin:acct:${ctx.tenant.id}:${emailKey}`, max: 10, windowSeconds: 300 });
+    await hit(ctx.db, { bucket: `signin:ip:${source}`, max: 300, windowSeconds: 300 });
+    await hit(ctx.db, { bucket: `signin:acct:${ctx.tenant.id}:${emailKey}:${source}`, max: 20, windowSeconds: 300 });
   } catch (err) {
     if (err instanceof TooManyRequests) {
       await audit(ctx, ctx.db, { action: 'signin.password', outcome: 'failure', reason: 'rate_limited', actorId: null, actorLabel: emailKey.slice(0, 320) });
@@ -78,10 +85,13 @@ export async function passwordSignin(ctx: Ctx, policy: SessionPolicy, box: Secre
 
   const rows = await ctx.db.query<Row>(
     `SELECT id, email, status, password_hash, totp_enabled, totp_secret, totp_last_step,
-            coalesce(locked_until > now(), false) AS locked, password_change_required, break_glass,
+            EXISTS (SELECT 1 FROM signin_lockouts l WHERE l.tenant_id = users.tenant_id AND l.user_id = users.id
+                    AND l.source = $3 AND l.locked_until > now()) AS locked,
+            password_change_required, break_glass,
             (SELECT enforce_sso FROM tenants WHERE id = users.tenant_id) AS enforce_sso
-     FROM users WHERE tenant_id = $1 AND lower(email) = $2`,
-    [ctx.tenant.id, emailKey],
+     FROM users WHERE tenant_id = $1 AND lower(email) = lower($2)`,
+    // As typed, lower-cased by PostgreSQL as the index is: JavaScript lower-cases some letters (İ) differently.
+    [ctx.tenant.id, input.email.trim(), source],
   );
   const user = rows[0];
   // Always spend the hashing time, whether or not the account exists.
@@ -89,7 +99,7 @@ export async function passwordSignin(ctx: Ctx, policy: SessionPolicy, box: Secre
   if (!user) throw await fail('unknown_user', null);
   if (user.locked) throw await fail('locked', user.id);
   if (!user.password_hash) throw await fail('no_password', user.id);
-  if (!passwordOk) throw await fail(await countFailure(ctx, user.id), user.id);
+  if (!passwordOk) throw await fail(await countFailure(ctx, user.id, source), user.id);
   if (user.status === 'disabled') throw await fail('disabled', user.id);
   if (user.status === 'waiting') throw await fail('waiting', user.id);
   if (user.enforce_sso && !user.break_glass) throw await fail('sso_enforced', user.id);
@@ -98,14 +108,12 @@ export async function passwordSignin(ctx: Ctx, policy: SessionPolicy, box: Secre
   if (user.totp_enabled && user.totp_secret) {
     if (!input.otp) throw new SigninFailed('totp_required');
     totpStep = matchTotp(box.open(user.totp_secret), input.otp, user.totp_last_step);
-    if (totpStep === null) throw await fail((await countFailure(ctx, user.id)) === 'locked' ? 'locked' : 'bad_totp', user.id);
+    if (totpStep === null) throw await fail((await countFailure(ctx, user.id, source)) === 'locked' ? 'locked' : 'bad_totp', user.id);
   }
 
   return ctx.db.transaction(async (tx) => {
-    await tx.query(
-      `UPDATE users SET failed_signins = 0, locked_until = NULL, totp_last_step = coalesce($3, totp_last_step) WHERE tenant_id = $1 AND id = $2`,
-      [ctx.tenant.id, user.id, totpStep],
-    );
+    if (totpStep !== null) await tx.query(`UPDATE users SET totp_last_step = $3 WHERE tenant_id = $1 AND id = $2`, [ctx.tenant.id, user.id, totpStep]);
+    await tx.query('DELETE FROM signin_lockouts WHERE tenant_id = $1 AND user_id = $2 AND source = $3', [ctx.tenant.id, user.id, source]);
     const created = await createSession(tx, policy, {
       tenantId: ctx.tenant.id,
       userId: user.id,
@@ -121,19 +129,28 @@ export async function passwordSignin(ctx: Ctx, policy: SessionPolicy, box: Secre
       actorLabel: user.email,
       details: { method: created.session.method, ...(breakGlass ? { breakGlass: true } : {}) },
     });
+    await noteSignin(ctx, tx, user.id, { method: 'password' });
     return { ...created, passwordChangeRequired: user.password_change_required };
   });
 }
 
-/** Counts a failure; the MAX_FAILURES-th locks the account and reports `locked`. */
-async function countFailure(ctx: Ctx, userId: string): Promise<'bad_password' | 'locked'> {
-  const rows = await ctx.db.query<{ failed_signins: number }>(
-    `UPDATE users SET failed_signins = CASE WHEN failed_signins + 1 >= $3 THEN 0 ELSE failed_signins + 1 END,
-        locked_until = CASE WHEN failed_signins + 1 >= $3 THEN now() + make_interval(mins => $4) ELSE locked_until END
-     WHERE tenant_id = $1 AND id = $2 RETURNING failed_signins`,
-    [ctx.tenant.id, userId, MAX_FAILURES, LOCK_MINUTES],
+/** Counts a failure from `source`; the MAX_FAILURES-th locks that source out of the account and reports `locked`. */
+async function countFailure(ctx: Ctx, userId: string, source: string): Promise<'bad_password' | 'locked'> {
+  const rows = await ctx.db.query<{ failures: number }>(
+    `INSERT INTO signin_lockouts AS l (tenant_id, user_id, source, failures) VALUES ($1, $2, $3, 1)
+     ON CONFLICT (tenant_id, user_id, source) DO UPDATE SET
+       failures = CASE WHEN l.failures + 1 >= $4 THEN 0 ELSE l.failures + 1 END,
+       locked_until = CASE WHEN l.failures + 1 >= $4 THEN now() + make_interval(mins => $5) ELSE l.locked_until END,
+       updated_at = now()
+     RETURNING failures`,
+    [ctx.tenant.id, userId, source, MAX_FAILURES, LOCK_MINUTES],
   );
-  return rows[0]?.failed_signins === 0 ? 'locked' : 'bad_password';
+  return rows[0]?.failures === 0 ? 'locked' : 'bad_password';
+}
+
+/** Forgets lockouts that ended a day ago; called from the periodic housekeeping job. */
+export async function pruneLockouts(q: Queryable): Promise<void> {
+  await q.query(`DELETE FROM signin_lockouts WHERE updated_at < now() - interval '1 day' AND (locked_until IS NULL OR locked_until < now())`);
 }
 
 /** Changes the signed-in user's own password; ends their other sessions. */

@@ -2,7 +2,7 @@ import type { Ctx } from '../../context.js';
 import { isUniqueViolation, type Queryable } from '../../db/db.js';
 import { audit } from '../../audit/audit.js';
 import type { Connection } from '../connections.js';
-import { SamlFailure } from '../saml/failure.js';
+import { AccountFailure, ClaimFailure } from '../signin/failure.js';
 import { createUser, type UserStatus } from '../users.js';
 import type { MappedClaims } from './claims.js';
 
@@ -15,6 +15,8 @@ export interface ResolvedAccount {
 
 /** Where a sign-in writes what it decided about the account; the SAML trace (and OIDC's) fits. */
 export interface AccountReport {
+  /** A test sign-in: everything is rolled back, so the report says what would happen. */
+  readonly dryRun?: boolean;
   pass(check: string, detail?: string): void;
   fail(check: string, detail: string): void;
 }
@@ -58,40 +60,38 @@ const ACCOUNT = `u.id, u.email, u.display_name, u.status, u.break_glass, u.delet
  * 3. Otherwise, with just-in-time accounts on, a new account (in the waiting room if the
  *    connection has one, else a requester).
  *
- * @throws SamlFailure no_subject | bad_subject | no_email | subject_conflict | bound_elsewhere |
+ * @throws ClaimFailure | AccountFailure no_subject | bad_subject | no_email | subject_conflict | bound_elsewhere |
  *   link_unverified | break_glass | user_deleted | user_disabled | user_not_permitted, each with the admin's fix.
  */
 export async function resolveAccount(ctx: Ctx, tx: Queryable, conn: Connection, claims: MappedClaims, report: AccountReport): Promise<ResolvedAccount> {
-  if (!claims.subject) throw new SamlFailure('no_subject', `The assertion carries no objectidentifier claim and ${claims.subjectSource === 'transient NameID' ? 'only a transient NameID' : 'no NameID'}.`);
-  if (claims.subject.length > MAX_SUBJECT) throw new SamlFailure('bad_subject', `The ${claims.subjectSource} is ${claims.subject.length} characters long.`);
+  if (!claims.subject) throw new ClaimFailure('no_subject', conn.protocol, conn.protocol === 'saml' ? `The assertion carries no objectidentifier claim and ${claims.subjectSource === 'transient NameID' ? 'only a transient NameID' : 'no NameID'}.` : 'The ID token carries no subject.');
+  if (claims.subject.length > MAX_SUBJECT) throw new ClaimFailure('bad_subject', conn.protocol, `The ${claims.subjectSource} is ${claims.subject.length} characters long.`);
+  // A known identity is found and marked signed-in in one statement: the mark reads the row as it
+  // was (subject_source before this sign-in), and any refusal below rolls it back with the rest.
   const known = await tx.query<AccountRow & { subject_source: string | null }>(
-    `SELECT ${ACCOUNT}, x.subject_source FROM external_identities x JOIN users u ON u.tenant_id = x.tenant_id AND u.id = x.user_id
-     WHERE x.tenant_id = $1 AND x.connection_id = $2 AND x.subject = $3 FOR NO KEY UPDATE OF u`,
-    [ctx.tenant.id, conn.id, claims.subject],
+    `WITH x AS (SELECT user_id, subject_source FROM external_identities WHERE tenant_id = $1 AND connection_id = $2 AND subject = $3),
+     touched AS (UPDATE external_identities SET last_signin_at = now(), subject_source = $4
+       WHERE tenant_id = $1 AND connection_id = $2 AND subject = $3 RETURNING 1)
+     SELECT ${ACCOUNT}, x.subject_source, (SELECT count(*) FROM touched) AS touched
+     FROM x JOIN users u ON u.tenant_id = $1 AND u.id = x.user_id FOR NO KEY UPDATE OF u`,
+    [ctx.tenant.id, conn.id, claims.subject, claims.subjectSource],
   );
   if (known[0]) {
     const u = known[0];
     if (u.subject_source !== null && u.subject_source !== claims.subjectSource) {
-      throw new SamlFailure(
+      throw new AccountFailure(
         'subject_conflict',
         `The ${claims.subjectSource} ${claims.subject} equals the ${u.subject_source} of ${u.email}'s identity: a value of one kind never stands for the other.`,
         { subject: claims.subject, subjectSource: claims.subjectSource, boundAs: u.subject_source, account: u.email },
       );
     }
     refuseUnusable(u);
-    // Identities recorded before sources were kept learn theirs now.
-    await tx.query('UPDATE external_identities SET last_signin_at = now(), subject_source = $4 WHERE tenant_id = $1 AND connection_id = $2 AND subject = $3', [
-      ctx.tenant.id,
-      conn.id,
-      claims.subject,
-      claims.subjectSource,
-    ]);
     report.pass('Account', `known identity: ${u.email}`);
     const email = await takeOverProfile(ctx, tx, conn, u, claims, report);
     return { userId: u.id, email, status: u.status, how: 'known' };
   }
 
-  if (!claims.email) throw new SamlFailure('no_email', 'No email claim arrived and the NameID is not an email address.');
+  if (!claims.email) throw new ClaimFailure('no_email', conn.protocol, conn.protocol === 'saml' ? 'No email claim arrived and the NameID is not an email address.' : 'The ID token carries no usable email (email, or preferred_username when it is an address).');
   const holder = await addressHolder(tx, ctx.tenant.id, claims.email, conn.id);
   if (holder?.deleted) {
     // SCIM deleted that person; a sign-in never revives them. The address is free for whoever holds it now.
@@ -99,14 +99,14 @@ export async function resolveAccount(ctx: Ctx, tx: Queryable, conn: Connection, 
   } else if (holder) {
     refuseUnusable(holder);
     if (holder.bound_here !== null) {
-      throw new SamlFailure(
+      throw new AccountFailure(
         'subject_conflict',
         `${holder.email} belongs to an account already bound to another identity of this connection (subject ${holder.bound_here}); this sign-in is subject ${claims.subject}. The address may have been given to someone new.`,
         { boundSubject: holder.bound_here, subject: claims.subject, account: holder.email },
       );
     }
     if (holder.bound_elsewhere !== null) {
-      throw new SamlFailure(
+      throw new AccountFailure(
         'bound_elsewhere',
         `${holder.email} belongs to an account that signs in through ${holder.bound_elsewhere}. Another identity provider asserting the same address does not make it the same person.`,
         { account: holder.email, boundTo: holder.bound_elsewhere },
@@ -116,7 +116,7 @@ export async function resolveAccount(ctx: Ctx, tx: Queryable, conn: Connection, 
     const basis = await linkBasis(tx, ctx.tenant.id, holder, claims);
     if (!basis) {
       const domain = domainOf(claims.email);
-      throw new SamlFailure(
+      throw new AccountFailure(
         'link_unverified',
         `${holder.email} already has a Keydesk account, and nothing proves that this identity provider speaks for ${domain}: the domain is not verified for this tenant and SCIM did not provision the account. The sign-in was not linked to it.`,
         { account: holder.email, domain },
@@ -124,11 +124,21 @@ export async function resolveAccount(ctx: Ctx, tx: Queryable, conn: Connection, 
       );
     }
     await bind(ctx, tx, conn, claims, holder.id, 'linked', basis);
-    report.pass('Account', `existing account linked: ${holder.email} (${BASIS_TEXT[basis]})`);
+    report.pass('Account', `${report.dryRun ? 'existing account would be linked' : 'existing account linked'}: ${holder.email} (${BASIS_TEXT[basis]})`);
     return { userId: holder.id, email: holder.email, status: holder.status, how: 'linked' };
   }
 
-  if (!conn.jit) throw new SamlFailure('user_not_permitted', `${claims.email} has no Keydesk account, and just-in-time accounts are off.`);
+  if (!conn.jit) throw new AccountFailure('user_not_permitted', `${claims.email} has no Keydesk account, and just-in-time accounts are off.`);
+  // A guest directory taking an address of the workspace's own verified domain would squat it: the
+  // real person's account (or SCIM's) would later find it taken.
+  if (!claims.domainAuthority && !claims.emailOwnerVerified && (await domainVerified(tx, ctx.tenant.id, claims.email))) {
+    throw new AccountFailure(
+      'link_unverified',
+      `${claims.email} is in ${domainOf(claims.email)}, a domain verified for this workspace, but the sign-in comes from a guest directory of a multi-tenant connection that does not prove the address.`,
+      { domain: domainOf(claims.email) },
+      'Only the home directory (the first allowed tenant) speaks for the workspace’s verified domains. If the person belongs to the home directory, they should sign in there; otherwise give them an address outside the verified domains.',
+    );
+  }
   const status: UserStatus = conn.waitingRoom ? 'waiting' : 'active';
   const user = await createUser(ctx, tx, {
     email: claims.email,
@@ -139,7 +149,7 @@ export async function resolveAccount(ctx: Ctx, tx: Queryable, conn: Connection, 
     grantOrigin: 'system',
   });
   await bind(ctx, tx, conn, claims, user.id, 'created', null);
-  report.pass('Account', `created just in time: ${user.email}`);
+  report.pass('Account', report.dryRun ? `would be created just in time at the first real sign-in: ${user.email}` : `created just in time: ${user.email}`);
   return { userId: user.id, email: user.email, status, how: 'created' };
 }
 
@@ -174,17 +184,24 @@ async function addressHolder(tx: Queryable, tenantId: string, address: string, c
 
 /** Accounts a sign-in may never enter. */
 function refuseUnusable(u: AccountRow): void {
-  if (u.deleted) throw new SamlFailure('user_deleted', `${u.email}'s account was deleted by provisioning (SCIM).`);
-  if (u.break_glass) throw new SamlFailure('break_glass', `${u.email} is a break-glass account, which signs in with its password only and is never linked to an identity provider.`);
-  if (u.status === 'disabled') throw new SamlFailure('user_disabled', `${u.email} is disabled in Keydesk.`);
+  if (u.deleted) throw new AccountFailure('user_deleted', `${u.email}'s account was deleted by provisioning (SCIM).`);
+  if (u.break_glass) throw new AccountFailure('break_glass', `${u.email} is a break-glass account, which signs in with its password only and is never linked to an identity provider.`);
+  if (u.status === 'disabled') throw new AccountFailure('user_disabled', `${u.email} is disabled in Keydesk.`);
 }
 
 async function linkBasis(tx: Queryable, tenantId: string, holder: AccountRow, claims: MappedClaims): Promise<LinkBasis | null> {
+  // A guest directory of a multi-tenant connection can assert any address: only the domain owner's
+  // own proof lets its word link an account, SCIM's or not.
+  if (!claims.domainAuthority) return claims.emailOwnerVerified ? 'owner_verified_email' : null;
   if (holder.managed) return 'scim';
-  const verified = await tx.query('SELECT 1 FROM tenant_domains WHERE tenant_id = $1 AND domain = $2 AND verified_at IS NOT NULL', [tenantId, domainOf(claims.email!)]);
-  if (verified.length) return 'verified_domain';
+  if (await domainVerified(tx, tenantId, claims.email!)) return 'verified_domain';
   if (claims.emailOwnerVerified) return 'owner_verified_email';
   return null;
+}
+
+async function domainVerified(tx: Queryable, tenantId: string, email: string): Promise<boolean> {
+  const rows = await tx.query('SELECT 1 FROM tenant_domains WHERE tenant_id = $1 AND domain = $2 AND verified_at IS NOT NULL', [tenantId, domainOf(email)]);
+  return rows.length > 0;
 }
 
 async function bind(ctx: Ctx, tx: Queryable, conn: Connection, claims: MappedClaims, userId: string, how: 'linked' | 'created', basis: LinkBasis | null): Promise<void> {
@@ -196,7 +213,7 @@ async function bind(ctx: Ctx, tx: Queryable, conn: Connection, claims: MappedCla
   } catch (err) {
     // Another subject bound the account in a concurrent sign-in; the database holds the rule too.
     if (isUniqueViolation(err, 'external_identities_one_per_connection')) {
-      throw new SamlFailure('subject_conflict', `${claims.email} belongs to an account that another identity of this connection was bound to at the same moment.`, { subject: claims.subject });
+      throw new AccountFailure('subject_conflict', `${claims.email} belongs to an account that another identity of this connection was bound to at the same moment.`, { subject: claims.subject });
     }
     throw err;
   }
@@ -224,7 +241,11 @@ async function takeOverProfile(ctx: Ctx, tx: Queryable, conn: Connection, u: Acc
   }
   const changes: Record<string, { from: string; to: string }> = {};
   let email = u.email;
-  if (emailChanged) {
+  if (emailChanged && !claims.domainAuthority && !claims.emailOwnerVerified && (await domainVerified(tx, ctx.tenant.id, claims.email!))) {
+    // A guest directory moving its person onto the workspace's own verified domain: not taken.
+    report.fail('Email', `The identity provider now says ${claims.email}, in a domain verified for this workspace, but this identity comes from a guest directory that does not prove the address; this account keeps ${u.email}.`);
+    await audit(ctx, tx, { action: 'user.email_conflict', outcome: 'failure', reason: 'unproven_address', targetType: 'user', targetId: u.id, details: { connection: conn.slug, kept: u.email, asserted: claims.email } });
+  } else if (emailChanged) {
     const holder = await addressHolder(tx, ctx.tenant.id, claims.email!, conn.id, u.id);
     if (holder && !holder.deleted) {
       report.fail('Email', `The identity provider now says ${claims.email}, but another Keydesk account holds that address; this account keeps ${u.email}. Change or remove the other account under Users, and the next sign-in takes the address over.`);
@@ -246,7 +267,7 @@ async function takeOverProfile(ctx: Ctx, tx: Queryable, conn: Connection, u: Acc
   if (!Object.keys(changes).length) return email;
   await tx.query('UPDATE users SET email = $3, display_name = $4, updated_at = now() WHERE tenant_id = $1 AND id = $2', [ctx.tenant.id, u.id, email, claims.displayName]);
   await audit(ctx, tx, { action: 'user.updated', targetType: 'user', targetId: u.id, details: { via: `${conn.protocol}:${conn.slug}`, ...changes } });
-  for (const [field, c] of Object.entries(changes)) report.pass(field === 'email' ? 'Email updated' : 'Name updated', `${c.from} → ${c.to}`);
+  for (const [field, c] of Object.entries(changes)) report.pass(`${field === 'email' ? 'Email' : 'Name'} ${report.dryRun ? 'would be updated' : 'updated'}`, `${c.from} → ${c.to}`);
   return email;
 }
 
@@ -257,17 +278,47 @@ export async function releaseAddress(tx: Queryable, tenantId: string, userId: st
 
 const domainOf = (email: string) => email.slice(email.lastIndexOf('@') + 1).toLowerCase();
 
-/** A waiting user becomes active as soon as any role is theirs, from a person or from a rule. */
+/**
+ * The admission rule: a waiting user becomes active as soon as any role is theirs, from a person or
+ * from a rule. SQL over $1 (tenant) and $2 (user), for the two statements that apply it.
+ */
+const HOLDS_A_ROLE = 'EXISTS (SELECT 1 FROM role_grants g WHERE g.tenant_id = $1 AND g.user_id = $2)';
+
+/** Applies the admission rule to a user (SCIM and rule changes). */
 export async function admitIfGranted(tx: Queryable, tenantId: string, userId: string): Promise<UserStatus> {
   // Only a waiting row is rewritten: a bulk SCIM change touches many people, few of them waiting.
   const rows = await tx.query<{ status: UserStatus }>(
     `WITH admitted AS (
        UPDATE users SET status = 'active'
-       WHERE tenant_id = $1 AND id = $2 AND status = 'waiting'
-         AND EXISTS (SELECT 1 FROM role_grants g WHERE g.tenant_id = users.tenant_id AND g.user_id = users.id)
+       WHERE tenant_id = $1 AND id = $2 AND status = 'waiting' AND ${HOLDS_A_ROLE}
        RETURNING status)
      SELECT coalesce((SELECT status FROM admitted), (SELECT status FROM users WHERE tenant_id = $1 AND id = $2)) AS status`,
     [tenantId, userId],
   );
   return rows[0]!.status;
+}
+
+/**
+ * A sign-in's last word on the account, in one statement: the admission rule applied, and, when
+ * the person is then active (a session follows), the sign-in marked (last_signin_at, and
+ * first_signin_at the first time).
+ * @returns the status, the roles held (sorted), and whether this is the person's first sign-in
+ */
+export async function admitAtSignin(tx: Queryable, tenantId: string, userId: string): Promise<{ status: UserStatus; roles: string[]; first: boolean }> {
+  const [row] = (await tx.query<{ status: UserStatus; roles: string[]; first: boolean }>(
+    `WITH before AS (
+       SELECT status, first_signin_at, (status = 'active' OR (status = 'waiting' AND ${HOLDS_A_ROLE})) AS active
+       FROM users WHERE tenant_id = $1 AND id = $2 FOR NO KEY UPDATE),
+     after AS (
+       UPDATE users u SET status = CASE WHEN before.active THEN 'active' ELSE u.status END,
+         last_signin_at = CASE WHEN before.active THEN now() ELSE u.last_signin_at END,
+         first_signin_at = CASE WHEN before.active THEN coalesce(u.first_signin_at, now()) ELSE u.first_signin_at END
+       FROM before WHERE u.tenant_id = $1 AND u.id = $2
+       RETURNING u.status, before.active AND before.first_signin_at IS NULL AS first)
+     SELECT after.status, after.first,
+       coalesce((SELECT array_agg(DISTINCT role ORDER BY role) FROM role_grants WHERE tenant_id = $1 AND user_id = $2), '{}') AS roles
+     FROM after`,
+    [tenantId, userId],
+  )) as [{ status: UserStatus; roles: string[]; first: boolean }];
+  return row;
 }

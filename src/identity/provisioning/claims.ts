@@ -11,6 +11,8 @@ export const CLAIM_DEFAULTS = {
   surname: ['http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname', 'lastName', 'surname', 'sn', 'urn:oid:2.5.4.4'],
   displayName: ['http://schemas.microsoft.com/identity/claims/displayname', 'displayName', 'urn:oid:2.16.840.1.113730.3.1.241'],
   groups: ['http://schemas.microsoft.com/ws/2008/06/identity/claims/groups', 'groups', 'memberOf'],
+  /** Entra app roles assigned under Users and groups: role rules match their values as they match groups. */
+  roles: ['http://schemas.microsoft.com/ws/2008/06/identity/claims/role', 'roles'],
 } as const;
 
 /** Entra replaces the groups claim with this link when a user is in more than 150 groups. */
@@ -32,6 +34,12 @@ export interface MappedClaims {
   /** null: the groups are unknown (overage), which is not the same as "no groups". */
   groups: string[] | null;
   groupsOverage: boolean;
+  /**
+   * Whether this identity provider speaks for the workspace's verified domains. False for a guest
+   * directory of a multi-tenant connection: it may assert any address, so its word links no account
+   * and takes no address in a verified domain without the owner's proof (`emailOwnerVerified`).
+   */
+  domainAuthority: boolean;
 }
 
 
@@ -60,7 +68,9 @@ export function mapClaims(
   const surname = first('surname');
   const displayName = first('displayName') ?? ([given, surname].filter(Boolean).join(' ') || email || input.nameId || 'Unknown user');
   const overage = GROUPS_OVERAGE_CLAIM in input.attributes;
-  const groups = values('groups');
+  const listed = values('groups');
+  const roles = values('roles') ?? [];
+  const groups = listed || roles.length ? [...new Set([...(listed ?? []), ...roles])] : null;
   // A transient NameID is new at every sign-in: it names a session, not a person.
   const transient = !objectId && input.nameIdFormat === TRANSIENT;
   return {
@@ -69,7 +79,8 @@ export function mapClaims(
     email,
     emailOwnerVerified: false,
     displayName: displayName.slice(0, 200),
-    groups: overage && !groups ? null : (groups ?? []),
+    groups: overage && !listed ? null : (groups ?? []),
     groupsOverage: overage,
+    domainAuthority: true,
   };
 }

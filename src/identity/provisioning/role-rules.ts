@@ -5,6 +5,8 @@ import { isUniqueViolation } from '../../db/db.js';
 import { audit } from '../../audit/audit.js';
 import { Conflict, NotFound } from '../../http/errors.js';
 import { assertTenantKeepsAccess, isUuid, lockAdminChanges } from '../users.js';
+import { getConnection } from '../connections.js';
+import { ROLE_NAMES } from '../roles.js';
 
 export type RuleRole = 'agent' | 'change_manager' | 'admin';
 
@@ -13,32 +15,47 @@ export interface RoleRule {
   groupRef: string;
   role: RuleRole;
   precedence: number;
+  /** The connection (slug) whose sign-ins alone the rule trusts; null: every sign-in and SCIM. */
+  connection: string | null;
   createdAt: Date;
 }
 
-const COLUMNS = `id, group_ref AS "groupRef", role, precedence, created_at AS "createdAt"`;
+const COLUMNS = `r.id, r.group_ref AS "groupRef", r.role, r.precedence, c.slug AS connection, r.created_at AS "createdAt"`;
+const FROM = 'role_rules r LEFT JOIN sso_connections c ON c.tenant_id = r.tenant_id AND c.id = r.connection_id';
 
 export async function listRoleRules(ctx: Ctx): Promise<RoleRule[]> {
-  return ctx.db.query<RoleRule>(`SELECT ${COLUMNS} FROM role_rules WHERE tenant_id = $1 ORDER BY precedence, created_at, id`, [ctx.tenant.id]);
+  return ctx.db.query<RoleRule>(`SELECT ${COLUMNS} FROM ${FROM} WHERE r.tenant_id = $1 ORDER BY r.precedence, r.created_at, r.id`, [ctx.tenant.id]);
 }
 
-/** A new rule applies at once to everyone the directory has put in the group (SCIM or a sign-in claim). */
-export async function addRoleRule(ctx: Ctx, input: { groupRef: string; role: RuleRole; precedence?: number }): Promise<RoleRule> {
+/**
+ * A new rule applies at once to everyone the directory has put in the group (SCIM or a sign-in
+ * claim). `groupRef` is a group (Entra object id, Okta name) or an app role value; with
+ * `connection`, only what that connection's sign-ins carry counts.
+ * @throws Conflict `rule_exists`; NotFound when the connection does not exist
+ */
+export async function addRoleRule(ctx: Ctx, input: { groupRef: string; role: RuleRole; precedence?: number; connection?: string | null }): Promise<RoleRule> {
   return ctx.db.transaction(async (tx) => {
     // A new rule can re-credit or move rule grants, so it is checked like any change to access.
     await lockAdminChanges(tx, ctx.tenant.id);
-    let rule: RoleRule;
+    const connection = input.connection ? await getConnection(tx, ctx.tenant.id, input.connection) : null;
+    let id: string;
     try {
-      [rule] = (await tx.query<RoleRule>(
-        `INSERT INTO role_rules (tenant_id, group_ref, role, precedence) VALUES ($1, $2, $3, $4) RETURNING ${COLUMNS}`,
-        [ctx.tenant.id, input.groupRef.trim(), input.role, input.precedence ?? 100],
-      )) as [RoleRule];
+      [{ id }] = (await tx.query<{ id: string }>(
+        `INSERT INTO role_rules (tenant_id, group_ref, role, precedence, connection_id) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+        [ctx.tenant.id, input.groupRef.trim(), input.role, input.precedence ?? 100, connection?.id ?? null],
+      )) as [{ id: string }];
     } catch (err) {
-      if (isUniqueViolation(err)) throw new Conflict(`A rule already maps "${input.groupRef}" to ${input.role}.`, 'rule_exists');
+      if (isUniqueViolation(err)) throw new Conflict(`A rule already gives the ${ROLE_NAMES[input.role]} role to "${input.groupRef}"${connection ? ` through ${connection.slug}` : ''}.`, 'rule_exists');
       throw err;
     }
-    await audit(ctx, tx, { action: 'sso.role_rule_added', targetType: 'role_rule', targetId: rule.id, details: { groupRef: rule.groupRef, role: rule.role, precedence: rule.precedence } });
-    for (const userId of await lockUsersInGroup(tx, ctx.tenant.id, rule.groupRef)) {
+    const [rule] = (await tx.query<RoleRule>(`SELECT ${COLUMNS} FROM ${FROM} WHERE r.tenant_id = $1 AND r.id = $2`, [ctx.tenant.id, id])) as [RoleRule];
+    await audit(ctx, tx, {
+      action: 'sso.role_rule_added',
+      targetType: 'role_rule',
+      targetId: rule.id,
+      details: { groupRef: rule.groupRef, role: rule.role, precedence: rule.precedence, ...(rule.connection ? { connection: rule.connection } : {}) },
+    });
+    for (const userId of await lockUsersInGroup(tx, ctx.tenant.id, rule.groupRef, connection?.id ?? null)) {
       await resyncRuleGrants(ctx, tx, userId);
       await admitIfGranted(tx, ctx.tenant.id, userId);
     }

@@ -41,9 +41,9 @@ export function toPem(input: string | Buffer): string {
   return cert.toString().trim();
 }
 
-/** DER bytes that are a private key (PKCS#8 or PKCS#1) or a PKCS#12 bundle, which usually holds one. */
+/** DER bytes that are a private key (PKCS#8, PKCS#1 or SEC1) or a PKCS#12 bundle, which usually holds one. */
 function isPrivateKey(der: Buffer): boolean {
-  for (const type of ['pkcs8', 'pkcs1'] as const) {
+  for (const type of ['pkcs8', 'pkcs1', 'sec1'] as const) {
     try {
       createPrivateKey({ key: der, format: 'der', type });
       return true;

@@ -3,10 +3,10 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { Ctx } from '../../context.js';
 import type { Queryable } from '../../db/db.js';
 import { audit } from '../../audit/audit.js';
-import type { Connection } from '../connections.js';
+import type { SamlConnection } from '../connections.js';
 import type { SpUrls } from './metadata.js';
 import { SamlFailure } from './failure.js';
-import { attr, escapeXml, nodes, parseUntrustedXml, text, XmlRejected, NS } from './xml.js';
+import { attr, childElement, childElements, escapeXml, parseUntrustedXml, text, XmlRejected, NS } from './xml.js';
 
 const MAX_LOGOUT_BYTES = 64 * 1024;
 const SIG_ALGS: Record<string, { node: string; sha1: boolean }> = {
@@ -26,7 +26,7 @@ function redirectUrl(target: string, param: 'SAMLRequest' | 'SAMLResponse', xml:
  * SP-initiated single logout over HTTP-Redirect (Entra accepts only that binding): names the IdP
  * session the Keydesk session came from. Unsigned: Keydesk has no signing key yet.
  */
-export function logoutRequestUrl(conn: Connection, sp: SpUrls, s: { nameId: string; nameIdFormat: string | null; sessionIndex: string | null }, relayState: string): string | null {
+export function logoutRequestUrl(conn: SamlConnection, sp: SpUrls, s: { nameId: string; nameIdFormat: string | null; sessionIndex: string | null }, relayState: string): string | null {
   if (!conn.config.sloUrl) return null;
   const format = s.nameIdFormat ? ` Format="${escapeXml(s.nameIdFormat)}"` : '';
   const xml =
@@ -53,7 +53,7 @@ function rawParam(rawQuery: string, name: string): string | null {
 export async function handleIdpLogoutRequest(
   ctx: Ctx,
   q: Queryable,
-  conn: Connection,
+  conn: SamlConnection,
   sp: SpUrls,
   rawQuery: string,
   now = Date.now(),
@@ -87,7 +87,7 @@ export async function handleIdpLogoutRequest(
   }
   const req = doc.documentElement;
   if (req.localName !== 'LogoutRequest' || req.namespaceURI !== NS.samlp) throw new SamlFailure('not_a_response', `Expected a LogoutRequest, got ${req.localName}.`);
-  const issuer = text(nodes("./*[local-name()='Issuer']", req)[0]);
+  const issuer = text(childElement(req, 'Issuer', NS.saml));
   if (issuer !== conn.config.idpEntityId) throw new SamlFailure('issuer_mismatch', `Issuer is "${issuer}", expected "${conn.config.idpEntityId}".`);
   const destination = attr(req, 'Destination');
   if (destination !== null && destination !== sp.sloUrl) throw new SamlFailure('destination_mismatch', `Destination is "${destination}", expected "${sp.sloUrl}".`);
@@ -98,9 +98,9 @@ export async function handleIdpLogoutRequest(
     throw new SamlFailure('expired', 'The LogoutRequest is stale.');
   }
   const id = attr(req, 'ID');
-  const nameId = text(nodes("./*[local-name()='NameID']", req)[0]);
-  if (!id || !nameId) throw new SamlFailure('no_subject', 'The LogoutRequest names no ID or NameID.');
-  const sessionIndexes = nodes("./*[local-name()='SessionIndex']", req).map(text);
+  const nameId = text(childElement(req, 'NameID', NS.saml));
+  if (!id || !nameId) throw new SamlFailure('malformed', 'The LogoutRequest names no ID or NameID.');
+  const sessionIndexes = childElements(req, 'SessionIndex', NS.samlp).map(text);
 
   const fresh = await q.query(
     `INSERT INTO saml_replay_cache (tenant_id, connection_id, assertion_id, expires_at) VALUES ($1, $2, $3, now() + interval '1 hour') ON CONFLICT DO NOTHING RETURNING 1`,

@@ -1,4 +1,4 @@
-import { attr, escapeXml, nodes, parseUntrustedXml, text, XmlRejected } from './xml.js';
+import { allElements, attr, childElement, childElements, escapeXml, NS, parseUntrustedXml, text, XmlRejected } from './xml.js';
 import { toPem } from './certificates.js';
 
 const REDIRECT = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect';
@@ -21,23 +21,22 @@ export class MetadataRejected extends Error {}
  * one of them (Microsoft: accept every certificate in the document, for rollover).
  */
 export function parseIdpMetadata(xml: string): IdpMetadata {
-  let doc: Document;
+  let entities: Element[];
   try {
-    doc = parseUntrustedXml(xml, MAX_METADATA_BYTES);
+    entities = allElements(parseUntrustedXml(xml, MAX_METADATA_BYTES)).filter((e) => e.localName === 'EntityDescriptor' && e.namespaceURI === NS.md);
   } catch (err) {
     if (err instanceof XmlRejected) throw new MetadataRejected(err.message);
     throw err;
   }
-  const entities = nodes("//*[local-name()='EntityDescriptor' and namespace-uri()='urn:oasis:names:tc:SAML:2.0:metadata']", doc);
-  const withIdp = entities.filter((e) => nodes("./*[local-name()='IDPSSODescriptor']", e).length > 0);
+  const withIdp = entities.filter((e) => childElement(e, 'IDPSSODescriptor', NS.md));
   if (withIdp.length === 0) throw new MetadataRejected('The metadata has no IDPSSODescriptor: it does not describe a SAML identity provider.');
   if (withIdp.length > 1) throw new MetadataRejected('The metadata describes several identity providers; upload the one for this connection.');
   const entity = withIdp[0]!;
   const entityId = attr(entity, 'entityID');
   if (!entityId) throw new MetadataRejected('The EntityDescriptor has no entityID.');
-  const idp = nodes("./*[local-name()='IDPSSODescriptor']", entity)[0]!;
+  const idp = childElement(entity, 'IDPSSODescriptor', NS.md)!;
 
-  const sso = nodes("./*[local-name()='SingleSignOnService']", idp);
+  const sso = childElements(idp, 'SingleSignOnService', NS.md);
   const ssoRedirect = sso.find((n) => attr(n, 'Binding') === REDIRECT);
   const ssoUrl = attr(ssoRedirect, 'Location');
   if (!ssoUrl) {
@@ -47,14 +46,14 @@ export function parseIdpMetadata(xml: string): IdpMetadata {
         : 'The metadata has no SingleSignOnService with the HTTP-Redirect binding.',
     );
   }
-  const slo = nodes("./*[local-name()='SingleLogoutService']", idp).find((n) => attr(n, 'Binding') === REDIRECT);
+  const slo = childElements(idp, 'SingleLogoutService', NS.md).find((n) => attr(n, 'Binding') === REDIRECT);
 
-  const keys = nodes("./*[local-name()='KeyDescriptor']", idp).filter((k) => {
+  const keys = childElements(idp, 'KeyDescriptor', NS.md).filter((k) => {
     const use = attr(k, 'use');
     return !use || use === 'signing';
   });
   const certificates = [
-    ...new Set(keys.flatMap((k) => nodes(".//*[local-name()='X509Certificate']", k).map((c) => toPem(text(c))))),
+    ...new Set(keys.flatMap((k) => allElements(k).filter((c) => c.localName === 'X509Certificate' && c.namespaceURI === NS.ds).map((c) => toPem(text(c))))),
   ];
   if (!certificates.length) throw new MetadataRejected('The IDPSSODescriptor has no signing certificate.');
   for (const url of [ssoUrl, attr(slo, 'Location')]) if (url) checkUrl(url);
@@ -62,13 +61,15 @@ export function parseIdpMetadata(xml: string): IdpMetadata {
 }
 
 export function checkUrl(url: string): void {
+  // Quoted back only in part: whatever was pasted here need not be shown again in full.
+  const shown = url.length > 80 ? `${url.slice(0, 60)}…` : url;
   let u: URL;
   try {
     u = new URL(url);
   } catch {
-    throw new MetadataRejected(`"${url}" is not an absolute URL.`);
+    throw new MetadataRejected(`"${shown}" is not an absolute URL.`);
   }
-  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new MetadataRejected(`"${url}" must be an http(s) URL.`);
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new MetadataRejected(`"${shown}" must be an http(s) URL.`);
 }
 
 export interface SpUrls {

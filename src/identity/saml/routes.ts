@@ -2,16 +2,16 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../../db/db.js';
 import type { Config } from '../../config.js';
 import type { Tenant } from '../../context.js';
-import { setSessionCookie } from '../../http/auth.js';
 import { hit } from '../../http/rate-limit.js';
 import { TooManyRequests } from '../../http/errors.js';
-import { findTenantBySlug } from '../../tenancy/tenants.js';
-import { findConnection, spUrls, type Connection } from '../connections.js';
+import { spUrls, StaleConnection, type SamlConnection } from '../connections.js';
+import { findSigninTarget } from '../signin/target-cache.js';
 import { spMetadataXml } from './metadata.js';
 import { beginSamlSignin, completeSamlSignin, recordMisdirectedResponse } from './signin.js';
-import { failureStatus, SamlFailure } from './failure.js';
+import { SigninFailure } from '../signin/failure.js';
+import { answerSignin, failedSignin, signinPage } from '../signin/respond.js';
+import { SamlFailure } from './failure.js';
 import { MAX_RESPONSE_BYTES } from './checks/structure.js';
-import { escapeXml } from './xml.js';
 import { handleIdpLogoutRequest } from './logout.js';
 import { audit } from '../../audit/audit.js';
 
@@ -30,15 +30,14 @@ export async function installSamlRoutes(app: FastifyInstance, db: Db, config: Co
       done(null, Object.fromEntries(new URLSearchParams(body as string)));
     });
 
-    const load = async (p: Params): Promise<{ tenant: Tenant; conn: Connection } | null> => {
-      const tenant = await findTenantBySlug(db, p.tenant);
-      const conn = tenant ? await findConnection(db, tenant.id, p.conn) : null;
-      return tenant && conn && conn.protocol === 'saml' ? { tenant, conn } : null;
+    const load = async (p: Params, opts: { fresh?: boolean } = {}): Promise<{ tenant: Tenant; conn: SamlConnection } | null> => {
+      const found = await findSigninTarget(db, p.tenant, p.conn, opts);
+      return found && found.conn.protocol === 'saml' ? { tenant: found.tenant, conn: found.conn } : null;
     };
 
     scope.get<{ Params: Params }>('/t/:tenant/saml/:conn/metadata', async (request, reply) => {
       const found = await load(request.params);
-      if (!found) return page(reply, 404, 'Unknown connection', 'There is no such SAML connection.');
+      if (!found) return signinPage(reply, 404, 'Unknown connection', 'There is no such SAML connection.');
       return reply
         .type('application/samlmetadata+xml; charset=utf-8')
         .header('Content-Disposition', `inline; filename="keydesk-${found.tenant.slug}-${found.conn.slug}-metadata.xml"`)
@@ -46,22 +45,30 @@ export async function installSamlRoutes(app: FastifyInstance, db: Db, config: Co
     });
 
     scope.get<{ Params: Params; Querystring: { RelayState?: string; login_hint?: string } }>('/t/:tenant/saml/:conn/login', async (request, reply) => {
-      const found = await load(request.params);
-      if (!found) return page(reply, 404, 'Unknown connection', 'There is no such single sign-on connection.');
-      try {
-        const { url } = await beginSamlSignin(db, config, found.tenant, found.conn.slug, request.query.RelayState ?? null, {
-          loginHint: request.query.login_hint?.slice(0, 320),
-        });
-        return reply.header('Cache-Control', 'no-store').redirect(url);
-      } catch (err) {
-        if (err instanceof SamlFailure) return page(reply, 400, 'Single sign-on is unavailable', err.message);
-        throw err;
+      let found = await load(request.params);
+      if (!found) return signinPage(reply, 404, 'Unknown connection', 'There is no such single sign-on connection.');
+      // As at the ACS: the copy in memory holds only while the stored connection has not moved on.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const { url } = await beginSamlSignin(db, config, found.tenant, found.conn, request.query.RelayState ?? null, {
+            loginHint: request.query.login_hint?.slice(0, 320),
+          });
+          return reply.header('Cache-Control', 'no-store').redirect(url);
+        } catch (err) {
+          if (err instanceof SigninFailure) return signinPage(reply, 400, 'Single sign-on is unavailable', err.message);
+          if (!(err instanceof StaleConnection)) throw err;
+          if (attempt === 3) return signinPage(reply, 503, 'Sign-in is being set up', 'The single sign-on connection is being changed right now. Try again in a moment.');
+          found = await load(request.params, { fresh: true });
+          if (!found) return signinPage(reply, 404, 'Unknown connection', 'There is no such single sign-on connection.');
+        }
       }
     });
 
     scope.get<{ Params: Params; Querystring: Record<string, string> }>('/t/:tenant/saml/:conn/slo', async (request, reply) => {
-      const found = await load(request.params);
-      if (!found) return page(reply, 404, 'Unknown connection', 'There is no such single sign-on connection.');
+      // The stored connection, not the memory: a logout is checked against its certificates outside
+      // any version-checked statement, and a key removed on another node must stop working at once.
+      const found = await load(request.params, { fresh: true });
+      if (!found) return signinPage(reply, 404, 'Unknown connection', 'There is no such single sign-on connection.');
       const { tenant, conn } = found;
       reply.header('Cache-Control', 'no-store');
       const rawQuery = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '';
@@ -69,28 +76,31 @@ export async function installSamlRoutes(app: FastifyInstance, db: Db, config: Co
         // The identity provider finished the logout we started; the Keydesk session is already gone.
         return reply.redirect(`/t/${tenant.slug}/login?signedOut=1`, 303);
       }
-      if (typeof request.query.SAMLRequest !== 'string') return page(reply, 400, 'Sign-out failed', 'No logout message was received.');
+      if (typeof request.query.SAMLRequest !== 'string') return signinPage(reply, 400, 'Sign-out failed', 'No logout message was received.');
       const ctx = { db, tenant, actor: null, ip: request.ip };
       try {
         const result = await db.transaction((tx) => handleIdpLogoutRequest(ctx, tx, conn, spUrls(config.publicUrl, tenant.slug, conn.slug), rawQuery));
         if (result.redirect) return reply.redirect(result.redirect, 303);
-        return page(reply, 200, 'Signed out', 'You have been signed out of Keydesk.');
+        return signinPage(reply, 200, 'Signed out', 'You have been signed out of Keydesk.');
       } catch (err) {
         if (!(err instanceof SamlFailure)) throw err;
         await audit(ctx, db, { action: 'signout.saml_idp', outcome: 'failure', reason: err.code, actorId: null, actorLabel: `saml:${conn.slug}`, details: { message: err.message } });
-        return page(reply, 400, 'Sign-out failed', err.message);
+        return signinPage(reply, 400, 'Sign-out failed', err.message);
       }
     });
 
-    /** The rate limit every posted response passes; false when the answer (429) was sent. */
-    const admitted = async (request: FastifyRequest, reply: FastifyReply): Promise<boolean> => {
+    /**
+     * The rate limit every posted response passes; false when the answer (429) was sent. Posts to
+     * the wrong URL have their own, smaller budget, so they cannot use up the real ACS's.
+     */
+    const admitted = async (request: FastifyRequest, reply: FastifyReply, bucket: 'acs' | 'misdirected' = 'acs'): Promise<boolean> => {
       try {
-        await hit(db, { bucket: `acs:ip:${request.ip}`, max: 120, windowSeconds: 60 });
+        await hit(db, bucket === 'acs' ? { bucket: `acs:ip:${request.ip}`, max: 120, windowSeconds: 60 } : { bucket: `misdirected:ip:${request.ip}`, max: 20, windowSeconds: 60 });
         return true;
       } catch (err) {
         if (!(err instanceof TooManyRequests)) throw err;
         reply.header('Retry-After', String(err.retryAfterSeconds));
-        page(reply, 429, 'Too many sign-in attempts', 'Wait a minute and try again.');
+        signinPage(reply, 429, 'Too many sign-in attempts', 'Wait a minute and try again.');
         return false;
       }
     };
@@ -98,57 +108,43 @@ export async function installSamlRoutes(app: FastifyInstance, db: Db, config: Co
       const b = body && typeof body === 'object' ? (body as Record<string, unknown>) : {};
       return typeof b.SAMLResponse === 'string' ? b.SAMLResponse : '';
     };
-    const failed = (reply: FastifyReply, found: { tenant: Tenant; conn: Connection }, outcome: { reference: string; test: boolean; code: string }) => {
-      if (outcome.test) return reply.redirect(`/t/${found.tenant.slug}/admin/sso/traces/${outcome.reference}`, 303);
-      return page(
-        reply,
-        failureStatus(outcome.code),
-        'We could not sign you in',
-        `Your sign-in through ${found.conn.displayName} did not succeed. If this keeps happening, give your administrator this reference:`,
-        outcome.reference,
-      );
-    };
-
     // An identity provider set up with another of the connection's URLs as its Reply URL posts
     // there: the person gets the failure page, the admin a trace naming the URL to correct.
     for (const endpoint of ['login', 'metadata', 'slo'] as const) {
       scope.post<{ Params: Params }>(`/t/:tenant/saml/:conn/${endpoint}`, async (request, reply) => {
         const found = await load(request.params);
-        if (!found) return page(reply, 404, 'Unknown connection', 'There is no such single sign-on connection.');
+        if (!found) return signinPage(reply, 404, 'Unknown connection', 'There is no such single sign-on connection.');
         const samlResponse = postedResponse(request.body);
-        if (!samlResponse) return page(reply, 405, 'Nothing to do here', 'This address takes no form posts. Start signing in from Keydesk or from your identity provider.');
+        if (!samlResponse) return signinPage(reply, 405, 'Nothing to do here', 'This address takes no form posts. Start signing in from Keydesk or from your identity provider.');
         // The identity provider finishing a logout over HTTP-POST: the Keydesk session is already gone.
         if (endpoint === 'slo' && isLogoutResponse(samlResponse)) return reply.redirect(`/t/${found.tenant.slug}/login?signedOut=1`, 303);
-        if (!(await admitted(request, reply))) return reply;
+        if (!(await admitted(request, reply, 'misdirected'))) return reply;
         const outcome = await recordMisdirectedResponse(db, config, found.tenant, found.conn, { samlResponse, postedTo: endpoint, ip: request.ip });
         reply.header('Cache-Control', 'no-store');
-        return failed(reply, found, { ...outcome, code: 'misdirected' });
+        return failedSignin(reply, found.tenant, found.conn, { ...outcome, code: 'misdirected' });
       });
     }
 
     scope.post<{ Params: Params; Body: Record<string, string> }>('/t/:tenant/saml/:conn/acs', async (request, reply) => {
-      const found = await load(request.params);
-      if (!found) return page(reply, 404, 'Unknown connection', 'There is no such single sign-on connection.');
+      let found = await load(request.params);
+      if (!found) return signinPage(reply, 404, 'Unknown connection', 'There is no such single sign-on connection.');
       if (!(await admitted(request, reply))) return reply;
       const body = request.body && typeof request.body === 'object' ? request.body : {};
       const samlResponse = postedResponse(body);
-      if (!samlResponse) return page(reply, 400, 'Sign-in failed', 'No SAMLResponse was posted. Start signing in from Keydesk or from your identity provider.');
-      const outcome = await completeSamlSignin(db, config, found.tenant, found.conn, {
-        samlResponse,
-        relayState: typeof body.RelayState === 'string' ? body.RelayState : null,
-        ip: request.ip,
-        userAgent: request.headers['user-agent'],
-      });
-      reply.header('Cache-Control', 'no-store');
-      switch (outcome.kind) {
-        case 'signed_in':
-          setSessionCookie(reply, config, outcome.cookieValue, outcome.expiresAt);
-          return reply.redirect(outcome.redirect, 303);
-        case 'waiting':
-        case 'tested':
-          return reply.redirect(outcome.redirect, 303);
-        case 'failed':
-          return failed(reply, found, outcome);
+      if (!samlResponse) return signinPage(reply, 400, 'Sign-in failed', 'No SAMLResponse was posted. Start signing in from Keydesk or from your identity provider.');
+      const input = { samlResponse, relayState: typeof body.RelayState === 'string' ? body.RelayState : null, ip: request.ip, userAgent: request.headers['user-agent'] };
+      // The copy of the connection in memory was verified against; if the stored one has moved on
+      // since, nothing was changed and the sign-in runs again with the stored one.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const outcome = await completeSamlSignin(db, config, found.tenant, found.conn, input);
+          return answerSignin(reply, config, found.tenant, found.conn, outcome);
+        } catch (err) {
+          if (!(err instanceof StaleConnection)) throw err;
+          if (attempt === 3) return signinPage(reply, 503, 'Sign-in is being set up', 'The single sign-on connection is being changed right now. Try again in a moment.');
+          found = await load(request.params, { fresh: true });
+          if (!found) return signinPage(reply, 404, 'Unknown connection', 'There is no such single sign-on connection.');
+        }
       }
     });
   });
@@ -157,17 +153,4 @@ export async function installSamlRoutes(app: FastifyInstance, db: Db, config: Co
 function isLogoutResponse(samlResponse: string): boolean {
   const head = Buffer.from(samlResponse.slice(0, 400), 'base64').toString('utf8');
   return /^\s*(?:<\?xml[^>]*\?>\s*)?<(?:[\w-]+:)?LogoutResponse[\s>]/.test(head);
-}
-
-function page(reply: FastifyReply, status: number, title: string, message: string, reference?: string) {
-  const ref = reference ? `<p class="ref"><code>${escapeXml(reference)}</code></p>` : '';
-  return reply
-    .code(status)
-    .type('text/html; charset=utf-8')
-    .send(
-      `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${escapeXml(title)} · Keydesk</title>` +
-        `<style>body{font-family:system-ui,sans-serif;background:#f4f5f7;color:#1f2937;display:grid;place-items:center;min-height:100vh;margin:0}` +
-        `main{background:#fff;max-width:30rem;padding:2rem;border-radius:12px;box-shadow:0 1px 3px rgba(0,0,0,.1)}h1{font-size:1.3rem}.ref code{font-size:1.2rem;background:#eef;padding:.3rem .6rem;border-radius:6px}</style></head>` +
-        `<body><main><h1>${escapeXml(title)}</h1><p>${escapeXml(message)}</p>${ref}<p><a href="/login">Back to sign-in</a></p></main></body></html>`,
-    );
 }

@@ -1,36 +1,41 @@
 import type { Config } from '../../config.js';
-import type { Ctx, Tenant } from '../../context.js';
-import { isUniqueViolation, type Db } from '../../db/db.js';
+import type { Tenant } from '../../context.js';
+import type { Db } from '../../db/db.js';
 import { storable } from '../../db/storable.js';
-import { Conflict } from '../../http/errors.js';
-import { audit } from '../../audit/audit.js';
 import { safeLandingPath } from '../../http/redirects.js';
-import { auditPublished, getConnection, isLive, spUrls, type Connection } from '../connections.js';
-import { admitIfGranted, resolveAccount } from '../provisioning/accounts.js';
+import { isCurrent, isLive, spUrls, StaleConnection, type SamlConnection } from '../connections.js';
 import { mapClaims } from '../provisioning/claims.js';
-import { recordSigninGroups, resyncRuleGrants } from '../provisioning/group-rules.js';
-import { createSession } from '../sessions/sessions.js';
+import { recordFailure, runSignin, type SigninOutcome } from '../signin/complete.js';
+import { AccountFailure } from '../signin/failure.js';
+import { SigninTrace } from '../signin/trace.js';
 import { startAuthnRequest } from './authn-request.js';
 import { SamlFailure } from './failure.js';
 import { MAX_RESPONSE_BYTES } from './checks/structure.js';
-import { redactXml, SigninTrace } from './trace.js';
+import { redactXml } from './xml.js';
 import { verifySamlResponse } from './verify-response.js';
 
-export type AcsOutcome =
-  | { kind: 'signed_in'; cookieValue: string; expiresAt: Date; redirect: string }
-  | { kind: 'waiting'; redirect: string }
-  | { kind: 'tested'; reference: string; redirect: string }
-  | { kind: 'failed'; reference: string; code: string; test: boolean };
-
-/** SP-initiated sign-in: remember where the user wanted to go, send them to the identity provider. */
-export async function beginSamlSignin(db: Db, config: Config, tenant: Tenant, connSlug: string, wanted: string | null, opts: { test?: boolean; loginHint?: string } = {}) {
-  const conn = await getConnection(db, tenant.id, connSlug);
-  if (conn.protocol !== 'saml' || !conn.enabled) throw new SamlFailure('connection_disabled', `The connection "${connSlug}" is not an enabled SAML connection.`);
-  if (!opts.test && !isLive(conn)) throw new SamlFailure('connection_unpublished', `The connection "${connSlug}" is not live yet.`);
+/**
+ * SP-initiated sign-in: remember where the user wanted to go, send them to the identity provider.
+ * `conn` may come from the sign-in cache (signin/target-cache.ts).
+ * @throws AccountFailure when the connection is off or, outside a test, not live yet
+ * @throws StaleConnection when `conn` is older than the stored connection: call again with that
+ */
+export async function beginSamlSignin(db: Db, config: Config, tenant: Tenant, conn: SamlConnection, wanted: string | null, opts: { test?: boolean; loginHint?: string } = {}) {
+  const refusal = !conn.enabled
+    ? new AccountFailure('connection_disabled', `The connection "${conn.slug}" is not an enabled SAML connection.`)
+    : !opts.test && !isLive(conn)
+      ? new AccountFailure('connection_unpublished', `The connection "${conn.slug}" is not live yet.`)
+      : null;
+  if (refusal) {
+    // A copy from memory may be older than a change that turned the connection back on.
+    if (!(await isCurrent(db, conn))) throw new StaleConnection();
+    throw refusal;
+  }
   const sp = spUrls(config.publicUrl, tenant.slug, conn.slug);
   return startAuthnRequest(db, {
     tenantId: tenant.id,
     connectionId: conn.id,
+    connectionVersion: conn.version,
     ssoUrl: conn.config.ssoUrl,
     spEntityId: sp.entityId,
     acsUrl: sp.acsUrl,
@@ -41,119 +46,33 @@ export async function beginSamlSignin(db: Db, config: Config, tenant: Tenant, co
 }
 
 /**
- * The Assertion Consumer Service: verify strictly, find or create the account, apply group rules,
- * open a session. Every attempt leaves a trace and an audit event; a failure shows the person only
- * a reference the admin can look up.
+ * The Assertion Consumer Service: verify strictly, then the sign-in every protocol shares (account,
+ * group rules, session). A failure shows the person only a reference the admin can look up.
+ * `conn` may come from the sign-in cache (signin/target-cache.ts).
+ * @throws StaleConnection when `conn` is older than the stored connection: call again with that
  */
 export async function completeSamlSignin(
   db: Db,
   config: Config,
   tenant: Tenant,
-  conn: Connection,
+  conn: SamlConnection,
   input: { samlResponse: string; relayState: string | null; ip?: string; userAgent?: string },
-): Promise<AcsOutcome> {
+): Promise<SigninOutcome> {
   const trace = new SigninTrace();
-  const ctx: Ctx = { db, tenant, actor: null, ip: input.ip };
   const sp = spUrls(config.publicUrl, tenant.slug, conn.slug);
-  // Known before verification only to decide where a failure is shown: a failed test sign-in goes
-  // to the admin's trace page. It grants nothing.
-  let test = await isTestRequest(db, tenant.id, conn.id, input.samlResponse);
-  try {
-    if (!conn.enabled) throw new SamlFailure('connection_disabled', `The connection "${conn.slug}" is disabled.`);
-    const signIn = () => db.transaction(async (tx) => {
-      const { facts, binding } = await verifySamlResponse(tx, { samlResponse: input.samlResponse, tenantId: tenant.id, conn, sp }, trace);
-      test = binding.test;
-      if (!test && !isLive(conn)) throw new SamlFailure('connection_unpublished', `The connection "${conn.slug}" is still being tested; only a test sign-in may use it.`);
-      const claims = mapClaims(facts, conn.attributeMap);
-      trace.data.mapped = claims;
-      if (claims.groupsOverage) {
-        trace.fail('Groups claim present', 'Entra sent a groups overage link instead of the groups (user in more than 150 groups): roles from group rules were not changed.');
-      }
-      const account = await resolveAccount(ctx, tx, conn, claims, trace).catch((err: unknown) => {
-        if (err instanceof SamlFailure) trace.fail('Account', err.message);
-        throw err;
-      });
-      if (claims.groups !== null) {
-        await recordSigninGroups(tx, tenant.id, account.userId, claims.groups);
-        const change = await resyncRuleGrants(ctx, tx, account.userId);
-        trace.pass('Group rules applied', `added ${change.added.map((a) => a.role).join(', ') || 'nothing'}; removed ${change.removed.map((r) => r.role).join(', ') || 'nothing'}`);
-      }
-      const status = await admitIfGranted(tx, tenant.id, account.userId);
-      const roles = (await tx.query<{ role: string }>('SELECT DISTINCT role FROM role_grants WHERE tenant_id = $1 AND user_id = $2 ORDER BY role', [tenant.id, account.userId])).map((r) => r.role);
-      trace.data.roles = roles;
-      trace.data.user = { id: account.userId, email: account.email, status };
-      const landing = binding.initiatedBy === 'sp' ? binding.relayState : input.relayState;
-      if (binding.test) {
-        // A test sign-in shows what would happen and changes nothing: roll back, then record only
-        // that the request was used, the assertion seen, and the connection tested.
-        trace.data.wouldCreate = account.how === 'created';
-        throw new TestRun(account.userId, binding.requestId, facts.id, new Date(facts.notOnOrAfter.getTime() + conn.config.clockSkewSeconds * 1000));
-      }
-      // The trace is written in the sign-in's own transaction: nothing commits ahead of an answer.
-      const saveTrace = () => trace.save(tx, { tenantId: tenant.id, connectionId: conn.id, test: false, outcome: 'success', userId: account.userId });
-      if (status !== 'active') {
-        await audit(ctx, tx, { action: 'signin.saml', outcome: 'failure', reason: 'waiting_room', actorId: account.userId, actorLabel: account.email, details: { connection: conn.slug, trace: trace.reference } });
-        await saveTrace();
-        return { kind: 'waiting' as const };
-      }
-      const session = await createSession(tx, config.session, {
-        tenantId: tenant.id,
-        userId: account.userId,
-        method: `saml:${conn.slug}`,
-        ip: input.ip,
-        userAgent: input.userAgent,
-        idp: { connectionId: conn.id, nameId: facts.nameId, nameIdFormat: facts.nameIdFormat, sessionIndex: facts.sessionIndex },
-      });
-      await audit(ctx, tx, {
-        action: 'signin.saml',
-        actorId: account.userId,
-        actorLabel: account.email,
-        details: { connection: conn.slug, initiatedBy: binding.initiatedBy, trace: trace.reference },
-      });
-      await saveTrace();
-      return { kind: 'signed_in' as const, session, landing: safeLandingPath(landing, tenant.slug) };
-    });
-    // Two first sign-ins of one person at once (two tabs) race to create the account; the loser
-    // finds it on a second try instead of answering 500.
-    const result = await signIn().catch((err: unknown) => {
-      if (!lostCreationRace(err)) throw err;
-      trace.restart();
-      return signIn();
-    });
-    if (result.kind === 'waiting') return { kind: 'waiting', redirect: `/t/${tenant.slug}/waiting` };
-    return { kind: 'signed_in', cookieValue: result.session.cookieValue, expiresAt: result.session.expiresAt, redirect: result.landing };
-  } catch (err) {
-    if (err instanceof TestRun) {
-      await db.transaction(async (tx) => {
-        if (err.requestId) await tx.query('UPDATE saml_requests SET consumed_at = now() WHERE tenant_id = $1 AND id = $2', [tenant.id, err.requestId]);
-        await tx.query('INSERT INTO saml_replay_cache (tenant_id, connection_id, assertion_id, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [
-          tenant.id,
-          conn.id,
-          err.assertionId,
-          err.acceptableUntil,
-        ]);
-        // A passed test is what makes a connection live, unless the admin published it already.
-        const [{ newlyPublished }] = (await tx.query<{ newlyPublished: boolean }>(
-          `UPDATE sso_connections SET test_passed_at = now(), published_at = coalesce(published_at, now()) WHERE tenant_id = $1 AND id = $2
-           RETURNING published_at = now() AS "newlyPublished"`,
-          [tenant.id, conn.id],
-        )) as [{ newlyPublished: boolean }];
-        if (newlyPublished) await auditPublished(ctx, tx, conn.id, { slug: conn.slug, tested: true, via: 'test' });
-        trace.data.published = newlyPublished;
-        await audit(ctx, tx, { action: 'sso.connection_tested', actorId: null, actorLabel: `saml:${conn.slug}`, targetType: 'connection', targetId: conn.id, details: { trace: trace.reference } });
-        await trace.save(tx, { tenantId: tenant.id, connectionId: conn.id, test: true, outcome: 'success' });
-      });
-      return { kind: 'tested', reference: trace.reference, redirect: `/t/${tenant.slug}/admin/sso/traces/${trace.reference}` };
-    }
-    if (!(err instanceof SamlFailure)) throw err;
-    // The transaction rolled back; the trace and the audit event are written on their own.
-    await recordFailure(ctx, conn, trace, test, err);
-    return { kind: 'failed', reference: trace.reference, code: err.code, test };
-  }
-}
-
-function lostCreationRace(err: unknown): boolean {
-  return isUniqueViolation(err) || (err instanceof Conflict && err.code === 'user_exists');
+  // Asked only when verification failed, to decide where the failure is shown: a failed test
+  // sign-in goes to the admin's trace page. It grants nothing.
+  const test = () => isTestRequest(db, tenant.id, conn.id, input.samlResponse);
+  return runSignin({ db, config, tenant, conn, trace, test, connectionFromCache: true, ip: input.ip, userAgent: input.userAgent }, async (tx) => {
+    const { facts, binding } = await verifySamlResponse(tx, { samlResponse: input.samlResponse, tenantId: tenant.id, conn, sp }, trace);
+    return {
+      claims: mapClaims(facts, conn.attributeMap),
+      test: binding.test,
+      landing: binding.initiatedBy === 'sp' ? binding.relayState : input.relayState,
+      idpSession: { nameId: facts.nameId, nameIdFormat: facts.nameIdFormat, sessionIndex: facts.sessionIndex },
+      details: { initiatedBy: binding.initiatedBy },
+    };
+  });
 }
 
 /**
@@ -165,7 +84,7 @@ export async function recordMisdirectedResponse(
   db: Db,
   config: Config,
   tenant: Tenant,
-  conn: Connection,
+  conn: SamlConnection,
   input: { samlResponse: string; postedTo: 'login' | 'metadata' | 'slo'; ip?: string },
 ): Promise<{ reference: string; test: boolean }> {
   const sp = spUrls(config.publicUrl, tenant.slug, conn.slug);
@@ -179,32 +98,12 @@ export async function recordMisdirectedResponse(
     `The Reply URL in the identity provider is ${posted}; it must be ${sp.acsUrl}. In Entra: Single sign-on › Basic SAML Configuration › Reply URL (Assertion Consumer Service URL). In Okta: General › SAML Settings › Single sign-on URL.`,
   );
   trace.fail('Response is addressed to this Reply URL and comes from this identity provider', err.message);
-  // Kept for the admin only within the size the ACS itself accepts: anyone can post here.
+  // Anyone can post here: the admin sees what arrived only when it is a SAML message of a size the
+  // ACS itself accepts (and the trace keeps at most MAX_TRACE_MESSAGE_CHARS of it).
   const xml = input.samlResponse.length <= (MAX_RESPONSE_BYTES * 4) / 3 + 4 ? Buffer.from(input.samlResponse, 'base64').toString('utf8') : '';
-  if (xml.trimStart().startsWith('<')) trace.data.responseXml = redactXml(xml);
+  if (xml.trimStart().startsWith('<') && xml.includes('urn:oasis:names:tc:SAML:2.0:protocol')) trace.data.responseXml = redactXml(xml);
   await recordFailure({ db, tenant, actor: null, ip: input.ip }, conn, trace, test, err);
   return { reference: trace.reference, test };
-}
-
-/** A failed sign-in's trace (with the error and its fix) and its `signin.saml` audit event, together. */
-async function recordFailure(ctx: Ctx, conn: Connection, trace: SigninTrace, test: boolean, err: SamlFailure): Promise<void> {
-  trace.data.error = { code: err.code, message: err.message, fix: err.fix, ...err.data };
-  await ctx.db.transaction(async (tx) => {
-    await trace.save(tx, { tenantId: ctx.tenant.id, connectionId: conn.id, test, outcome: 'failure', errorCode: err.code });
-    await audit(ctx, tx, { action: 'signin.saml', outcome: 'failure', reason: err.code, actorId: null, actorLabel: `saml:${conn.slug}`, details: { connection: conn.slug, trace: trace.reference } });
-  });
-}
-
-/** Carries a successful test sign-in out of the transaction that must roll back. */
-class TestRun extends Error {
-  constructor(
-    readonly userId: string,
-    readonly requestId: string | null,
-    readonly assertionId: string,
-    readonly acceptableUntil: Date,
-  ) {
-    super('test sign-in');
-  }
 }
 
 /** Whether the (not yet verified) response answers one of our test sign-in requests. */
@@ -213,6 +112,9 @@ async function isTestRequest(db: Db, tenantId: string, connectionId: string, sam
   const id = /InResponseTo="([^"]{1,200})"/.exec(head)?.[1];
   // Unverified text: one the database cannot even compare is no request of ours.
   if (!id || !storable(id)) return false;
-  const rows = await db.query<{ test: boolean }>('SELECT test FROM saml_requests WHERE tenant_id = $1 AND id = $2 AND connection_id = $3', [tenantId, id, connectionId]);
+  const rows = await db.query<{ test: boolean }>(
+    'SELECT test FROM saml_requests WHERE tenant_id = $1 AND id = $2 AND connection_id = $3 AND consumed_at IS NULL AND expires_at > now()',
+    [tenantId, id, connectionId],
+  );
   return rows[0]?.test ?? false;
 }

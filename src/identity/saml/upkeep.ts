@@ -1,7 +1,7 @@
 import type { Db } from '../../db/db.js';
 import { audit } from '../../audit/audit.js';
 import { describeCertificate } from './certificates.js';
-import { fetchMetadata, type Connection } from '../connections.js';
+import { fetchMetadata, type SamlConnection } from '../connections.js';
 import { parseIdpMetadata } from './metadata.js';
 
 /** Days before expiry at which admins are told, on the page and in the audit log. */
@@ -12,7 +12,7 @@ interface Row {
   slug: string;
   tenant_slug: string;
   tenant_name: string;
-  connection: Connection & { certificateNotices: Record<string, number[]> };
+  connection: SamlConnection & { certificateNotices: Record<string, number[]> };
 }
 
 async function samlConnections(db: Db, where = 'true'): Promise<Row[]> {
@@ -75,6 +75,11 @@ export async function refreshMetadata(db: Db, fetchImpl: typeof fetch = fetch, m
       const xml = await fetchMetadata(row.connection.metadataUrl!, fetchImpl);
       const md = parseIdpMetadata(xml);
       const before = row.connection.config;
+      // A rollover changes certificates, never who the provider is: another entity ID at the same
+      // URL is refused (the last good copy stays), as the admin would have to test it first.
+      if (md.entityId !== before.idpEntityId) {
+        throw new Error(`The metadata now names another identity provider (${md.entityId.slice(0, 200)}, not ${before.idpEntityId}); it was not taken. If this is intended, replace the identity provider's side under Settings and test it.`);
+      }
       const config = { ...before, idpEntityId: md.entityId, ssoUrl: md.ssoUrl, sloUrl: md.sloUrl, certificates: md.certificates };
       await db.transaction(async (tx) => {
         await tx.query(

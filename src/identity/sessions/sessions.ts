@@ -24,6 +24,16 @@ export function parseSessionCookie(value: string | undefined): { tenantId: strin
   return m ? { tenantId: m[1]!, token: m[2]! } : null;
 }
 
+/** Where an SSO session came from, so the identity provider can end it (single logout). */
+export interface SessionIdp {
+  connectionId: string;
+  nameId: string | null;
+  nameIdFormat: string | null;
+  sessionIndex: string | null;
+  /** OpenID Connect: the ID token, sealed, for RP-initiated logout's id_token_hint. */
+  idTokenSealed?: string | null;
+}
+
 export async function createSession(
   tx: Queryable,
   policy: SessionPolicy,
@@ -33,16 +43,15 @@ export async function createSession(
     method: string;
     ip?: string;
     userAgent?: string;
-    /** Where an SSO session came from, so the identity provider can end it (single logout). */
-    idp?: { connectionId: string; nameId: string | null; nameIdFormat: string | null; sessionIndex: string | null };
+    idp?: SessionIdp;
   },
 ): Promise<{ cookieValue: string; session: Session; expiresAt: Date }> {
   const token = randomToken();
   const csrfToken = randomToken();
   const rows = await tx.query<{ id: string; expires_at: Date }>(
     `INSERT INTO sessions (tenant_id, token_hash, user_id, csrf_token, method, ip, user_agent, expires_at,
-                           connection_id, idp_name_id, idp_name_id_format, idp_session_index)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(hours => $8), $9, $10, $11, $12) RETURNING id, expires_at`,
+                           connection_id, idp_name_id, idp_name_id_format, idp_session_index, idp_id_token)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(hours => $8), $9, $10, $11, $12, $13) RETURNING id, expires_at`,
     [
       input.tenantId,
       hashToken(token),
@@ -56,6 +65,7 @@ export async function createSession(
       input.idp?.nameId ?? null,
       input.idp?.nameIdFormat ?? null,
       input.idp?.sessionIndex ?? null,
+      input.idp?.idTokenSealed ?? null,
     ],
   );
   const row = rows[0]!;
@@ -111,6 +121,22 @@ export async function revokeOtherSessions(q: Queryable, tenantId: string, userId
     'UPDATE sessions SET revoked_at = now() WHERE tenant_id = $1 AND user_id = $2 AND id IS DISTINCT FROM $3 AND revoked_at IS NULL',
     [tenantId, userId, keep ?? null],
   );
+}
+
+/**
+ * Ends the password sessions of everyone single sign-on now binds (all but break-glass accounts, or
+ * one person): with SSO enforced a password no longer signs them in, so it no longer keeps them in.
+ * Returns how many ended.
+ */
+export async function revokePasswordSessions(q: Queryable, tenantId: string, userId?: string): Promise<number> {
+  const rows = await q.query(
+    `UPDATE sessions s SET revoked_at = now() FROM users u
+     WHERE s.tenant_id = $1 AND u.tenant_id = s.tenant_id AND u.id = s.user_id AND s.revoked_at IS NULL
+       AND s.method LIKE 'password%' AND NOT u.break_glass AND ($2::uuid IS NULL OR u.id = $2)
+     RETURNING s.id`,
+    [tenantId, userId ?? null],
+  );
+  return rows.length;
 }
 
 export async function pruneSessions(q: Queryable): Promise<void> {

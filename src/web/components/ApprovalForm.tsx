@@ -3,8 +3,12 @@ import { api } from '../api';
 import type { Ticket } from '../types';
 import { Field, FormError, Icon, Spinner } from './ui';
 
-/** Approve or reject a change; a comment is required either way (it goes into the record). */
+/**
+ * Approve or reject a change, or a request its requester's manager decides; a comment is required
+ * either way (it goes into the record, and the requester sees it).
+ */
 export function ApprovalForm({ ticket, onDecided }: { ticket: Ticket; onDecided: (t: Ticket, decision: 'approved' | 'rejected') => void }) {
+  const what = ticket.type === 'request' ? 'request' : 'change';
   const [decision, setDecision] = useState<'approved' | 'rejected' | null>(null);
   const [comment, setComment] = useState('');
   const [busy, setBusy] = useState(false);
@@ -13,7 +17,7 @@ export function ApprovalForm({ ticket, onDecided }: { ticket: Ticket; onDecided:
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     if (!decision) return;
-    if (!comment.trim()) return setError(decision === 'approved' ? 'Say why the change may go ahead.' : 'Say why the change is rejected.');
+    if (!comment.trim()) return setError(decision === 'approved' ? `Say why the ${what} may go ahead.` : `Say why the ${what} is rejected.`);
     setBusy(true);
     setError(null);
     try {
@@ -45,7 +49,7 @@ export function ApprovalForm({ ticket, onDecided }: { ticket: Ticket; onDecided:
       <FormError error={error} />
       <div className="form-actions">
         <button type="submit" className={decision === 'approved' ? 'btn success' : 'btn danger'} disabled={busy} data-testid="approval-submit">
-          {busy && <Spinner small />} {decision === 'approved' ? 'Approve change' : 'Reject change'}
+          {busy && <Spinner small />} {decision === 'approved' ? `Approve ${what}` : `Reject ${what}`}
         </button>
         <button
           type="button"

@@ -1,6 +1,9 @@
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { Link, NavLink, useLocation } from 'react-router';
+import { qs } from '../api';
+import { useApi } from '../hooks';
 import { useSession } from '../session';
+import type { Page, Ticket } from '../types';
 import { Avatar, Icon } from './ui';
 
 export function Logo({ className = '' }: { className?: string }) {
@@ -31,11 +34,18 @@ export function Shell({ children }: { children: ReactNode }) {
     mainRef.current?.focus({ preventScroll: true });
   }, [location.pathname]);
 
+  // Anyone may be a manager asked to approve a request: the link shows while something waits for
+  // them (and always for change managers, and on the page itself).
+  const waiting = useApi<Page<Ticket>>(has('change_manager') ? null : `/tickets${qs({ approver: 'me', status: 'awaiting_approval', limit: 1 })}`);
+  const approver = has('change_manager') || (waiting.data?.items.length ?? 0) > 0 || location.pathname.startsWith(path('/approvals'));
+  // Change managers review access where the tenant lets them (administrators reach it under Admin).
+  const review = useApi<{ changeManagersMayReview: boolean }>(has('change_manager') && !has('admin') ? '/access-review/settings' : null);
   const links: { to: string; label: string; testId: string; show: boolean }[] = [
     { to: path('/portal'), label: 'Portal', testId: 'nav-portal', show: true },
     { to: path('/agent'), label: 'Workspace', testId: 'nav-workspace', show: isStaff },
-    { to: path('/approvals'), label: 'Approvals', testId: 'nav-approvals', show: has('change_manager') },
+    { to: path('/approvals'), label: 'Approvals', testId: 'nav-approvals', show: approver },
     { to: path('/admin/users'), label: 'Admin', testId: 'nav-admin', show: has('admin') },
+    { to: path('/admin/access-review'), label: 'Access review', testId: 'nav-access-review', show: !has('admin') && !!review.data?.changeManagersMayReview },
   ];
   const adminActive = location.pathname.startsWith(path('/admin'));
 

@@ -1,8 +1,9 @@
 import { useEffect, useId, useRef, useState, type DragEvent, type FormEvent, type ReactNode } from 'react';
 import { api, ApiError, errorMessage } from '../api';
-import type { AttributeKey, IdpSourceBody, SsoConnection } from '../types';
+import type { AttributeKey, IdpSourceBody, OidcSsoConnection, SamlSsoConnection, SsoConnection } from '../types';
 import { ATTRIBUTE_KEYS } from '../types';
-import { CopyButton, Field, Icon, Spinner, FormActions } from './ui';
+import { BreakableUrl, CopyButton, Field, Icon, Spinner, FormActions } from './ui';
+import { NewOidcConnectionForm } from './OidcForms';
 
 /* ---------- Reading files in the browser ---------- */
 
@@ -37,6 +38,8 @@ async function certificateFromFile(file: File): Promise<string> {
   if (head.startsWith('-----BEGIN')) return new TextDecoder().decode(bytes);
   return base64OfBytes(bytes);
 }
+
+const PRIVATE_KEY = /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----/;
 
 /** Every PEM block in pasted text; text without BEGIN lines counts as one base64 certificate. */
 function certificatesFromText(text: string): string[] {
@@ -130,33 +133,78 @@ export function emptySource(mode: SourceMode = 'file', url = ''): SourceState {
   return { mode, file: null, url, entityId: '', ssoUrl: '', sloUrl: '', certFiles: [], pem: '' };
 }
 
+export type Provider = 'entra' | 'okta' | 'other';
+
+/** Where each identity provider's admin pages keep what Keydesk asks for, in their own words. */
+const WHERE: Record<Provider, { metadataUrl: string; urlPlaceholder: string; metadataFile: string; entityId: string; ssoUrl: string; sloUrl: string; certificate: string }> = {
+  entra: {
+    metadataUrl: 'In Entra: Single sign-on › SAML Certificates › App Federation Metadata Url.',
+    urlPlaceholder: 'https://login.microsoftonline.com/…/federationmetadata/2007-06/federationmetadata.xml?appid=…',
+    metadataFile: 'In Entra: Single sign-on › SAML Certificates › Federation Metadata XML.',
+    entityId: 'In Entra: Microsoft Entra Identifier (https://sts.windows.net/<tenant id>/).',
+    ssoUrl: 'In Entra: Login URL.',
+    sloUrl: 'In Entra: Logout URL.',
+    certificate: 'In Entra: SAML Certificates › Certificate (Base64) or (Raw). Add the next certificate too during a rollover.',
+  },
+  okta: {
+    metadataUrl: 'In Okta: the application’s Sign On tab › SAML 2.0 › Metadata URL.',
+    urlPlaceholder: 'https://your-org.okta.com/app/…/sso/saml/metadata',
+    metadataFile: 'In Okta: the application’s Sign On tab › SAML 2.0 › Metadata details (save the metadata as a file).',
+    entityId: 'In Okta: View SAML setup instructions › Identity Provider Issuer (http://www.okta.com/…).',
+    ssoUrl: 'In Okta: Identity Provider Single Sign-On URL.',
+    sloUrl: 'In Okta: Identity Provider Single Logout URL, when single logout is on.',
+    certificate: 'In Okta: X.509 Certificate (download okta.cert).',
+  },
+  other: {
+    metadataUrl: 'The address where your identity provider publishes its SAML 2.0 metadata.',
+    urlPlaceholder: 'https://',
+    metadataFile: 'Your identity provider’s SAML 2.0 metadata (an EntityDescriptor with an IDPSSODescriptor).',
+    entityId: 'The identity provider’s entity ID (its Issuer).',
+    ssoUrl: 'Its single sign-on service URL (HTTP-Redirect binding).',
+    sloUrl: 'Its single logout service URL.',
+    certificate: 'The certificate it signs responses with (.cer, .crt or .pem).',
+  },
+};
+
+/** The provider an existing connection trusts, as far as its entity ID tells. */
+export function providerOf(idpEntityId: string): Provider {
+  if (/^https:\/\/sts\.windows\.net\//.test(idpEntityId)) return 'entra';
+  if (/okta\.com/.test(idpEntityId)) return 'okta';
+  return 'other';
+}
+
 /** The request fields for the chosen way, or what is still missing. */
-export function sourceBody(s: SourceState): { body: IdpSourceBody } | { missing: string } {
+export function sourceBody(s: SourceState, provider: Provider = 'entra'): { body: IdpSourceBody } | { missing: string } {
+  const where = WHERE[provider];
   if (s.mode === 'file') {
-    if (!s.file) return { missing: "Choose the identity provider's metadata XML file (in Entra: Federation Metadata XML)." };
+    if (!s.file) return { missing: `Choose the identity provider's metadata XML file. ${where.metadataFile}` };
     if (!s.file.wellFormed) return { missing: `${s.file.name} is not an XML document. Choose the metadata XML file your identity provider offers.` };
     return { body: { metadataXml: s.file.xml } };
   }
   if (s.mode === 'url') {
     const url = s.url.trim();
-    if (!url) return { missing: 'Enter the metadata URL (in Entra: App Federation Metadata Url).' };
+    if (!url) return { missing: `Enter the metadata URL. ${where.metadataUrl}` };
     if (!/^https?:\/\//i.test(url)) return { missing: 'The metadata URL starts with https://.' };
     return { body: { metadataUrl: url } };
   }
+  if (PRIVATE_KEY.test(s.pem)) {
+    return { missing: 'The pasted text holds a private key. Never paste private keys here (if it left the identity provider, rotate it): paste only the certificate, -----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----.' };
+  }
   const certificates = [...s.certFiles.map((c) => c.data), ...certificatesFromText(s.pem)];
-  if (!s.entityId.trim()) return { missing: "Enter the identity provider's entity ID (in Entra: Microsoft Entra Identifier)." };
-  if (!s.ssoUrl.trim()) return { missing: 'Enter the sign-in URL (in Entra: Login URL).' };
+  if (!s.entityId.trim()) return { missing: `Enter the identity provider's entity ID. ${where.entityId}` };
+  if (!s.ssoUrl.trim()) return { missing: `Enter the sign-in URL. ${where.ssoUrl}` };
   if (!certificates.length) return { missing: 'Add the signing certificate: upload the file or paste it as PEM.' };
   return { body: { entityId: s.entityId.trim(), ssoUrl: s.ssoUrl.trim(), ...(s.sloUrl.trim() ? { sloUrl: s.sloUrl.trim() } : {}), certificates } };
 }
 
 const MODES: { mode: SourceMode; label: string; icon: 'upload' | 'link' | 'settings' }[] = [
-  { mode: 'file', label: 'Upload metadata XML', icon: 'upload' },
   { mode: 'url', label: 'Metadata URL', icon: 'link' },
+  { mode: 'file', label: 'Upload metadata XML', icon: 'upload' },
   { mode: 'manual', label: 'Enter manually', icon: 'settings' },
 ];
 
-export function IdpSourcePicker({ value, onChange }: { value: SourceState; onChange: (next: SourceState) => void }) {
+export function IdpSourcePicker({ value, onChange, provider = 'other' }: { value: SourceState; onChange: (next: SourceState) => void; provider?: Provider }) {
+  const where = WHERE[provider];
   const base = useId();
   const [readError, setReadError] = useState<string | null>(null);
   const [dragging, setDragging] = useState(false);
@@ -246,7 +294,7 @@ export function IdpSourcePicker({ value, onChange }: { value: SourceState; onCha
               ) : (
                 <span className="dropzone-text">
                   <strong>Choose the metadata XML file</strong>
-                  <span className="muted small">or drop it here. In Entra: Single sign-on › SAML Certificates › Federation Metadata XML.</span>
+                  <span className="muted small">or drop it here. {where.metadataFile}</span>
                 </span>
               )}
             </label>
@@ -262,14 +310,14 @@ export function IdpSourcePicker({ value, onChange }: { value: SourceState; onCha
           </>
         )}
         {value.mode === 'url' && (
-          <Field label="Metadata URL" hint="Keydesk fetches it now and refreshes it every day, so certificate rollovers are picked up. In Entra: App Federation Metadata Url.">
+          <Field label="Metadata URL" hint={`${where.metadataUrl} Keydesk fetches it now and every day, so certificate rollovers are picked up.`}>
             {(id, d) => (
               <input
                 id={id}
                 type="url"
                 inputMode="url"
                 aria-describedby={d}
-                placeholder="https://login.microsoftonline.com/…/federationmetadata/2007-06/federationmetadata.xml?appid=…"
+                placeholder={where.urlPlaceholder}
                 value={value.url}
                 onChange={(e) => set({ url: e.target.value })}
                 data-testid="source-metadata-url"
@@ -279,14 +327,14 @@ export function IdpSourcePicker({ value, onChange }: { value: SourceState; onCha
         )}
         {value.mode === 'manual' && (
           <div className="stack">
-            <Field label="Identity provider entity ID" hint="In Entra: Microsoft Entra Identifier (https://sts.windows.net/<tenant id>/).">
+            <Field label="Identity provider entity ID" hint={where.entityId}>
               {(id, d) => <input id={id} aria-describedby={d} spellCheck={false} value={value.entityId} onChange={(e) => set({ entityId: e.target.value })} data-testid="source-entity-id" />}
             </Field>
             <div className="grid-2">
-              <Field label="Sign-in URL" hint="In Entra: Login URL.">
+              <Field label="Sign-in URL" hint={where.ssoUrl}>
                 {(id, d) => <input id={id} type="url" aria-describedby={d} spellCheck={false} placeholder="https://" value={value.ssoUrl} onChange={(e) => set({ ssoUrl: e.target.value })} data-testid="source-sso-url" />}
               </Field>
-              <Field label={<>Sign-out URL <span className="muted">(optional)</span></>} hint="In Entra: Logout URL.">
+              <Field label={<>Sign-out URL <span className="muted">(optional)</span></>} hint={where.sloUrl}>
                 {(id, d) => <input id={id} type="url" aria-describedby={d} spellCheck={false} placeholder="https://" value={value.sloUrl} onChange={(e) => set({ sloUrl: e.target.value })} data-testid="source-slo-url" />}
               </Field>
             </div>
@@ -319,7 +367,7 @@ export function IdpSourcePicker({ value, onChange }: { value: SourceState; onCha
                   ))}
                 </ul>
               )}
-              <p className="field-hint">In Entra: SAML Certificates › Certificate (Base64) or (Raw). Add the next certificate too during a rollover.</p>
+              <p className="field-hint">{where.certificate}</p>
             </div>
             <Field label={<>Or paste the certificate <span className="muted">(PEM)</span></>}>
               {(id) => (
@@ -345,7 +393,7 @@ export function IdpSourcePicker({ value, onChange }: { value: SourceState; onCha
 
 /* ---------- Options ---------- */
 
-function Check({ checked, onChange, title, children, testId }: { checked: boolean; onChange: (v: boolean) => void; title: ReactNode; children?: ReactNode; testId?: string }) {
+export function Check({ checked, onChange, title, children, testId }: { checked: boolean; onChange: (v: boolean) => void; title: ReactNode; children?: ReactNode; testId?: string }) {
   return (
     <label className="check">
       <input type="checkbox" checked={checked} onChange={(e) => onChange(e.target.checked)} data-testid={testId} />
@@ -357,18 +405,20 @@ function Check({ checked, onChange, title, children, testId }: { checked: boolea
   );
 }
 
-interface Options {
+export interface Options {
   allowIdpInitiated: boolean;
   jit: boolean;
   waitingRoom: boolean;
 }
 
-function OptionChecks({ value, onChange }: { value: Options; onChange: (v: Options) => void }) {
+export function OptionChecks({ value, onChange, protocol = 'saml' }: { value: Options; onChange: (v: Options) => void; protocol?: 'saml' | 'oidc' }) {
   return (
     <div className="checks">
-      <Check title="Allow sign-in started from the identity provider (My Apps tile)" checked={value.allowIdpInitiated} onChange={(v) => onChange({ ...value, allowIdpInitiated: v })} testId="opt-idp-initiated">
-        People can open Keydesk from their identity provider's app launcher, not only from Keydesk's sign-in page.
-      </Check>
+      {protocol === 'saml' && (
+        <Check title="Allow sign-in started from the identity provider (My Apps tile)" checked={value.allowIdpInitiated} onChange={(v) => onChange({ ...value, allowIdpInitiated: v })} testId="opt-idp-initiated">
+          People can open Keydesk from their identity provider's app launcher, not only from Keydesk's sign-in page.
+        </Check>
+      )}
       <Check title="Create accounts on first sign-in (just-in-time)" checked={value.jit} onChange={(v) => onChange({ ...value, jit: v })} testId="opt-jit">
         Anyone your identity provider lets in gets a Keydesk account. When off, only people who already have one can sign in.
       </Check>
@@ -386,46 +436,159 @@ function OptionChecks({ value, onChange }: { value: Options; onChange: (v: Optio
 }
 
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
+const SLUG_RULE = 'A short name has 1–40 lowercase letters, digits or inner hyphens, such as entra or okta.';
 
-/** The four values an identity provider needs, for a connection slug (`base` is the public origin). */
-export function spValuesFor(base: string, tenantSlug: string, connSlug: string) {
-  const root = `${base}/t/${tenantSlug}/saml/${connSlug}`;
+type SpKey = 'identifier' | 'replyUrl' | 'signOnUrl' | 'logoutUrl';
+export type SpValues = Record<SpKey, string>;
+
+/** The four values an identity provider needs, for a connection slug (`spBaseUrl` from GET /sso/connections). */
+export function spValuesFor(spBaseUrl: string, connSlug: string): SpValues {
+  const root = `${spBaseUrl}/${connSlug}`;
   return { identifier: `${root}/metadata`, replyUrl: `${root}/acs`, signOnUrl: `${root}/login`, logoutUrl: `${root}/slo` };
+}
+
+/** `base`, or `base-2`, `base-3`… when a connection already has that short name. */
+function freeSlug(base: string, taken: string[]): string {
+  if (!taken.includes(base)) return base;
+  for (let i = 2; ; i++) if (!taken.includes(`${base}-${i}`)) return `${base}-${i}`;
 }
 
 /* ---------- Add a connection ---------- */
 
+/**
+ * What differs between identity providers in the add-connection flow: the names their admin pages
+ * give Keydesk's values, where those pages are, and where the provider's metadata URL is found.
+ */
+const PROVIDERS: Record<Provider, { label: string; slug: string; button: string; labels: Partial<Record<SpKey, string>>; where: string; idpWhere: string }> = {
+  entra: {
+    label: 'Microsoft Entra ID',
+    slug: 'entra',
+    button: 'Microsoft',
+    labels: {},
+    where:
+      'In the Entra admin center: Enterprise applications › New application › Create your own application (not in the gallery) › Single sign-on › SAML › Basic SAML Configuration › Edit. Paste the Identifier and the Reply URL; the other two are optional. Then assign the people or groups who should sign in (Users and groups).',
+    idpWhere: 'On the same Single sign-on page, under SAML Certificates: copy the App Federation Metadata Url and paste it here. Keydesk fetches it now and every day, so certificate rollovers need nothing from you.',
+  },
+  okta: {
+    label: 'Okta',
+    slug: 'okta',
+    button: 'Okta',
+    labels: { identifier: 'Audience URI (SP Entity ID)', replyUrl: 'Single sign-on URL', signOnUrl: 'Sign on URL', logoutUrl: 'Single Logout URL' },
+    where:
+      'In the Okta Admin Console: Applications › Create App Integration › SAML 2.0 › Configure SAML. Paste the Single sign-on URL and the Audience URI; Name ID format: EmailAddress or Persistent. Add a Group Attribute Statement named “groups” to give roles by group. Then assign the people or groups.',
+    idpWhere: 'On the application’s Sign On tab, under SAML 2.0: copy the Metadata URL and paste it here.',
+  },
+  other: {
+    label: 'Other SAML 2.0',
+    slug: 'sso',
+    button: '',
+    labels: {},
+    where: 'Register Keydesk as a SAML 2.0 service provider (relying party) with these values. Keydesk takes the identity provider’s signed responses by HTTP-POST at the Reply URL.',
+    idpWhere: 'Give Keydesk the identity provider’s metadata: its URL, the XML file, or the entity ID, sign-in URL and signing certificate by hand.',
+  },
+};
+
+/** Where an existing connection's values go, and their names there. */
+export function spSetupFor(provider: Provider): { labels: Partial<Record<SpKey, string>>; where: string } {
+  const where = {
+    entra: 'In Entra: Enterprise applications › your app › Single sign-on › Basic SAML Configuration.',
+    okta: 'In Okta: your app › General › SAML Settings › Edit.',
+    other: 'In your identity provider’s settings for Keydesk.',
+  }[provider];
+  return { labels: PROVIDERS[provider].labels, where };
+}
+
+/** The values as text for one paste: a label and a value per line. */
+function valuesText(values: SpValues, labels: Partial<Record<SpKey, string>>): string {
+  return SP_ROWS.map((r) => `${labels[r.key] ?? r.label}: ${values[r.key]}`).join('\n');
+}
+
+/**
+ * Add a SAML connection in the order an admin works: pick the provider, copy Keydesk's values into
+ * it, paste its metadata URL back. The short name, button label and options have working defaults.
+ */
 export function NewConnectionForm({
-  tenantSlug,
-  publicBase,
+  spBaseUrl,
+  rpBaseUrl,
+  takenSlugs,
   onCreated,
   onCancel,
 }: {
-  tenantSlug: string;
-  publicBase: string;
+  spBaseUrl: string;
+  rpBaseUrl: string;
+  takenSlugs: string[];
   onCreated: (c: SsoConnection) => void;
   onCancel: () => void;
 }) {
-  const [slug, setSlug] = useState('');
+  const [protocol, setProtocol] = useState<'saml' | 'oidc'>('saml');
+  const [provider, setProvider] = useState<Provider>('entra');
+  return (
+    <div className="stack-lg">
+      <div className="row wrap-row">
+        <div className="segmented" role="radiogroup" aria-label="Protocol">
+          {(['saml', 'oidc'] as const).map((p) => (
+            <button key={p} type="button" role="radio" aria-checked={protocol === p} className={protocol === p ? 'seg active' : 'seg'} onClick={() => setProtocol(p)} data-testid={`protocol-${p}`}>
+              {p === 'saml' ? 'SAML 2.0' : 'OpenID Connect'}
+            </button>
+          ))}
+        </div>
+        <div className="segmented provider-tabs" role="radiogroup" aria-label="Identity provider">
+          {(Object.keys(PROVIDERS) as Provider[]).map((p) => (
+            <button key={p} type="button" role="radio" aria-checked={provider === p} className={provider === p ? 'seg active' : 'seg'} onClick={() => setProvider(p)} data-testid={`provider-${p}`}>
+              {p === 'other' ? (protocol === 'saml' ? 'Other SAML 2.0' : 'Other OpenID provider') : PROVIDERS[p].label}
+            </button>
+          ))}
+        </div>
+      </div>
+      {protocol === 'saml' ? (
+        <SamlConnectionForm key={provider} provider={provider} spBaseUrl={spBaseUrl} takenSlugs={takenSlugs} onCreated={onCreated} onCancel={onCancel} />
+      ) : (
+        <NewOidcConnectionForm key={provider} provider={provider} rpBaseUrl={rpBaseUrl} takenSlugs={takenSlugs} onCreated={onCreated} onCancel={onCancel} />
+      )}
+    </div>
+  );
+}
+
+function SamlConnectionForm({
+  provider,
+  spBaseUrl,
+  takenSlugs,
+  onCreated,
+  onCancel,
+}: {
+  provider: Provider;
+  spBaseUrl: string;
+  takenSlugs: string[];
+  onCreated: (c: SsoConnection) => void;
+  onCancel: () => void;
+}) {
+  const slugInput = useRef<HTMLInputElement>(null);
+  const [slug, setSlug] = useState(() => freeSlug(PROVIDERS[provider].slug, takenSlugs));
   const [displayName, setDisplayName] = useState('');
-  const [source, setSource] = useState<SourceState>(emptySource());
+  const [source, setSource] = useState<SourceState>(emptySource('url'));
   const [options, setOptions] = useState<Options>({ allowIdpInitiated: true, jit: true, waitingRoom: false });
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  const preset = PROVIDERS[provider];
   const slugValid = SLUG.test(slug);
-  const preview = slugValid ? spValuesFor(publicBase, tenantSlug, slug) : null;
+  const values = slugValid ? spValuesFor(spBaseUrl, slug) : null;
+  const buttonLabel = displayName.trim() || preset.button;
+
+  // Said once, where it belongs: a short name's fault under the short name, the rest above the buttons.
+  const slugServerError = error instanceof ApiError && (error.code === 'connection_exists' || error.errors.some((x) => x.field === 'slug')) ? error.message : undefined;
+  const slugError = !slug ? 'Give the connection a short name, such as entra or okta.' : !slugValid ? SLUG_RULE : slugServerError;
+  const formError = slugServerError ? null : error;
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     if (busy) return;
-    if (!slug) return setError('Give the connection a short name, such as entra or okta.');
-    if (!slugValid) return setError('A short name has 1–40 lowercase letters, digits or inner hyphens, such as entra or okta.');
-    const src = sourceBody(source);
+    setError(null);
+    if (!slugValid) return slugInput.current?.focus();
+    const src = sourceBody(source, provider);
     if ('missing' in src) return setError(src.missing);
     setBusy(true);
-    setError(null);
     try {
-      const c = await api.post<SsoConnection>('/sso/connections', { slug, ...(displayName.trim() ? { displayName: displayName.trim() } : {}), ...src.body, ...options });
+      const c = await api.post<SsoConnection>('/sso/connections', { slug, ...(buttonLabel ? { displayName: buttonLabel } : {}), ...src.body, ...options });
       onCreated(c);
     } catch (err) {
       setError(err);
@@ -434,48 +597,77 @@ export function NewConnectionForm({
   };
 
   return (
-    <form className="stack-lg" onSubmit={submit} noValidate aria-busy={busy}>
-      <div className="grid-2">
-        <Field label="Short name" hint={<>Part of the addresses Keydesk gives your identity provider. Cannot be changed later.</>}>
+    <form className="stack-lg" onSubmit={submit} noValidate aria-busy={busy} data-testid="new-connection-form">
+      <section className="stack setup-step" aria-labelledby="sp-step-h">
+        <h3 id="sp-step-h" className="h4">
+          <span className="step-number">1</span> Paste these values into {provider === 'other' ? 'your identity provider' : preset.label}
+        </h3>
+        <p className="muted small section-note">{preset.where}</p>
+        {values ? (
+          <>
+            <SpValueList values={values} labels={preset.labels} />
+            <div className="row">
+              <CopyButton text={valuesText(values, preset.labels)} label="Copy all four" className="btn small" testId="copy-all-sp-values" title="Copy every value, one per line with its name" />
+            </div>
+          </>
+        ) : (
+          <p className="muted small">The values appear as soon as the short name below is valid.</p>
+        )}
+        <Field label="Short name" hint="The last part of these addresses. It cannot be changed once the connection exists." error={slugError}>
           {(id, d) => (
             <input
               id={id}
-              autoFocus
+              ref={slugInput}
+              className="slug-input"
               aria-describedby={d}
               autoCapitalize="none"
               spellCheck={false}
-              placeholder="entra"
               maxLength={40}
               value={slug}
-              aria-invalid={(slug !== '' && !slugValid) || undefined}
-              onChange={(e) => setSlug(e.target.value.toLowerCase().replace(/\s+/g, '-'))}
+              aria-invalid={!slugValid || undefined}
+              onChange={(e) => {
+                setSlug(e.target.value.toLowerCase().replace(/\s+/g, '-'));
+                if (slugServerError) setError(null);
+              }}
               data-testid="connection-slug"
             />
           )}
         </Field>
-        <Field label={<>Button label <span className="muted">(optional)</span></>} hint={<>Shown as “Sign in with {displayName.trim() || 'Microsoft'}”.</>}>
-          {(id, d) => <input id={id} aria-describedby={d} placeholder="Microsoft" maxLength={100} value={displayName} onChange={(e) => setDisplayName(e.target.value)} data-testid="connection-display-name" />}
-        </Field>
-      </div>
-      {preview && (
-        <details className="preview-values">
-          <summary>Setting up the identity provider first? Its values for “{slug}”</summary>
-          <SpValueList values={preview} compact />
-        </details>
-      )}
-      <section className="stack" aria-labelledby="idp-source-h">
-        <h3 id="idp-source-h" className="h4">
-          Identity provider
-        </h3>
-        <IdpSourcePicker value={source} onChange={setSource} />
       </section>
-      <section className="stack" aria-labelledby="idp-options-h">
-        <h3 id="idp-options-h" className="h4">
-          Options
+
+      <section className="stack setup-step" aria-labelledby="idp-step-h">
+        <h3 id="idp-step-h" className="h4">
+          <span className="step-number">2</span> Give Keydesk {provider === 'other' ? 'the identity provider' : preset.label}’s side
         </h3>
-        <OptionChecks value={options} onChange={setOptions} />
+        <p className="muted small section-note">{preset.idpWhere}</p>
+        <IdpSourcePicker
+          value={source}
+          onChange={(next) => {
+            setSource(next);
+            setError(null);
+          }}
+          provider={provider}
+        />
       </section>
-      <ProblemNotice error={error} title="The identity provider's details were not accepted" testId="connection-error" />
+
+      <details className="setup-options">
+        <summary data-testid="connection-options">
+          Button label and options{' '}
+          <span className="muted small">
+            · “Sign in with {buttonLabel || 'the provider’s name'}” · {options.jit ? 'accounts on first sign-in' : 'existing accounts only'}
+            {options.waitingRoom ? ' · waiting room' : ''}
+          </span>
+        </summary>
+        <div className="stack">
+          <Field label={<>Button label <span className="muted">(optional)</span></>} hint={<>Shown as “Sign in with {buttonLabel || '…'}”.</>}>
+            {(id, d) => <input id={id} aria-describedby={d} placeholder={preset.button || 'Taken from the metadata'} maxLength={100} value={displayName} onChange={(e) => setDisplayName(e.target.value)} data-testid="connection-display-name" />}
+          </Field>
+          <OptionChecks value={options} onChange={setOptions} />
+        </div>
+      </details>
+
+      <p className="muted small">The connection starts in testing: only your test sign-in uses it until a test passes, then its button goes on the sign-in page.</p>
+      <ProblemNotice error={formError} title="The identity provider's details were not accepted" testId="connection-error" />
       <FormActions onCancel={onCancel}>
         <button type="submit" className="btn primary" disabled={busy} data-testid="connection-submit">
           {busy ? <Spinner small /> : <Icon name="plus" size={16} />} Add connection
@@ -487,25 +679,55 @@ export function NewConnectionForm({
 
 /* ---------- The values for the identity provider ---------- */
 
-const SP_ROWS: { key: 'identifier' | 'replyUrl' | 'signOnUrl' | 'logoutUrl'; label: string; note?: string; testId: string }[] = [
+const SP_ROWS: { key: SpKey; label: string; note?: string; testId: string }[] = [
   { key: 'identifier', label: 'Identifier (Entity ID)', testId: 'copy-identifier' },
   { key: 'replyUrl', label: 'Reply URL (Assertion Consumer Service URL)', testId: 'copy-reply-url' },
   { key: 'signOnUrl', label: 'Sign on URL', note: 'optional', testId: 'copy-sign-on-url' },
   { key: 'logoutUrl', label: 'Logout URL', note: 'optional', testId: 'copy-logout-url' },
 ];
 
-export function SpValueList({ values, compact = false }: { values: Record<'identifier' | 'replyUrl' | 'signOnUrl' | 'logoutUrl', string>; compact?: boolean }) {
+/** Keydesk's values with a copy button each; `labels` renames them as a provider's admin page does. */
+export function SpValueList({ values, labels = {} }: { values: SpValues; labels?: Partial<Record<SpKey, string>> }) {
   return (
-    <dl className={compact ? 'sp-values compact' : 'sp-values'}>
+    <dl className="sp-values">
       {SP_ROWS.map((r) => (
         <div key={r.key} className="sp-value">
+          <dt>
+            {labels[r.key] ?? r.label}
+            {r.note && <span className="muted"> ({r.note})</span>}
+          </dt>
+          <dd>
+            <code className="mono wrap" data-testid={`sp-${r.key}`}>
+              <BreakableUrl url={values[r.key]} />
+            </code>
+            <CopyButton text={values[r.key]} testId={r.testId} title={`Copy the ${labels[r.key] ?? r.label}`} />
+          </dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+/** An OpenID Connect connection's values to register at the provider, each with a copy button. */
+export function RpValueList({ values }: { values: Pick<OidcSsoConnection['oidc'], 'redirectUri' | 'backchannelLogoutUri' | 'postLogoutRedirectUri'> }) {
+  const rows = [
+    { label: 'Redirect URI', value: values.redirectUri, testId: 'copy-redirect-uri' },
+    { label: 'Back-channel logout URI', note: 'optional; Okta and most providers, not Entra', value: values.backchannelLogoutUri, testId: 'copy-backchannel-uri' },
+    { label: 'Post-logout redirect URI', note: 'for signing out at the provider; in Entra, add it as another Web redirect URI', value: values.postLogoutRedirectUri, testId: 'copy-post-logout-uri' },
+  ];
+  return (
+    <dl className="sp-values">
+      {rows.map((r) => (
+        <div key={r.label} className="sp-value">
           <dt>
             {r.label}
             {r.note && <span className="muted"> ({r.note})</span>}
           </dt>
           <dd>
-            <code className="mono wrap">{values[r.key]}</code>
-            <CopyButton text={values[r.key]} testId={compact ? undefined : r.testId} title={`Copy the ${r.label}`} />
+            <code className="mono wrap" data-testid={r.testId.replace('copy-', 'rp-')}>
+              <BreakableUrl url={r.value} />
+            </code>
+            <CopyButton text={r.value} testId={r.testId} title={`Copy the ${r.label}`} />
           </dd>
         </div>
       ))}
@@ -524,40 +746,31 @@ const ATTRIBUTE_LABELS: Record<AttributeKey, { label: string; defaults: string }
   subject: { label: 'Subject (stable user ID)', defaults: '…/identity/claims/objectidentifier, else the NameID' },
 };
 
-export function ConnectionSettingsForm({ connection: c, onSaved, onCancel }: { connection: SsoConnection; onSaved: (c: SsoConnection) => void; onCancel: () => void }) {
+/**
+ * The settings every connection has (button label, enabled, accounts, clock skew), their state,
+ * and saving: `collect` gives what changed of them (or what is wrong), `save` sends a patch and, on
+ * a refusal because of what it would do to the tenant (409), puts the Enabled switch back to what
+ * is saved.
+ */
+export function useConnectionSettings(c: SsoConnection, onSaved: (c: SsoConnection) => void, onCancel: () => void, allowIdpInitiated = false) {
   const [displayName, setDisplayName] = useState(c.displayName);
   const [enabled, setEnabled] = useState(c.enabled);
-  const [options, setOptions] = useState<Options>({ allowIdpInitiated: c.allowIdpInitiated, jit: c.jit, waitingRoom: c.waitingRoom });
-  const [allowSha1, setAllowSha1] = useState(c.allowSha1);
+  const [options, setOptions] = useState<Options>({ allowIdpInitiated, jit: c.jit, waitingRoom: c.waitingRoom });
   const [skew, setSkew] = useState(String(c.clockSkewSeconds));
-  const knownMap = c.attributeMap !== undefined;
-  const [attrs, setAttrs] = useState<Record<AttributeKey, string>>(() => Object.fromEntries(ATTRIBUTE_KEYS.map((k) => [k, c.attributeMap?.[k] ?? ''])) as Record<AttributeKey, string>);
-  const [attrsTouched, setAttrsTouched] = useState(false);
-  const [replace, setReplace] = useState(false);
-  const [source, setSource] = useState<SourceState>(() => emptySource(c.idp.metadataUrl ? 'url' : 'file', c.idp.metadataUrl ?? ''));
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
-
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    if (busy) return;
+  const collect = (): Record<string, unknown> | string => {
     const patch: Record<string, unknown> = {};
-    if (!displayName.trim()) return setError('The button label cannot be empty.');
+    if (!displayName.trim()) return 'The button label cannot be empty.';
     if (displayName.trim() !== c.displayName) patch.displayName = displayName.trim();
     if (enabled !== c.enabled) patch.enabled = enabled;
     if (options.jit !== c.jit) patch.jit = options.jit;
     if (options.waitingRoom !== c.waitingRoom) patch.waitingRoom = options.waitingRoom;
-    if (options.allowIdpInitiated !== c.allowIdpInitiated) patch.allowIdpInitiated = options.allowIdpInitiated;
-    if (allowSha1 !== c.allowSha1) patch.allowSha1 = allowSha1;
-    const skewN = Number(skew);
-    if (!/^\d+$/.test(skew.trim()) || skewN > 600) return setError('The clock skew is a whole number of seconds from 0 to 600.');
-    if (skewN !== c.clockSkewSeconds) patch.clockSkewSeconds = skewN;
-    if (attrsTouched) patch.attributeMap = Object.fromEntries(ATTRIBUTE_KEYS.map((k) => [k, attrs[k].trim()]));
-    if (replace) {
-      const src = sourceBody(source);
-      if ('missing' in src) return setError(src.missing);
-      Object.assign(patch, src.body);
-    }
+    if (!/^\d+$/.test(skew.trim()) || Number(skew) > 600) return 'The clock skew is a whole number of seconds from 0 to 600.';
+    if (Number(skew) !== c.clockSkewSeconds) patch.clockSkewSeconds = Number(skew);
+    return patch;
+  };
+  const save = async (patch: Record<string, unknown>) => {
     if (Object.keys(patch).length === 0) return onCancel();
     setBusy(true);
     setError(null);
@@ -566,7 +779,35 @@ export function ConnectionSettingsForm({ connection: c, onSaved, onCancel }: { c
     } catch (err) {
       setError(err);
       setBusy(false);
+      if (err instanceof ApiError && err.status === 409) setEnabled(c.enabled);
     }
+  };
+  return { displayName, setDisplayName, enabled, setEnabled, options, setOptions, skew, setSkew, error, setError, busy, collect, save };
+}
+
+export function ConnectionSettingsForm({ connection: c, onSaved, onCancel }: { connection: SamlSsoConnection; onSaved: (c: SsoConnection) => void; onCancel: () => void }) {
+  const { displayName, setDisplayName, enabled, setEnabled, options, setOptions, skew, setSkew, error, setError, busy, collect, save } = useConnectionSettings(c, onSaved, onCancel, c.allowIdpInitiated);
+  const [allowSha1, setAllowSha1] = useState(c.allowSha1);
+  const knownMap = c.attributeMap !== undefined;
+  const [attrs, setAttrs] = useState<Record<AttributeKey, string>>(() => Object.fromEntries(ATTRIBUTE_KEYS.map((k) => [k, c.attributeMap?.[k] ?? ''])) as Record<AttributeKey, string>);
+  const [attrsTouched, setAttrsTouched] = useState(false);
+  const [replace, setReplace] = useState(false);
+  const [source, setSource] = useState<SourceState>(() => emptySource(c.idp.metadataUrl ? 'url' : 'file', c.idp.metadataUrl ?? ''));
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    if (busy) return;
+    const patch = collect();
+    if (typeof patch === 'string') return setError(patch);
+    if (options.allowIdpInitiated !== c.allowIdpInitiated) patch.allowIdpInitiated = options.allowIdpInitiated;
+    if (allowSha1 !== c.allowSha1) patch.allowSha1 = allowSha1;
+    if (attrsTouched) patch.attributeMap = Object.fromEntries(ATTRIBUTE_KEYS.map((k) => [k, attrs[k].trim()]));
+    if (replace) {
+      const src = sourceBody(source, providerOf(c.idp.entityId));
+      if ('missing' in src) return setError(src.missing);
+      Object.assign(patch, src.body);
+    }
+    await save(patch);
   };
 
   return (
@@ -657,9 +898,9 @@ export function ConnectionSettingsForm({ connection: c, onSaved, onCancel }: { c
           Identity provider
         </h3>
         <Check title="Replace the identity provider's side" checked={replace} onChange={setReplace} testId="settings-replace-idp">
-          New metadata, URL or certificate. A different entity ID or sign-in URL means the connection has to pass a test sign-in again.
+          New metadata, URL or certificate. Another identity provider (a different entity ID or sign-in URL) puts the connection back in testing until a test sign-in passes.
         </Check>
-        {replace && <IdpSourcePicker value={source} onChange={setSource} />}
+        {replace && <IdpSourcePicker value={source} onChange={setSource} provider={providerOf(c.idp.entityId)} />}
       </section>
 
       <ProblemNotice error={error} title="The changes were not saved" testId="settings-error" />

@@ -1,9 +1,9 @@
 import { useState, type FormEvent } from 'react';
-import { api, qs } from '../api';
+import { api, fieldError, hasVisibleText, qs } from '../api';
 import { priorityLabel } from '../format';
 import { useApi } from '../hooks';
 import { useSession } from '../session';
-import type { Page, Team, Ticket, TicketType, User } from '../types';
+import type { Page, RequestCategory, Team, Ticket, TicketType, User } from '../types';
 import { Field, FormError, Icon, Spinner, type IconName } from './ui';
 
 const KINDS: { type: TicketType; title: string; text: string; icon: IconName }[] = [
@@ -42,7 +42,10 @@ const IMPACT = [
   { value: 3, label: 'Low: one person' },
 ];
 
-/** Raising a ticket: requesters choose incident or request; staff also changes, impact and assignment. */
+/**
+ * Raising a ticket: requesters choose incident or request (a request in one of the tenant's request
+ * categories, which may need their manager's approval first); staff also changes, impact and assignment.
+ */
 export function TicketForm({ staff, initialType = 'incident', onCreated, onCancel }: { staff: boolean; initialType?: TicketType; onCreated: (t: Ticket) => void; onCancel?: () => void }) {
   const { session, has } = useSession();
   const canChange = has('agent') || has('change_manager') || has('admin');
@@ -54,6 +57,7 @@ export function TicketForm({ staff, initialType = 'incident', onCreated, onCance
   const [urgency, setUrgency] = useState(3);
   const [impact, setImpact] = useState(3);
   const [category, setCategory] = useState('');
+  const [categoryId, setCategoryId] = useState('');
   const [requesterId, setRequesterId] = useState('');
   const [teamId, setTeamId] = useState('');
   const [assigneeId, setAssigneeId] = useState('');
@@ -64,28 +68,36 @@ export function TicketForm({ staff, initialType = 'incident', onCreated, onCance
   const people = useApi<Page<User>>(staff && canAssign ? `/users${qs({ status: 'active', limit: 200 })}` : null);
   const teams = useApi<{ items: Team[] }>(staff && canAssign ? '/teams' : null);
   const agents = (people.data?.items ?? []).filter((u) => u.roles.includes('agent'));
+  const categories = useApi<{ items: RequestCategory[] }>('/request-categories');
+  const offered = type === 'request' ? (categories.data?.items ?? []) : [];
+  const chosen = offered.find((c) => c.id === categoryId);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     if (busy) return;
-    if (!title.trim()) {
+    setError(null);
+    setTitleError(undefined);
+    if (!hasVisibleText(title)) {
       setTitleError('Give the ticket a short title.');
       return;
     }
     setBusy(true);
-    setError(null);
     try {
       const body: Record<string, unknown> = { type, title: title.trim(), description, urgency };
+      if (chosen) body.categoryId = chosen.id;
       if (staff) {
         body.impact = impact;
-        if (category.trim()) body.category = category.trim();
+        if (!chosen && category.trim()) body.category = category.trim();
         if (canAssign && requesterId) body.requesterId = requesterId;
         if (canAssign && teamId) body.teamId = teamId;
         if (canAssign && assigneeId) body.assigneeId = assigneeId;
       }
       onCreated(await api.post<Ticket>('/tickets', body));
     } catch (err) {
-      setError(err);
+      // A fault in the title goes under the title; anything else above the button. Never both.
+      const onTitle = fieldError(err, 'title', 'The title');
+      if (onTitle) setTitleError(onTitle);
+      else setError(err);
       setBusy(false);
     }
   };
@@ -109,6 +121,38 @@ export function TicketForm({ staff, initialType = 'incident', onCreated, onCance
           ))}
         </div>
       </fieldset>
+
+      {offered.length > 0 && (
+        <Field
+          label="What do you need?"
+          hint={
+            chosen ? (
+              <>
+                {chosen.description && <span>{chosen.description} </span>}
+                {chosen.requiresManagerApproval && (
+                  <span data-testid="category-approval-hint">
+                    <Icon name="user" size={13} /> {staff ? 'The requester’s manager approves this first.' : 'Your manager approves this first; then the team gets to work.'}
+                  </span>
+                )}
+              </>
+            ) : (
+              'Choosing a category sends your request straight to the right team.'
+            )
+          }
+        >
+          {(id, d) => (
+            <select id={id} aria-describedby={d} value={categoryId} onChange={(e) => setCategoryId(e.target.value)} data-testid="ticket-category">
+              <option value="">Something else</option>
+              {offered.map((c) => (
+                <option key={c.id} value={c.id}>
+                  {c.name}
+                  {c.requiresManagerApproval ? ' (manager approval)' : ''}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+      )}
 
       <Field label="Title" hint={titleError ? undefined : TITLE_HINTS[type]} error={titleError}>
         {(id, d) => (
@@ -160,9 +204,11 @@ export function TicketForm({ staff, initialType = 'incident', onCreated, onCance
 
       {staff && (
         <div className="grid-2">
-          <Field label="Category" hint="Optional, e.g. Network, Hardware, Access">
-            {(id, d) => <input id={id} aria-describedby={d} maxLength={100} value={category} onChange={(e) => setCategory(e.target.value)} />}
-          </Field>
+          {!chosen && (
+            <Field label="Category" hint="Optional, e.g. Network, Hardware, Access">
+              {(id, d) => <input id={id} aria-describedby={d} maxLength={100} value={category} onChange={(e) => setCategory(e.target.value)} />}
+            </Field>
+          )}
           {canAssign && (
             <Field label="Requester">
               {(id) => (

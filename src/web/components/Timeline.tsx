@@ -23,9 +23,13 @@ export function Timeline({
   viewerId: string;
   empty?: ReactNode;
 }) {
+  // Where the desk sees why a ticket went back to the queue, that line says it all: the assignment
+  // changes recorded with it are not repeated (the requester, who sees no note, sees them).
+  const explained = events.some((e) => e.kind === 'returned_to_queue');
+  const shown = (e: TicketEvent) => e.kind !== 'comment' && e.kind !== 'work_note' && !(explained && e.data.cause === 'returned_to_queue');
   const items: Item[] = [
     ...comments.map((c) => ({ at: c.createdAt, key: `c-${c.id}`, comment: c })),
-    ...events.filter((e) => e.kind !== 'comment' && e.kind !== 'work_note').map((e) => ({ at: e.createdAt, key: `e-${e.id}`, event: e })),
+    ...events.filter(shown).map((e) => ({ at: e.createdAt, key: `e-${e.id}`, event: e })),
   ].sort((a, b) => a.at.localeCompare(b.at) || a.key.localeCompare(b.key));
 
   if (!items.length) return <>{empty ?? null}</>;
@@ -65,6 +69,16 @@ function CommentItem({ comment, mine }: { comment: Comment; mine: boolean }) {
         </div>
       </div>
     </li>
+  );
+}
+
+const humanizeKind = (kind: string) => kind.replace(/_/g, ' ');
+
+function StaffOnly() {
+  return (
+    <span className="note-tag">
+      <Icon name="lock" size={12} /> Staff only
+    </span>
   );
 }
 
@@ -134,12 +148,66 @@ function EventItem({ event, names }: { event: TicketEvent; names: Record<string,
       icon = d.decision === 'approved' ? 'check' : 'x';
       text = (
         <>
-          {d.decision === 'approved' ? 'approved' : 'rejected'} the change{str(d.comment) ? <>: “{str(d.comment)}”</> : null}
+          {d.decision === 'approved' ? 'approved' : 'rejected'} the {d.ticketType === 'request' ? 'request' : 'change'}
+          {str(d.comment) ? <>: “{str(d.comment)}”</> : null}
         </>
       );
       break;
+    case 'approval_requested':
+      icon = 'user';
+      text = (
+        <>
+          asked <strong>{nameOf(d.approverId, d.approverName, 'the manager')}</strong>, the requester’s manager, to approve the request
+        </>
+      );
+      break;
+    // The system's notes to the desk (staff only): why a ticket lost its assignee, why a request
+    // skipped its approval. Older or unknown shapes fall back to the note the server wrote.
+    case 'returned_to_queue': {
+      icon = 'users';
+      const team = str(d.teamName);
+      const by = d.by === 'scim' ? 'SCIM' : d.by === 'admin' ? 'an administrator' : '';
+      text = (
+        <>
+          {team ? (
+            <>
+              returned the ticket to the <strong>{team}</strong> queue
+            </>
+          ) : (
+            <>returned the ticket to the unassigned queue</>
+          )}
+          {str(d.fromName) && str(d.reason) && by ? `: ${str(d.fromName)} was ${str(d.reason)} by ${by}` : ''} <StaffOnly />
+        </>
+      );
+      break;
+    }
+    case 'approval_skipped':
+      icon = 'info';
+      text = (
+        <>
+          sent the request to the team without manager approval{str(d.reason) ? `: ${str(d.reason)}` : ''} <StaffOnly />
+        </>
+      );
+      break;
+    case 'task_done':
+    case 'task_reopened':
+      icon = 'check';
+      text = (
+        <>
+          {event.kind === 'task_done' ? 'ticked off' : 'reopened'} the task “{str(d.task)}” <StaffOnly />
+        </>
+      );
+      break;
+    case 'manager_notified':
+      icon = 'info';
+      text = str(d.email) ? <>notified the manager, {str(d.manager)} &lt;{str(d.email)}&gt;</> : <>notified no manager: {str(d.reason)}</>;
+      break;
+    case 'governed_change_failed':
+      icon = 'info';
+      text = <>could not apply the approved change: {str(d.error)}</>;
+      break;
     default:
-      text = <>{event.kind.replace(/_/g, ' ')}</>;
+      text = <>{humanizeKind(event.kind)}</>;
   }
   return (
     <li className="tl-event" data-testid="event" data-kind={event.kind}>

@@ -406,6 +406,21 @@ export async function copyText(text: string): Promise<void> {
 }
 
 /** Copies text to the clipboard and says so for a moment. */
+/** A URL that wraps after its slashes (and before ? and &) rather than inside a word. */
+export function BreakableUrl({ url }: { url: string }) {
+  const parts = url.split(/(?<=\/)|(?=[?&])/);
+  return (
+    <>
+      {parts.map((p, i) => (
+        <span key={i}>
+          {p}
+          {i < parts.length - 1 && <wbr />}
+        </span>
+      ))}
+    </>
+  );
+}
+
 export function CopyButton({ text, label = 'Copy', testId, className = 'btn small ghost', title }: { text: string; label?: string; testId?: string; className?: string; title?: string }) {
   const [state, setState] = useState<'idle' | 'copied' | 'failed'>('idle');
   useEffect(() => {

@@ -194,9 +194,9 @@ function Credentials({
       setRevealed({ ...res, renewed: false });
       setName('');
     } catch (err) {
-      setError(err);
-      // Someone else generated one meanwhile: show the list as it is.
+      // Someone else generated one meanwhile: the list as it is now says so, in the limit hint.
       if (err instanceof ApiError && err.code === 'credential_limit') onStale();
+      else setError(err);
     } finally {
       setBusy(null);
     }

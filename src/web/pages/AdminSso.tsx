@@ -1,14 +1,15 @@
-import { useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { Link } from 'react-router';
 import { api, ApiError } from '../api';
 import { AdminNav } from '../components/AdminNav';
 import { PageHeader } from '../components/PageHeader';
-import { ConnectionSettingsForm, NewConnectionForm, ProblemNotice, SpValueList } from '../components/SsoForms';
+import { OidcSettingsForm } from '../components/OidcForms';
+import { ConnectionSettingsForm, NewConnectionForm, ProblemNotice, providerOf, RpValueList, SpValueList, spSetupFor } from '../components/SsoForms';
 import { CopyButton, Dialog, EmptyState, ErrorNotice, Field, FormError, Icon, Notice, RelativeTime, SkeletonRows, Spinner, FormActions } from '../components/ui';
 import { certificateUrgency, commonName, formatDate, formatDateTime, groupHex, ROLE_LABELS } from '../format';
 import { useApi, useTitle, type Loaded } from '../hooks';
 import { useSession } from '../session';
-import { RULE_ROLES, type RoleRule, type RuleRole, type SsoCertificate, type SsoConnection, type SsoDomain, type SsoEnforcement } from '../types';
+import { RULE_ROLES, type OidcSsoConnection, type RoleRule, type RuleRole, type SamlSsoConnection, type SsoCertificate, type SsoConnection, type SsoDomain, type SsoEnforcement, type GovernanceState, type PendingIdentityChange } from '../types';
 
 /** The path of a same-origin URL (the SP metadata URL is absolute, built from the public URL). */
 function pathOf(url: string): string {
@@ -20,26 +21,31 @@ function pathOf(url: string): string {
   }
 }
 
-/** The public origin Keydesk puts in its SAML URLs, read from an existing connection when there is one. */
-function publicBase(connections: SsoConnection[]): string {
-  const known = connections[0]?.sp.identifier;
-  const m = known ? /^(.*)\/t\/[^/]+\/saml\//.exec(known) : null;
-  return m?.[1] ?? window.location.origin;
-}
-
 /** `/t/:tenant/admin/sso`: identity-provider connections, group rules, domains and enforcement. */
 export function AdminSso() {
   const { session, slug, path } = useSession();
   useTitle('Single sign-on', session.tenant.name);
-  const connections = useApi<{ items: SsoConnection[] }>('/sso/connections');
+  const connections = useApi<{ items: SsoConnection[]; spBaseUrl: string; rpBaseUrl: string }>('/sso/connections');
   const enforcement = useApi<SsoEnforcement>('/sso/enforcement');
   const [adding, setAdding] = useState(false);
   const [editing, setEditing] = useState<SsoConnection | null>(null);
   const [deleting, setDeleting] = useState<SsoConnection | null>(null);
   const [flash, setFlash] = useState<string | null>(null);
   const items = connections.data?.items ?? [];
+  const loaded = connections.data !== undefined && enforcement.data !== undefined;
+  // Links such as "Go to enforcement" name a section: go there once the page has its content.
+  useEffect(() => {
+    if (loaded && window.location.hash) document.getElementById(decodeURIComponent(window.location.hash.slice(1)))?.scrollIntoView({ block: 'start' });
+  }, [loaded]);
 
-  const replace = (c: SsoConnection) => connections.setData((prev) => ({ items: (prev?.items ?? []).map((x) => (x.id === c.id ? c : x)) }));
+  const setItems = (f: (items: SsoConnection[]) => SsoConnection[]) => connections.setData((prev) => ({ spBaseUrl: prev?.spBaseUrl ?? '', rpBaseUrl: prev?.rpBaseUrl ?? '', items: f(prev?.items ?? []) }));
+  const replace = (c: SsoConnection) => setItems((list) => list.map((x) => (x.id === c.id ? c : x)));
+  const saved = (c: SsoConnection) => {
+    setEditing(null);
+    replace(c);
+    setFlash(c.protocol === 'oidc' ? `Settings of “${c.displayName}” saved. If you changed the secret, run a test sign-in to check it.` : `Settings of “${c.displayName}” saved.`);
+    enforcement.reload();
+  };
 
   return (
     <div className="page">
@@ -105,32 +111,30 @@ export function AdminSso() {
       <RoleRules />
       <Domains />
       <Enforcement state={enforcement} />
+      <Governance />
 
-      <Dialog open={adding} onClose={() => setAdding(false)} title="Add a SAML connection" wide testId="connection-dialog">
+      <Dialog open={adding} onClose={() => setAdding(false)} title="Add a connection" wide testId="connection-dialog">
         <NewConnectionForm
-          tenantSlug={slug}
-          publicBase={publicBase(items)}
+          spBaseUrl={connections.data?.spBaseUrl ?? `${window.location.origin}/t/${slug}/saml`}
+          rpBaseUrl={connections.data?.rpBaseUrl ?? `${window.location.origin}/t/${slug}/oidc`}
+          takenSlugs={items.map((c) => c.slug)}
           onCreated={(c) => {
             setAdding(false);
-            connections.setData((prev) => ({ items: [...(prev?.items ?? []), c].sort((a, b) => a.slug.localeCompare(b.slug)) }));
-            setFlash(`“${c.displayName}” is connected. Paste its values into your identity provider, then run a test sign-in.`);
+            setItems((list) => [...list, c].sort((a, b) => a.slug.localeCompare(b.slug)));
+            // Other cards may now warn about this one (the same identity provider twice).
+            connections.reload();
+            setFlash(`“${c.displayName}” is added, in testing. Run a test sign-in below: once it passes, its button goes on the sign-in page.`);
           }}
           onCancel={() => setAdding(false)}
         />
       </Dialog>
       <Dialog open={editing !== null} onClose={() => setEditing(null)} title={editing ? `Settings · ${editing.displayName}` : 'Settings'} wide testId="settings-dialog">
-        {editing && (
-          <ConnectionSettingsForm
-            connection={editing}
-            onSaved={(c) => {
-              setEditing(null);
-              replace(c);
-              setFlash(`Settings of “${c.displayName}” saved.`);
-              enforcement.reload();
-            }}
-            onCancel={() => setEditing(null)}
-          />
-        )}
+        {editing &&
+          (editing.protocol === 'saml' ? (
+            <ConnectionSettingsForm connection={editing} onSaved={saved} onCancel={() => setEditing(null)} />
+          ) : (
+            <OidcSettingsForm connection={editing} onSaved={saved} onCancel={() => setEditing(null)} />
+          ))}
       </Dialog>
       <Dialog open={deleting !== null} onClose={() => setDeleting(null)} title="Delete this connection?" testId="delete-connection-dialog">
         {deleting && (
@@ -139,7 +143,7 @@ export function AdminSso() {
             onDeleted={() => {
               const gone = deleting;
               setDeleting(null);
-              connections.setData((prev) => ({ items: (prev?.items ?? []).filter((x) => x.id !== gone.id) }));
+              setItems((list) => list.filter((x) => x.id !== gone.id));
               setFlash(`“${gone.displayName}” has been deleted.`);
               enforcement.reload();
             }}
@@ -184,7 +188,13 @@ function ConnectionCard({ connection: c, onSettings, onDelete, onChanged }: { co
     }
   };
 
-  const worst = c.idp.certificates.reduce<number | null>((min, cert) => (min === null || cert.daysLeft < min ? cert.daysLeft : min), null);
+  // What expires first: a SAML signing certificate, or an OIDC client secret (when the admin recorded its expiry).
+  const worst =
+    c.protocol === 'saml'
+      ? c.idp.certificates.reduce<number | null>((min, cert) => (min === null || cert.daysLeft < min ? cert.daysLeft : min), null)
+      : c.oidc.secretExpiresAt
+        ? Math.floor((Date.parse(c.oidc.secretExpiresAt) - Date.now()) / 86_400_000)
+        : null;
   const urgency = worst === null ? null : certificateUrgency(worst);
 
   return (
@@ -228,8 +238,8 @@ function ConnectionCard({ connection: c, onSettings, onDelete, onChanged }: { co
                 </span>
               )}
               {urgency && (
-                <span className={`badge tone-${urgency.tone}`}>
-                  <Icon name="alert" size={12} /> Certificate {urgency.label.toLowerCase()}
+                <span className={`badge tone-${urgency.tone}`} data-testid="expiry-warning">
+                  <Icon name="alert" size={12} /> {c.protocol === 'saml' ? 'Certificate' : 'Client secret'} {urgency.label.toLowerCase()}
                 </span>
               )}
             </div>
@@ -261,65 +271,142 @@ function ConnectionCard({ connection: c, onSettings, onDelete, onChanged }: { co
       </header>
       <FormError error={error} testId="test-signin-error" />
       {!c.live && c.enabled && (
-        <p className="muted small" data-testid="connection-testing-note">
+        <p className="muted small card-note" data-testid="connection-testing-note">
           Being tested: it has no button on the sign-in page yet and signs no one in but your Test sign-in. A passed test publishes it.
         </p>
+      )}
+      {c.unansweredTestAt && (
+        <Notice tone="warning" testId="unanswered-test">
+          The test sign-in started <RelativeTime date={c.unansweredTestAt} /> never came back. The provider probably showed an error on its own page:{' '}
+          {c.protocol === 'oidc'
+            ? 'a redirect URI that is not registered exactly (AADSTS50011), an unknown client ID (AADSTS700016, Okta invalid_client), or a person not assigned to the app.'
+            : 'an Identifier or Reply URL that does not match (AADSTS700016, AADSTS50011), or a person not assigned to the app.'}{' '}
+          Check the values above against the provider, then test again.
+        </Notice>
       )}
       {c.warnings.map((w) => (
         <Notice key={w} tone="warning">
           {w}
         </Notice>
       ))}
-      {c.idp.metadataError && (
+      {c.protocol === 'saml' && c.idp.metadataError && (
         <Notice tone="warning">
           The last metadata refresh failed: {c.idp.metadataError} Keydesk keeps using the last good copy.
         </Notice>
       )}
 
-      <div className="sso-card-body">
-        <section className="sso-panel" aria-label="Values for your identity provider">
-          <h4 className="h4">Values for your identity provider</h4>
-          <p className="muted small panel-note">Paste these into the identity provider. In Entra: Enterprise applications › your app › Single sign-on › Basic SAML Configuration.</p>
-          <SpValueList values={c.sp} />
-          <a className="btn small" href={pathOf(c.sp.metadataUrl)} download={`keydesk-${c.slug}-metadata.xml`} data-testid="sp-metadata-download">
-            <Icon name="download" size={14} /> Download SP metadata
-          </a>
-        </section>
-        <section className="sso-panel idp-panel" aria-label="Identity provider">
-          <h4 className="h4">Identity provider</h4>
-          <dl className="details idp-details">
-            <dt>Entity ID</dt>
-            <dd className="mono small" data-testid="idp-entity-id">
-              {c.idp.entityId}
-            </dd>
-            <dt>Sign-in URL</dt>
-            <dd className="mono small">{c.idp.ssoUrl}</dd>
-            {c.idp.sloUrl && (
-              <>
-                <dt>Sign-out URL</dt>
-                <dd className="mono small">{c.idp.sloUrl}</dd>
-              </>
-            )}
-            {c.idp.metadataUrl && (
-              <>
-                <dt>Metadata</dt>
-                <dd className="small">
-                  <span className="mono">{c.idp.metadataUrl}</span>
-                  <br />
-                  <span className="muted">Refreshed daily{c.idp.metadataFetchedAt && <> · last <RelativeTime date={c.idp.metadataFetchedAt} /></>}</span>
-                </dd>
-              </>
-            )}
-          </dl>
-          <h4 className="h4 cert-heading">Signing certificate{c.idp.certificates.length === 1 ? '' : 's'}</h4>
-          <ul className="cert-list">
-            {c.idp.certificates.map((cert) => (
-              <CertificateRow key={cert.thumbprintSha256} cert={cert} />
-            ))}
-          </ul>
-        </section>
-      </div>
+      {c.protocol === 'saml' ? <SamlPanels c={c} /> : <OidcPanels c={c} />}
     </article>
+  );
+}
+
+function SamlPanels({ c }: { c: SamlSsoConnection }) {
+  const setup = spSetupFor(providerOf(c.idp.entityId));
+  return (
+    <div className="sso-card-body">
+      <section className="sso-panel" aria-label="Values for your identity provider">
+        <h4 className="h4">Values for your identity provider</h4>
+        <p className="muted small panel-note">Paste these into the identity provider. {setup.where}</p>
+        <SpValueList values={c.sp} labels={setup.labels} />
+        <a className="btn small" href={pathOf(c.sp.metadataUrl)} download={`keydesk-${c.slug}-metadata.xml`} data-testid="sp-metadata-download">
+          <Icon name="download" size={14} /> Download SP metadata
+        </a>
+      </section>
+      <section className="sso-panel idp-panel" aria-label="Identity provider">
+        <h4 className="h4">Identity provider</h4>
+        <dl className="details idp-details">
+          <dt>Entity ID</dt>
+          <dd className="mono small" data-testid="idp-entity-id">
+            {c.idp.entityId}
+          </dd>
+          <dt>Sign-in URL</dt>
+          <dd className="mono small">{c.idp.ssoUrl}</dd>
+          {c.idp.sloUrl && (
+            <>
+              <dt>Sign-out URL</dt>
+              <dd className="mono small">{c.idp.sloUrl}</dd>
+            </>
+          )}
+          {c.idp.metadataUrl && (
+            <>
+              <dt>Metadata</dt>
+              <dd className="small">
+                <span className="mono">{c.idp.metadataUrl}</span>
+                <br />
+                <span className="muted">Refreshed daily{c.idp.metadataFetchedAt && <> · last <RelativeTime date={c.idp.metadataFetchedAt} /></>}</span>
+              </dd>
+            </>
+          )}
+        </dl>
+        <h4 className="h4 cert-heading">Signing certificate{c.idp.certificates.length === 1 ? '' : 's'}</h4>
+        <ul className="cert-list">
+          {c.idp.certificates.map((cert) => (
+            <CertificateRow key={cert.thumbprintSha256} cert={cert} />
+          ))}
+        </ul>
+      </section>
+    </div>
+  );
+}
+
+function OidcPanels({ c }: { c: OidcSsoConnection }) {
+  const o = c.oidc;
+  return (
+    <div className="sso-card-body">
+      <section className="sso-panel" aria-label="Values for your identity provider">
+        <h4 className="h4">Values for your identity provider</h4>
+        <p className="muted small panel-note">
+          Register these with the application. In Entra: App registrations › your app › Authentication › Web › Redirect URIs. In Okta: the app’s Sign-in redirect URIs.
+        </p>
+        <RpValueList values={o} />
+      </section>
+      <section className="sso-panel idp-panel" aria-label="Identity provider">
+        <h4 className="h4">OpenID provider</h4>
+        <dl className="details idp-details">
+          <dt>Issuer</dt>
+          <dd className="mono small" data-testid="oidc-issuer">
+            {o.issuer}
+          </dd>
+          <dt>Client ID</dt>
+          <dd className="mono small" data-testid="oidc-client-id">
+            {o.clientId}
+          </dd>
+          <dt>{o.clientCertificate ? 'Client certificate' : 'Client secret'}</dt>
+          <dd className="small">
+            {o.clientCertificate ? (
+              <span data-testid="oidc-client-certificate">
+                <span className="mono">{o.clientCertificate.thumbprintSha1}</span>
+                <br />
+                <span className="row">
+                  <a className="btn small" href={`data:application/x-pem-file;charset=utf-8,${encodeURIComponent(o.clientCertificate.pem)}`} download={`keydesk-${c.slug}.cer`} data-testid="oidc-certificate-download">
+                    <Icon name="download" size={14} /> Certificate (.cer)
+                  </a>
+                  <CopyButton text={JSON.stringify(o.clientCertificate.publicJwk)} label="Copy public JWK" testId="oidc-copy-jwk" />
+                </span>
+              </span>
+            ) : o.hasClientSecret ? (
+              'Stored sealed; never shown again'
+            ) : (
+              'None'
+            )}
+            {o.secretExpiresAt && (
+              <>
+                <br />
+                <span className="muted">Expires {formatDate(o.secretExpiresAt)}</span>
+              </>
+            )}
+          </dd>
+          {o.multiTenant && (
+            <>
+              <dt>Allowed tenants</dt>
+              <dd className="mono small">{o.allowedTenants.join(', ')}</dd>
+            </>
+          )}
+          <dt>Sign-out</dt>
+          <dd className="small">{o.provider.endSessionEndpoint ? 'At the provider too (end-session endpoint)' : 'In Keydesk only: the provider offers no end-session endpoint'}</dd>
+        </dl>
+      </section>
+    </div>
   );
 }
 
@@ -390,10 +477,10 @@ function RoleRules() {
 
   const add = async (e: FormEvent) => {
     e.preventDefault();
+    setError(null);
     if (!groupRef.trim()) return setError('Enter the group: its object ID in Entra, or its name in Okta.');
     if (!/^\d+$/.test(precedence.trim()) || Number(precedence) > 100000) return setError('Precedence is a whole number from 0 to 100000.');
     setBusy('add');
-    setError(null);
     try {
       const rule = await api.post<RoleRule>('/sso/role-rules', { groupRef: groupRef.trim(), role, precedence: Number(precedence) });
       rules.setData((prev) => ({ items: [...(prev?.items ?? []), rule].sort((a, b) => a.precedence - b.precedence || a.createdAt.localeCompare(b.createdAt)) }));
@@ -520,9 +607,11 @@ function Domains() {
   const add = async (e: FormEvent) => {
     e.preventDefault();
     const value = domain.trim().toLowerCase().replace(/^.*@/, '').replace(/\.$/, '');
+    // One message at a time: a new action replaces what the last one said.
+    setRowError(null);
+    setError(null);
     if (!value) return setError('Enter the domain of your work email addresses, such as contoso.com.');
     setBusy('add');
-    setError(null);
     try {
       const d = await api.post<SsoDomain>('/sso/domains', { domain: value });
       put(d);
@@ -538,6 +627,7 @@ function Domains() {
   const verify = async (d: SsoDomain) => {
     setBusy(`verify:${d.domain}`);
     setRowError(null);
+    setError(null);
     try {
       put(await api.post<SsoDomain>(`/sso/domains/${encodeURIComponent(d.domain)}/verify`));
       setVerified(d.domain);
@@ -553,6 +643,7 @@ function Domains() {
     if (!window.confirm(`Remove ${d.domain}? People with ${d.domain} addresses will have to find this workspace by its name.`)) return;
     setBusy(`delete:${d.domain}`);
     setRowError(null);
+    setError(null);
     try {
       await api.delete(`/sso/domains/${encodeURIComponent(d.domain)}`);
       domains.setData((prev) => ({ items: (prev?.items ?? []).filter((x) => x.domain !== d.domain) }));
@@ -698,9 +789,11 @@ function Enforcement({ state }: { state: Loaded<SsoEnforcement> }) {
     try {
       state.setData(await api.put<SsoEnforcement>('/sso/enforcement', { enforced }));
     } catch (err) {
-      setError(err);
       state.setData((prev) => ({ ...prev!, enforced: !enforced }));
+      // A refusal because something changed meanwhile (409) is explained by the reloaded state's
+      // reason, shown once next to the switch; anything else shows here.
       if (err instanceof ApiError && err.status === 409) state.reload();
+      else setError(err);
     } finally {
       setBusy(false);
     }
@@ -730,7 +823,12 @@ function Enforcement({ state }: { state: Loaded<SsoEnforcement> }) {
                   checked={e.enforced}
                   disabled={busy || (!e.canEnforce && !e.enforced)}
                   // Turning it on is confirmed first, naming who keeps a password; turning it off is not.
-                  onChange={(ev) => (ev.target.checked ? setConfirming(true) : void toggle(false))}
+                  onChange={(ev) => {
+                    if (!ev.target.checked) return void toggle(false);
+                    // The dialog names who keeps a password: from the state as it is now, not as it was.
+                    state.reload();
+                    setConfirming(true);
+                  }}
                   aria-describedby="enforce-state"
                   data-testid="enforce-toggle"
                 />
@@ -756,6 +854,11 @@ function Enforcement({ state }: { state: Loaded<SsoEnforcement> }) {
               <div className="stack">
                 <p>Passwords stop working at once for everyone except these break-glass accounts:</p>
                 <BreakGlassList accounts={e.breakGlass} testId="enforce-confirm-accounts" />
+                {e.passwordSessions > 0 && (
+                  <p data-testid="enforce-confirm-sessions">
+                    {e.passwordSessions === 1 ? 'One session' : `${e.passwordSessions} sessions`} signed in with a password (not break-glass) will end now; those people sign in again with the identity provider.
+                  </p>
+                )}
                 <p className="muted small">Everyone else signs in with your identity provider. Make sure its connection is live and tested, and that you know a break-glass password.</p>
                 <FormActions onCancel={() => setConfirming(false)}>
                   <button
@@ -778,13 +881,118 @@ function Enforcement({ state }: { state: Loaded<SsoEnforcement> }) {
                 Only these accounts may still use a password while single sign-on is enforced: keep them for when the identity provider is down. <Link to={path('/admin/users')}>Change them on the People page</Link>.
               </p>
               {e.breakGlass.length === 0 ? (
-                <p className="small warn-text">
-                  <Icon name="alert" size={14} /> No active break-glass account with a password.
+                <p className="small muted" data-testid="break-glass-none">
+                  None yet.
                 </p>
               ) : (
                 <BreakGlassList accounts={e.breakGlass} testId="break-glass-list" />
               )}
             </div>
+          </>
+        )}
+      </div>
+    </section>
+  );
+}
+
+const CHANGE_STATUS: Record<PendingIdentityChange['status'], string> = {
+  pending: 'Waiting for approval',
+  approved: 'Approved, being applied',
+  applied: 'Applied',
+  rejected: 'Rejected',
+  failed: 'Could not be applied',
+};
+
+/** Four eyes: whether identity changes wait for a change manager, and the changes waiting. */
+function Governance() {
+  const { path } = useSession();
+  const state = useApi<GovernanceState>('/governance');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const g = state.data;
+
+  const act = async (fn: () => Promise<unknown>) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await fn();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+      state.reload();
+    }
+  };
+
+  return (
+    <section className="sso-section" id="governance" aria-labelledby="sso-governance-h">
+      <div className="section-head">
+        <div>
+          <h2 id="sso-governance-h" className="h2">
+            Governance
+          </h2>
+          <p className="muted">
+            With four eyes on, changes to connections, group rules and enforcement become change tickets, and take effect only when a change manager other than
+            the admin who asked approves them. Break-glass accounts still act at once, and it is audited.
+          </p>
+        </div>
+      </div>
+      <div className="card">
+        <ErrorNotice error={state.error} onRetry={state.reload} />
+        {!g ? (
+          state.loading && <SkeletonRows rows={2} />
+        ) : (
+          <>
+            <label className="switch-row">
+              <span className="switch">
+                <input
+                  type="checkbox"
+                  role="switch"
+                  checked={g.enabled}
+                  disabled={busy}
+                  onChange={(ev) => void act(() => api.put('/governance', { enabled: ev.target.checked }))}
+                  aria-describedby="governance-state"
+                  data-testid="governance-switch"
+                />
+                <span className="switch-track" aria-hidden="true">
+                  <span className="switch-thumb" />
+                </span>
+              </span>
+              <span className="switch-text">
+                <strong>Four eyes on identity configuration</strong>
+                <span id="governance-state" className="muted small">
+                  {g.enabled ? 'On: changes wait for a change manager’s approval on a change ticket. Turning this off is itself such a change.' : 'Off: admins’ changes take effect at once.'}
+                </span>
+              </span>
+              {busy && <Spinner small />}
+            </label>
+            <FormError error={error} testId="governance-error" />
+            {g.enabled && g.actorBreakGlass && (
+              <Notice tone="warning" testId="governance-break-glass">
+                You are signed in with a break-glass account: your own changes take effect at once, without approval, and each is audited as a bypass.
+              </Notice>
+            )}
+            {g.changes.length > 0 && (
+              <ul className="plain-list" data-testid="governance-changes">
+                {g.changes.map((c) => (
+                  <li key={c.id} className="governance-change">
+                    <div>
+                      <strong>{c.summary}</strong>
+                      <div className="muted small">
+                        {CHANGE_STATUS[c.status]} · asked by {c.requestedBy.displayName} <RelativeTime date={c.createdAt} /> ·{' '}
+                        <Link to={path(`/agent/tickets/${c.ticket.ref}`)}>{c.ticket.ref}</Link>
+                        {c.error && <> · {c.error}</>}
+                      </div>
+                    </div>
+                    {c.status === 'pending' && (
+                      <button type="button" className="btn small" disabled={busy} onClick={() => void act(() => api.post(`/governance/changes/${c.id}/withdraw`))}>
+                        Withdraw
+                      </button>
+                    )}
+                  </li>
+                ))}
+              </ul>
+            )}
           </>
         )}
       </div>

@@ -7,7 +7,7 @@ import { CopyButton, EmptyState, ErrorNotice, FormError, Icon, Loading, Spinner 
 import { formatDateTime, groupHex, humanize, ROLE_LABELS } from '../format';
 import { useApi, useTitle } from '../hooks';
 import { useSession } from '../session';
-import { RULE_ROLES, type Role, type RoleRule, type RuleRole, type SsoConnection, type TraceDetail } from '../types';
+import { RULE_ROLES, type Role, type RoleRule, type RuleRole, type SsoConnection, type SsoEnforcement, type TraceDetail } from '../types';
 
 const EXTRA_LABELS: Record<string, string> = {
   received: 'Received',
@@ -169,13 +169,13 @@ export function AdminSsoTrace() {
     );
   }
 
-  const { steps = [], error, claims, mapped, roles, user, wouldCreate } = t.trace;
+  const { steps = [], error, claims, mapped, roles, user, wouldCreate, idTokenClaims } = t.trace;
   const ok = t.outcome === 'success';
   const extras = error ? Object.entries(error).filter(([k]) => !['code', 'message', 'fix'].includes(k)) : [];
   // What arrived against what Keydesk wanted (or trusts), side by side.
   const against = extras.some(([k]) => k === 'received') ? (['expected', 'trusted'] as const).find((k) => extras.some(([x]) => x === k)) : undefined;
   const rest = against ? extras.filter(([k]) => k !== 'received' && k !== against) : extras;
-  const attributes = claims ? Object.entries(claims.attributes) : [];
+  const attributes = claims?.attributes ? Object.entries(claims.attributes) : [];
 
   return (
     <div className="page">
@@ -207,8 +207,7 @@ export function AdminSsoTrace() {
           <p className="outcome-title">{ok ? 'Sign-in succeeded' : `Sign-in failed: ${error?.message ?? humanize(t.errorCode ?? 'unknown error')}`}</p>
           {ok && t.test && (
             <p className="outcome-sub" data-testid="trace-test-passed">
-              This connection passed its test{t.trace.published === true ? ' and is now live: its button is on the sign-in page' : ''}. You can now enforce single sign-on.{' '}
-              <Link to={`${path('/admin/sso')}#sso-enforce-h`}>Go to enforcement</Link>
+              This connection passed its test{t.trace.published === true ? ' and is now live: its button is on the sign-in page' : ''}. The next steps are below.
             </p>
           )}
           {ok && !t.test && user && <p className="outcome-sub">{user.email} signed in.</p>}
@@ -346,11 +345,18 @@ export function AdminSsoTrace() {
                     <dt>Account</dt>
                     <dd>
                       {user.email}{' '}
-                      <span className={`badge tone-${user.status === 'active' ? 'green' : user.status === 'waiting' ? 'amber' : 'gray'}`}>
-                        <span className="badge-dot" aria-hidden="true" />
-                        {humanize(user.status)}
-                      </span>
-                      {wouldCreate !== undefined && <span className="muted small account-note">{wouldCreate ? 'Would be created at first real sign-in (just-in-time).' : 'Already exists.'}</span>}
+                      {wouldCreate ? (
+                        <span className="badge tone-gray" data-testid="trace-account-state">
+                          <span className="badge-dot" aria-hidden="true" />
+                          Not created yet
+                        </span>
+                      ) : (
+                        <span className={`badge tone-${user.status === 'active' ? 'green' : user.status === 'waiting' ? 'amber' : 'gray'}`} data-testid="trace-account-state">
+                          <span className="badge-dot" aria-hidden="true" />
+                          {humanize(user.status)}
+                        </span>
+                      )}
+                      {wouldCreate !== undefined && <span className="muted small account-note">{wouldCreate ? `Would be created at the first real sign-in (just-in-time)${user.status === 'waiting' ? ', to wait for access' : ''}.` : 'Already exists.'}</span>}
                     </dd>
                   </>
                 )}
@@ -429,6 +435,59 @@ export function AdminSsoTrace() {
         </section>
       )}
 
+      {idTokenClaims && (
+        <section className="card flush claims-card" aria-labelledby="id-claims-h">
+          <div className="card-head padded">
+            <h3 id="id-claims-h" className="h3">
+              Claims in the ID token
+            </h3>
+            <span className="muted small">as received; the checks above say whether they were trusted</span>
+          </div>
+          <table className="table claims-table" data-testid="trace-id-token-claims">
+            <thead>
+              <tr>
+                <th scope="col">Claim</th>
+                <th scope="col">Value</th>
+              </tr>
+            </thead>
+            <tbody>
+              {Object.entries(idTokenClaims).map(([name, value]) => (
+                <tr key={name}>
+                  <td className="mono small wrap attr-name">{name}</td>
+                  <td className="mono small wrap">
+                    {Array.isArray(value) ? (
+                      <ul className="value-list">
+                        {value.map((v, i) => (
+                          <li key={i}>{typeof v === 'string' ? v : JSON.stringify(v)}</li>
+                        ))}
+                      </ul>
+                    ) : typeof value === 'string' ? (
+                      value
+                    ) : typeof value === 'number' && TIME_CLAIMS.has(name) ? (
+                      <span title={String(value)}>{formatDateTime(new Date(value * 1000).toISOString())}</span>
+                    ) : (
+                      JSON.stringify(value)
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+      )}
+
+      {t.trace.idToken && (
+        <details className="card xml-card" data-testid="trace-id-token">
+          <summary>
+            <Icon name="code" size={16} /> The ID token <span className="muted small">(signature elided)</span>
+          </summary>
+          <div className="xml-tools">
+            <CopyButton text={t.trace.idToken} label="Copy" />
+          </div>
+          <pre className="xml-block">{t.trace.idToken}</pre>
+        </details>
+      )}
+
       {xml && (
         <details className="card xml-card" data-testid="trace-xml">
           <summary>
@@ -444,6 +503,11 @@ export function AdminSsoTrace() {
   );
 }
 
+/** ID-token claims that are seconds since 1970 (RFC 7519 §2 NumericDate), shown as dates. */
+const TIME_CLAIMS = new Set(['exp', 'iat', 'nbf', 'auth_time']);
+
+const GROUP_OBJECT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /**
  * After a passed test, what comes next, in place: map the groups this sign-in carried to roles,
  * make sure the connection is live, then enforce single sign-on.
@@ -452,6 +516,7 @@ function NextSteps({ connectionSlug, groups, overage }: { connectionSlug: string
   const { path } = useSession();
   const rules = useApi<{ items: RoleRule[] }>('/sso/role-rules');
   const connection = useApi<SsoConnection>(`/sso/connections/${encodeURIComponent(connectionSlug)}`);
+  const enforcement = useApi<SsoEnforcement>('/sso/enforcement');
   const [chosen, setChosen] = useState<Record<string, RuleRole | ''>>({});
   const [busy, setBusy] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -478,10 +543,13 @@ function NextSteps({ connectionSlug, groups, overage }: { connectionSlug: string
       </h3>
       <ol className="next-steps-list">
         <li>
-          <strong>Give roles by group.</strong>{' '}
+          <strong>Give roles by group or app role.</strong>{' '}
           {groups && groups.length > 0 ? (
             <>
-              <span className="muted small">The groups this sign-in carried; pick a role for those that should have one.</span>
+              <span className="muted small">
+                The groups and app roles this sign-in carried; pick a role for those that should have one.
+                {groups.some((g) => GROUP_OBJECT_ID.test(g)) && ' Entra sends each group’s object ID: Entra’s Groups page shows which name it has.'}
+              </span>
               <ul className="group-picks" data-testid="next-groups">
                 {groups.map((g) => (
                   <li key={g} data-testid="next-group" data-group={g}>
@@ -546,10 +614,18 @@ function NextSteps({ connectionSlug, groups, overage }: { connectionSlug: string
           ) : null}
         </li>
         <li>
-          <strong>Require single sign-on</strong> when everyone can sign in this way.{' '}
-          <Link to={`${path('/admin/sso')}#sso-enforce-h`} data-testid="next-enforce">
-            Go to enforcement
-          </Link>
+          {enforcement.data?.enforced ? (
+            <span data-testid="next-enforced">
+              <strong>Single sign-on is required</strong> <span className="muted small">already: passwords work only for break-glass accounts.</span>
+            </span>
+          ) : (
+            <>
+              <strong>Require single sign-on</strong> when everyone can sign in this way.{' '}
+              <Link to={`${path('/admin/sso')}#sso-enforce-h`} data-testid="next-enforce">
+                Go to enforcement
+              </Link>
+            </>
+          )}
         </li>
       </ol>
       <FormError error={error} testId="next-error" />

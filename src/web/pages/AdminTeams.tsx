@@ -19,9 +19,9 @@ export function AdminTeams() {
 
   const create = async (e: FormEvent) => {
     e.preventDefault();
+    setError(null);
     if (!name.trim()) return setError('Give the team a name.');
     setBusy(true);
-    setError(null);
     try {
       const t = await api.post<Team>('/teams', { name: name.trim() });
       teams.setData((prev) => ({ items: [...(prev?.items ?? []), t].sort((a, b) => a.name.localeCompare(b.name)) }));
@@ -103,6 +103,7 @@ function TeamCard({ team, candidates, onChanged }: { team: Team; candidates: Use
             onSubmit={(e) => {
               e.preventDefault();
               if (name.trim()) void save({ name: name.trim() });
+              else setError('Give the team a name.');
             }}
           >
             <label className="sr-only" htmlFor={`rename-${team.id}`}>

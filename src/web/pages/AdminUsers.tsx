@@ -389,6 +389,7 @@ function UserEditor({ userId, onChanged }: { userId: string; onChanged: (u: User
         </h3>
         <form
           className="inline-form"
+          noValidate
           onSubmit={(e) => {
             e.preventDefault();
             void act('email', () => api.patch(`/users/${u.id}`, { email: (email ?? u.email).trim() }), 'The email address is changed.');

@@ -2,6 +2,7 @@ import { useMemo, useState, type FormEvent } from 'react';
 import { Link, useLocation, useParams } from 'react-router';
 import { api, ApiError, qs } from '../api';
 import { ApprovalForm } from '../components/ApprovalForm';
+import { TicketChecklist } from '../components/Checklist';
 import { Composer } from '../components/Composer';
 import { PageHeader } from '../components/PageHeader';
 import { SlaClocks } from '../components/Sla';
@@ -26,8 +27,9 @@ export function AgentTicket() {
   const ticket = useApi<Ticket>(`/tickets/${enc}`);
   const comments = useApi<{ items: Comment[] }>(`/tickets/${enc}/comments`);
   const events = useApi<{ items: TicketEvent[] }>(`/tickets/${enc}/events`);
-  const isChange = ticket.data?.type === 'change';
-  const approvals = useApi<{ items: Approval[] }>(isChange ? `/tickets/${enc}/approvals` : null);
+  // Changes take approvals; so does a request its requester's manager was asked to approve.
+  const takesApprovals = ticket.data?.type === 'change' || !!ticket.data?.approver;
+  const approvals = useApi<{ items: Approval[] }>(takesApprovals ? `/tickets/${enc}/approvals` : null);
   const people = useApi<Page<User>>(`/users${qs({ role: 'agent', status: 'active', limit: 200 })}`);
   const teams = useApi<{ items: Team[] }>('/teams');
   const [busy, setBusy] = useState<string | null>(null);
@@ -65,25 +67,31 @@ export function AgentTicket() {
 
   const t = ticket.data;
   const workable = canWork(t) && t.status !== 'closed';
-  const run = async (key: string, fn: () => Promise<Ticket>) => {
+  /** Runs an action; its error shows under the actions, or is rethrown to the dialog that asked (`inDialog`). */
+  const run = async (key: string, fn: () => Promise<Ticket>, inDialog = false) => {
     setBusy(key);
     setActionError(null);
     try {
       ticket.setData(await fn());
       events.reload();
     } catch (err) {
+      if (inDialog) throw err;
       setActionError(err);
     } finally {
       setBusy(null);
     }
   };
   const patch = (key: string, body: Record<string, unknown>) => run(key, () => api.patch<Ticket>(`/tickets/${t.id}`, body));
-  const move = (status: string, note: { resolution?: string; reply?: string } = {}) =>
-    run(`status-${status}`, async () => {
-      const next = await api.post<Ticket>(`/tickets/${t.id}/status`, { status, ...note });
-      if (note.resolution) comments.reload();
-      return next;
-    });
+  const move = (status: string, note: { resolution?: string; reply?: string } = {}, inDialog = false) =>
+    run(
+      `status-${status}`,
+      async () => {
+        const next = await api.post<Ticket>(`/tickets/${t.id}/status`, { status, ...note });
+        if (note.resolution) comments.reload();
+        return next;
+      },
+      inDialog,
+    );
 
   // Keep the current assignee in the list even if they are no longer an agent.
   const assigneeOptions = t.assignee && !agents.some((a) => a.id === t.assignee!.id) ? [...agents, { ...t.assignee } as User] : agents;
@@ -105,7 +113,16 @@ export function AgentTicket() {
         }
       />
       {justCreated && <Notice tone="success">{t.ref} has been created.</Notice>}
-      {decided && <Notice tone="success">The change has been {decided}.</Notice>}
+      {decided && (
+        <Notice tone="success">
+          The {t.type === 'request' ? 'request' : 'change'} has been {decided}.
+        </Notice>
+      )}
+      {t.type === 'request' && t.status === 'awaiting_approval' && t.approver && !t.canApprove && (
+        <Notice testId="awaiting-manager">
+          Waiting for <strong>{t.approver.displayName}</strong>, the requester’s manager, to approve it. The desk cannot fulfil it before then; its service-level clock is paused.
+        </Notice>
+      )}
 
       {(t.allowedTransitions.length > 0 || t.canApprove) && (
         <div className="action-bar" data-testid="transitions">
@@ -145,8 +162,9 @@ export function AgentTicket() {
           <ResolveForm
             status={resolving}
             onSubmit={async (note) => {
+              // The dialog stays open (with what was typed) until the server has taken it.
+              await move(resolving, note, true);
               setResolving(null);
-              await move(resolving, note);
             }}
             onCancel={() => setResolving(null)}
           />
@@ -171,6 +189,8 @@ export function AgentTicket() {
             </div>
             <div className="prose">{t.description ? t.description : <span className="muted">No description given.</span>}</div>
           </section>
+
+          <TicketChecklist ticketId={t.id} canTick={workable} onChanged={events.reload} />
 
           <section className="card" aria-labelledby="conv-h">
             <div className="card-head">
@@ -297,6 +317,12 @@ export function AgentTicket() {
               </dd>
               <dt>Category</dt>
               <dd>{t.category ?? <span className="muted">None</span>}</dd>
+              {t.approver && (
+                <>
+                  <dt>Approver</dt>
+                  <dd data-testid="ticket-approver">{t.approver.displayName} <span className="muted small">(the requester’s manager)</span></dd>
+                </>
+              )}
               <dt>Created</dt>
               <dd>{formatDateTime(t.createdAt)}</dd>
               <dt>Updated</dt>
@@ -318,7 +344,7 @@ export function AgentTicket() {
             </dl>
           </section>
 
-          {isChange && (
+          {takesApprovals && (
             <section className="card" aria-labelledby="appr-h">
               <h2 id="appr-h" className="h3">
                 Approvals
@@ -326,7 +352,13 @@ export function AgentTicket() {
               {approvals.loading ? (
                 <Loading />
               ) : (approvals.data?.items.length ?? 0) === 0 ? (
-                <p className="muted small">{t.status === 'awaiting_approval' ? 'Waiting for a change manager to decide.' : 'No decisions yet.'}</p>
+                <p className="muted small">
+                  {t.status !== 'awaiting_approval'
+                    ? 'No decisions yet.'
+                    : t.type === 'request' && t.approver
+                      ? `Waiting for ${t.approver.displayName}, the requester’s manager, to decide.`
+                      : 'Waiting for a change manager to decide.'}
+                </p>
               ) : (
                 <ul className="approvals-list">
                   {approvals.data!.items.map((a) => (
@@ -353,24 +385,33 @@ export function AgentTicket() {
 function ResolveForm({ status, onSubmit, onCancel }: { status: string; onSubmit: (note: { resolution: string; reply?: string }) => Promise<void>; onCancel: () => void }) {
   const [resolution, setResolution] = useState('');
   const [reply, setReply] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const submit = (e: FormEvent) => {
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: FormEvent) => {
     e.preventDefault();
-    if (!resolution.trim()) return setError('Say how it was resolved: the note stays on the ticket and the requester receives it.');
-    void onSubmit({ resolution: resolution.trim(), ...(reply.trim() ? { reply: reply.trim() } : {}) });
+    if (busy) return;
+    setError(null);
+    if (!resolution.trim()) return setError('Say how it was resolved: the note stays on the ticket and the requester sees it.');
+    setBusy(true);
+    try {
+      await onSubmit({ resolution: resolution.trim(), ...(reply.trim() ? { reply: reply.trim() } : {}) });
+    } catch (err) {
+      setError(err);
+      setBusy(false);
+    }
   };
   return (
-    <form className="stack" onSubmit={submit} noValidate>
-      <Field label="Resolution note" hint="What was done. Kept on the ticket for the next person with the same problem.">
+    <form className="stack" onSubmit={submit} noValidate aria-busy={busy}>
+      <Field label="Resolution note" hint="What was done. Kept on the ticket, where the requester sees it, for the next person with the same problem.">
         {(id, d) => <textarea id={id} aria-describedby={d} autoFocus rows={4} maxLength={5000} value={resolution} onChange={(e) => setResolution(e.target.value)} data-testid="resolution-note" />}
       </Field>
-      <Field label={<>Reply to the requester <span className="muted">(optional)</span></>} hint="Sent as a public reply. Leave empty to send the resolution note.">
+      <Field label={<>Reply to the requester <span className="muted">(optional)</span></>} hint="Sent as a public reply with the notification. Leave empty to send the resolution note.">
         {(id, d) => <textarea id={id} aria-describedby={d} rows={3} maxLength={20000} placeholder={resolution || 'The resolution note'} value={reply} onChange={(e) => setReply(e.target.value)} data-testid="resolution-reply" />}
       </Field>
       <FormError error={error} testId="resolve-error" />
       <FormActions onCancel={onCancel}>
-        <button type="submit" className="btn success" data-testid="resolve-submit">
-          {statusLabel(status)}
+        <button type="submit" className="btn success" disabled={busy} data-testid="resolve-submit">
+          {busy && <Spinner small />} {status === 'fulfilled' ? 'Fulfil' : 'Resolve'}
         </button>
       </FormActions>
     </form>

@@ -9,15 +9,27 @@ import { usePaged, useTitle } from '../hooks';
 import { useSession } from '../session';
 import type { Decision, Ticket } from '../types';
 
-/** `/t/:tenant/approvals`: changes awaiting a change manager's decision, and the decisions made. */
+/**
+ * `/t/:tenant/approvals`: what waits for the signed-in person's decision: requests from the people
+ * they manage (categories that need the manager's approval), and for change managers, changes; then
+ * the decisions made.
+ */
 export function Approvals() {
-  const { session } = useSession();
+  const { session, has, isStaff } = useSession();
   useTitle('Approvals', session.tenant.name);
   const [params, setParams] = useSearchParams();
   const decided = params.get('tab') === 'decided';
+  const changeManager = has('change_manager');
   return (
     <div className="page narrow-page">
-      <PageHeader title="Change approvals" subtitle="Changes waiting for a decision. Approving lets the change be implemented; either way, say why." />
+      <PageHeader
+        title="Approvals"
+        subtitle={
+          changeManager
+            ? 'Requests from the people you manage, and changes, waiting for your decision. Either way, say why: the requester sees it.'
+            : 'Requests from the people you manage, waiting for your approval. Approving sends the request to the team that fulfils it; rejecting closes it. Either way, say why: the requester sees it.'
+        }
+      />
       <div className="tabs" role="tablist" aria-label="Which approvals">
         <button type="button" role="tab" aria-selected={!decided} className={decided ? 'tab' : 'tab active'} onClick={() => setParams({})} data-testid="approvals-tab-waiting">
           Waiting
@@ -26,18 +38,28 @@ export function Approvals() {
           Decided
         </button>
       </div>
-      {decided ? <DecidedList /> : <WaitingList />}
+      {decided ? (
+        isStaff ? <DecidedList /> : <MyDecisions />
+      ) : (
+        <>
+          <WaitingList kind="request" heading={changeManager ? 'Requests' : undefined} />
+          {changeManager && <WaitingList kind="change" heading="Changes" />}
+        </>
+      )}
     </div>
   );
 }
 
-function WaitingList() {
-  const { session, path } = useSession();
-  const list = usePaged<Ticket>(`/tickets${qs({ type: 'change', status: 'awaiting_approval', limit: 25 })}`);
+/** Requests wait for their requester's manager (the caller); changes for any change manager. */
+function WaitingList({ kind, heading }: { kind: 'request' | 'change'; heading?: string }) {
+  const { session, path, isStaff } = useSession();
+  const list = usePaged<Ticket>(`/tickets${qs(kind === 'request' ? { type: 'request', approver: 'me', status: 'awaiting_approval', limit: 25 } : { type: 'change', status: 'awaiting_approval', limit: 25 })}`);
   const [done, setDone] = useState<{ ref: string; decision: string }[]>([]);
+  const ticketPath = (t: Ticket) => (isStaff ? path(`/agent/tickets/${t.ref}`) : path(`/portal/tickets/${t.ref}`));
 
   return (
-    <>
+    <section className="stack" aria-label={heading ?? 'Waiting'} data-testid={`approvals-waiting-${kind}`}>
+      {heading && <h2 className="h3">{heading}</h2>}
       <div aria-live="polite">
         {done.map((d) => (
           <Notice key={d.ref} tone="success">
@@ -52,9 +74,15 @@ function WaitingList() {
         </div>
       ) : list.items.length === 0 ? (
         <div className="card">
-          <EmptyState title="No changes to decide" icon="check">
-            When a change is submitted for approval, it appears here.
-          </EmptyState>
+          {kind === 'change' ? (
+            <EmptyState title="No changes to decide" icon="check">
+              When a change is submitted for approval, it appears here.
+            </EmptyState>
+          ) : (
+            <EmptyState title="No requests to decide" icon="check">
+              When someone you manage asks for something that needs their manager’s approval, it appears here.
+            </EmptyState>
+          )}
         </div>
       ) : (
         <ul className="approval-cards" data-testid="approval-list">
@@ -62,12 +90,14 @@ function WaitingList() {
             <li key={t.id} className="card approval-card" data-testid="approval-card" data-ref={t.ref}>
               <div className="approval-card-head">
                 <div>
-                  <Link to={path(`/agent/tickets/${t.ref}`)} className="mono ref">
+                  <Link to={ticketPath(t)} className="mono ref">
                     {t.ref}
                   </Link>
                   <h2 className="h3">{t.title}</h2>
                   <p className="muted small">
                     Raised by {t.requester.displayName} · <RelativeTime date={t.createdAt} />
+                    {t.category ? ` · ${t.category}` : ''}
+                    {t.team ? ` · fulfilled by ${t.team.name}` : ''}
                     {t.assignee ? ` · owner ${t.assignee.displayName}` : ''}
                   </p>
                 </div>
@@ -83,8 +113,52 @@ function WaitingList() {
                   }}
                 />
               ) : (
-                <p className="muted small">{t.requester.id === session.user.id ? 'You raised this change, so another change manager must decide.' : 'You cannot decide on this change.'}</p>
+                <p className="muted small">
+                  {t.requester.id === session.user.id ? `You raised this ${kind}, so someone else must decide.` : `You cannot decide on this ${kind}.`}
+                </p>
               )}
+            </li>
+          ))}
+        </ul>
+      )}
+      <LoadMore list={list} />
+    </section>
+  );
+}
+
+/** For a manager who is not staff: the requests they were asked to approve, and where each stands. */
+function MyDecisions() {
+  const { path } = useSession();
+  const list = usePaged<Ticket>(`/tickets${qs({ type: 'request', approver: 'me', limit: 25 })}`);
+  const decided = list.items.filter((t) => t.status !== 'awaiting_approval');
+  return (
+    <>
+      <ErrorNotice error={list.error} onRetry={list.reload} />
+      {list.loading ? (
+        <div className="card">
+          <SkeletonRows rows={3} />
+        </div>
+      ) : decided.length === 0 ? (
+        <div className="card">
+          <EmptyState title="No decisions yet" icon="check">
+            Requests you approve or reject appear here.
+          </EmptyState>
+        </div>
+      ) : (
+        <ul className="approval-cards" data-testid="decision-list">
+          {decided.map((t) => (
+            <li key={t.id} className="card approval-card" data-testid="decision-card" data-ref={t.ref}>
+              <div className="approval-card-head">
+                <div>
+                  <Link to={path(`/portal/tickets/${t.ref}`)} className="mono ref">
+                    {t.ref}
+                  </Link>
+                  <h2 className="h3">{t.title}</h2>
+                  <p className="muted small">
+                    Raised by {t.requester.displayName} · <RelativeTime date={t.createdAt} /> · now {statusLabel(t.status).toLowerCase()}
+                  </p>
+                </div>
+              </div>
             </li>
           ))}
         </ul>
@@ -94,7 +168,7 @@ function WaitingList() {
   );
 }
 
-/** The history: who decided what on which change, and why; each links to its change. */
+/** The history: who decided what on which change or request, and why; each links to its ticket. */
 function DecidedList() {
   const { path } = useSession();
   const list = usePaged<Decision>(`/approvals${qs({ limit: 25 })}`);
@@ -108,7 +182,7 @@ function DecidedList() {
       ) : list.items.length === 0 ? (
         <div className="card">
           <EmptyState title="No decisions yet" icon="check">
-            Approvals and rejections appear here once change managers make them.
+            Approvals and rejections appear here once change managers and managers make them.
           </EmptyState>
         </div>
       ) : (

@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { Link, useLocation, useParams } from 'react-router';
 import { api, ApiError } from '../api';
+import { ApprovalForm } from '../components/ApprovalForm';
 import { Composer } from '../components/Composer';
 import { PageHeader } from '../components/PageHeader';
 import { Timeline } from '../components/Timeline';
@@ -27,6 +28,7 @@ export function PortalTicket() {
   const events = useApi<{ items: TicketEvent[] }>(`/tickets/${enc}/events`);
   const [busy, setBusy] = useState(false);
   const [actionError, setActionError] = useState<unknown>(null);
+  const [decided, setDecided] = useState<string | null>(null);
   useTitle(ticket.data ? `${ticket.data.ref} ${ticket.data.title}` : ref, session.tenant.name);
 
   if (ticket.error instanceof ApiError && ticket.error.status === 404) {
@@ -96,6 +98,28 @@ export function PortalTicket() {
           )}
         </div>
       )}
+      {t.status === 'awaiting_approval' && t.approver && t.requester.id === session.user.id && (
+        <Notice testId="awaiting-manager">
+          Waiting for your manager, <strong>{t.approver.displayName}</strong>, to approve this request. Once they do, the team gets to work on it.
+        </Notice>
+      )}
+      {t.canApprove && (
+        <section className="card stack" aria-labelledby="decide-h" data-testid="manager-decision">
+          <h2 id="decide-h" className="h3">
+            {t.requester.displayName} asks for your approval
+          </h2>
+          <p className="muted">As their manager, approve or reject this request. Approving sends it to {t.team ? `the ${t.team.name} team` : 'the service desk'}; rejecting closes it. Either way, say why: they see it.</p>
+          <ApprovalForm
+            ticket={t}
+            onDecided={(next, d) => {
+              ticket.setData(next);
+              setDecided(d);
+              events.reload();
+            }}
+          />
+        </section>
+      )}
+      {decided && <Notice tone="success">You {decided} the request.</Notice>}
       <FormError error={actionError} />
 
       <div className="ticket-layout">
@@ -152,7 +176,19 @@ export function PortalTicket() {
               <dt>Status</dt>
               <dd>{statusLabel(t.status)}</dd>
               <dt>Handled by</dt>
-              <dd>{t.assignee ? t.assignee.displayName : isOpenStatus(t.status) ? 'Waiting for an agent' : '—'}</dd>
+              <dd>{t.assignee ? t.assignee.displayName : t.status === 'awaiting_approval' ? 'Waiting for approval' : isOpenStatus(t.status) ? 'Waiting for an agent' : '—'}</dd>
+              {t.approver && (
+                <>
+                  <dt>Approver</dt>
+                  <dd>{t.approver.displayName}</dd>
+                </>
+              )}
+              {t.category && (
+                <>
+                  <dt>Category</dt>
+                  <dd>{t.category}</dd>
+                </>
+              )}
               {t.team && (
                 <>
                   <dt>Team</dt>

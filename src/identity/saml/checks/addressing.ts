@@ -1,4 +1,5 @@
-import { nodes, attr, text } from '../xml.js';
+import { attr, NS, text } from '../xml.js';
+import { child } from './dom.js';
 import { SamlFailure } from '../failure.js';
 import type { ParsedResponse } from './structure.js';
 
@@ -16,7 +17,7 @@ export function checkAddressing(p: ParsedResponse, expected: { acsUrl: string; i
     // SAML core 3.2.2: a signed response delivered by a binding must say where it was going.
     throw new SamlFailure('destination_mismatch', `The signed response has no Destination; expected "${expected.acsUrl}".`, { received: null, expected: expected.acsUrl });
   }
-  const issuerNode = nodes("./*[local-name()='Issuer']", p.response)[0];
+  const issuerNode = child(p.response, 'Issuer', NS.saml);
   if (issuerNode && text(issuerNode) !== expected.idpEntityId) {
     throw new SamlFailure('issuer_mismatch', `Issuer is "${text(issuerNode)}", expected "${expected.idpEntityId}".`, { received: text(issuerNode), expected: expected.idpEntityId });
   }

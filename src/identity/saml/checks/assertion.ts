@@ -1,6 +1,6 @@
 import { SamlFailure } from '../failure.js';
-import { attr, nodes, parseUntrustedXml, text } from '../xml.js';
-import { MAX_RESPONSE_BYTES } from './structure.js';
+import { attr, NS, text } from '../xml.js';
+import { child, children } from './dom.js';
 
 const BEARER = 'urn:oasis:names:tc:SAML:2.0:cm:bearer';
 
@@ -23,30 +23,31 @@ function describeGap(ms: number): string {
 }
 
 /**
- * Everything Keydesk reads from the assertion, read from the verified copy only, and the rules it
- * must meet: our IdP as Issuer, our entity as Audience, a bearer confirmation for our ACS, and
- * time windows within the connection's clock skew.
+ * Everything Keydesk reads from the assertion, and the rules it must meet (SAML core §2.3-2.7,
+ * profiles §4.1.4.2): our IdP as Issuer, our entity as Audience, a bearer confirmation for our ACS,
+ * and time windows within the connection's clock skew. `a` must be the assertion a verified
+ * signature covers (the signed Assertion, or the one inside the signed Response): identity is read
+ * from nowhere else.
  */
 export function checkAssertion(
-  verifiedXml: string,
+  a: Element,
   expected: { idpEntityId: string; spEntityId: string; acsUrl: string; skewMs: number; now: number },
 ): AssertionFacts {
-  const doc = parseUntrustedXml(verifiedXml, MAX_RESPONSE_BYTES);
-  const a = doc.documentElement;
-  const one = (expr: string, ctx: Node = a) => nodes(expr, ctx)[0];
-  const issuer = text(one("./*[local-name()='Issuer']"));
+  const issuer = text(child(a, 'Issuer', NS.saml));
   if (issuer !== expected.idpEntityId) {
     throw new SamlFailure('issuer_mismatch', `The assertion's Issuer is "${issuer}", expected "${expected.idpEntityId}".`, { received: issuer, expected: expected.idpEntityId });
   }
 
   const { now, skewMs } = expected;
-  const conditions = one("./*[local-name()='Conditions']");
+  const conditions = child(a, 'Conditions', NS.saml);
   const notBefore = attr(conditions, 'NotBefore');
   const notOnOrAfter = attr(conditions, 'NotOnOrAfter');
+  // An assertion without an end is good forever; SAML profiles §4.1.4.2 bound it, and so does Keydesk.
+  if (!notOnOrAfter) throw new SamlFailure('malformed', 'The assertion\'s Conditions have no NotOnOrAfter.');
   checkWindow(notBefore, notOnOrAfter, now, skewMs, 'Conditions');
 
-  const restrictions = conditions ? nodes("./*[local-name()='AudienceRestriction']", conditions) : [];
-  const audiences = restrictions.map((r) => nodes("./*[local-name()='Audience']", r).map(text));
+  const restrictions = children(conditions, 'AudienceRestriction', NS.saml);
+  const audiences = restrictions.map((r) => children(r, 'Audience', NS.saml).map(text));
   if (!audiences.length || audiences.some((list) => !list.includes(expected.spEntityId))) {
     const received = audiences.flat();
     throw new SamlFailure('audience_mismatch', `Audience is ${received.length ? received.map((x) => `"${x}"`).join(', ') : 'missing'}, expected "${expected.spEntityId}".`, {
@@ -55,8 +56,11 @@ export function checkAssertion(
     });
   }
 
-  const confirmations = nodes("./*[local-name()='Subject']/*[local-name()='SubjectConfirmation']", a).filter((c) => attr(c, 'Method') === BEARER);
-  const data = confirmations.map((c) => one("./*[local-name()='SubjectConfirmationData']", c)).filter((d): d is Node => !!d);
+  const subjects = children(a, 'Subject', NS.saml);
+  if (subjects.length > 1) throw new SamlFailure('malformed', `The assertion has ${subjects.length} Subject elements; SAML allows one.`);
+  const subject = subjects[0] ?? null;
+  const confirmations = children(subject, 'SubjectConfirmation', NS.saml).filter((c) => attr(c, 'Method') === BEARER);
+  const data = confirmations.map((c) => child(c, 'SubjectConfirmationData', NS.saml)).filter((d): d is Element => !!d);
   if (!data.length) throw new SamlFailure('no_bearer_confirmation', 'The assertion has no bearer SubjectConfirmationData.');
   const forUs = data.filter((d) => attr(d, 'Recipient') === expected.acsUrl);
   if (!forUs.length) {
@@ -71,12 +75,14 @@ export function checkAssertion(
   if (!confirmationNotOnOrAfter) throw new SamlFailure('no_bearer_confirmation', 'The bearer SubjectConfirmationData has no NotOnOrAfter.');
   checkWindow(attr(confirmation, 'NotBefore'), confirmationNotOnOrAfter, now, skewMs, 'SubjectConfirmationData');
 
-  const nameIdNode = one("./*[local-name()='Subject']/*[local-name()='NameID']");
+  const nameIdNode = child(subject, 'NameID', NS.saml);
   const attributes: Record<string, string[]> = {};
-  for (const at of nodes("./*[local-name()='AttributeStatement']/*[local-name()='Attribute']", a)) {
-    const name = attr(at, 'Name');
-    if (!name) continue;
-    (attributes[name] ??= []).push(...nodes("./*[local-name()='AttributeValue']", at).map(text));
+  for (const statement of children(a, 'AttributeStatement', NS.saml)) {
+    for (const at of children(statement, 'Attribute', NS.saml)) {
+      const name = attr(at, 'Name');
+      if (!name) continue;
+      (attributes[name] ??= []).push(...children(at, 'AttributeValue', NS.saml).map(text));
+    }
   }
   const ends = [notOnOrAfter, confirmationNotOnOrAfter].filter((x): x is string => !!x).map((x) => Date.parse(x));
   const id = attr(a, 'ID');
@@ -87,7 +93,7 @@ export function checkAssertion(
     nameId: nameIdNode ? text(nameIdNode) || null : null,
     nameIdFormat: attr(nameIdNode, 'Format'),
     inResponseTo: attr(confirmation, 'InResponseTo'),
-    sessionIndex: attr(one("./*[local-name()='AuthnStatement']"), 'SessionIndex'),
+    sessionIndex: attr(child(a, 'AuthnStatement', NS.saml), 'SessionIndex'),
     notOnOrAfter: new Date(Math.min(...ends)),
     attributes,
   };

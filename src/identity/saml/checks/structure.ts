@@ -1,4 +1,4 @@
-import { NS, nodes, parseUntrustedXml, XmlRejected } from '../xml.js';
+import { allElements, NS, parseUntrustedXml, XmlRejected } from '../xml.js';
 import { SamlFailure } from '../failure.js';
 
 /** A SAMLResponse is capped before and after decoding; Entra's with 150 groups is about 15 KB. */
@@ -10,7 +10,12 @@ export interface ParsedResponse {
   assertion: Element;
   responseSignature: Element | null;
   assertionSignature: Element | null;
+  /** How many elements carry each value of an ID, Id or id attribute: a signature's reference must name exactly one. */
+  idCount: Map<string, number>;
 }
+
+/** The attributes an XML signature reference may point at (xml-crypto's idAttributes: SAML's ID, and the others). */
+const ID_ATTRIBUTES: ReadonlySet<string> = new Set(['ID', 'Id', 'id']);
 
 const isDsSignature = (n: Element) => n.localName === 'Signature' && n.namespaceURI === NS.ds;
 
@@ -24,6 +29,11 @@ export function parseResponse(samlResponse: string): ParsedResponse {
   const compact = samlResponse.replace(/\s+/g, '');
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(compact)) throw new SamlFailure('not_base64', 'The SAMLResponse is not base64.');
   const xml = Buffer.from(compact, 'base64').toString('utf8');
+  // Canonicalisation renders a processing instruction's data as text while the DOM's textContent
+  // skips it: `<NameID>alice<?x @evil.com?></NameID>` would digest as one name and read as another.
+  if (xml.replace(/^\uFEFF?<\?xml\s[^?]*\?>/, '').includes('<?')) {
+    throw new SamlFailure('malformed', 'The response contains a processing instruction, which SAML messages never carry.');
+  }
   let doc: Document;
   try {
     doc = parseUntrustedXml(xml, MAX_RESPONSE_BYTES);
@@ -35,7 +45,24 @@ export function parseResponse(samlResponse: string): ParsedResponse {
   if (response.localName !== 'Response' || response.namespaceURI !== NS.samlp) {
     throw new SamlFailure('not_a_response', `The message is a ${response.localName}, not a samlp:Response.`);
   }
-  const all = nodes('//*', doc) as Element[];
+  // The one walk over the document: everything below is found in this list.
+  let all: Element[];
+  try {
+    all = allElements(response);
+  } catch (err) {
+    if (err instanceof XmlRejected) throw new SamlFailure(err.code, err.message);
+    throw err;
+  }
+  // Every attribute named ID, Id or id counts, in any namespace (wsu:Id too): a reference resolver
+  // such as xml-crypto's matches by local name, so an ID is unique only if it is unique among all.
+  const idCount = new Map<string, number>();
+  for (const el of all) {
+    const attrs = el.attributes;
+    for (let i = 0; i < attrs.length; i++) {
+      const a = attrs.item(i)!;
+      if (ID_ATTRIBUTES.has(a.localName ?? a.name) && a.prefix !== 'xmlns') idCount.set(a.value, (idCount.get(a.value) ?? 0) + 1);
+    }
+  }
   const assertions = all.filter((n) => n.localName === 'Assertion' && n.namespaceURI === NS.saml);
   if (all.some((n) => n.localName === 'EncryptedAssertion')) {
     throw new SamlFailure('encrypted_assertion', 'The response carries an EncryptedAssertion.');
@@ -55,5 +82,5 @@ export function parseResponse(samlResponse: string): ParsedResponse {
     if (sigs.length > 1) throw new SamlFailure('signature_scope', `<${el.nodeName}> carries ${sigs.length} signatures.`);
     return sigs[0] ?? null;
   };
-  return { xml, response, assertion, responseSignature: childSig(response), assertionSignature: childSig(assertion) };
+  return { xml, response, assertion, responseSignature: childSig(response), assertionSignature: childSig(assertion), idCount };
 }

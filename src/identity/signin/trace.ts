@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Queryable } from '../../db/db.js';
 import { storableJson } from '../../db/storable.js';
+import { SigninFailure } from './failure.js';
 
 export interface TraceStep {
   check: string;
@@ -16,6 +17,8 @@ export class SigninTrace {
   readonly reference = `KD-${randomBytes(5).toString('hex').toUpperCase()}`;
   readonly steps: TraceStep[] = [];
   data: Record<string, unknown> = {};
+  /** Set once the response is known to answer a test sign-in, whose effects are rolled back. */
+  dryRun = false;
 
   pass(check: string, detail?: string): void {
     this.steps.push({ check, ok: true, ...(detail ? { detail } : {}) });
@@ -25,10 +28,29 @@ export class SigninTrace {
     this.steps.push({ check, ok: false, detail });
   }
 
-  /** Forgets the steps of an attempt that is being made again. */
-  restart(): void {
-    this.steps.length = 0;
-    this.data = {};
+  /**
+   * Runs one check as a trace step: passed (with `ok`'s detail) when it returns, failed with the
+   * failure's message when it throws a SigninFailure, which is rethrown.
+   */
+  async step<T>(name: string, fn: () => T | Promise<T>, ok?: (v: T) => string | undefined): Promise<T> {
+    try {
+      const v = await fn();
+      this.pass(name, ok?.(v));
+      return v;
+    } catch (err) {
+      if (err instanceof SigninFailure) this.fail(name, err.message);
+      throw err;
+    }
+  }
+
+  /** A mark to come back to: the steps and data as they are now (an attempt about to be made again). */
+  checkpoint(): () => void {
+    const steps = this.steps.length;
+    const data = { ...this.data };
+    return () => {
+      this.steps.length = steps;
+      this.data = { ...data };
+    };
   }
 
   async save(
@@ -37,18 +59,23 @@ export class SigninTrace {
   ): Promise<string> {
     await q.query(
       `INSERT INTO signin_traces (tenant_id, id, connection_id, test, outcome, error_code, user_id, trace) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [row.tenantId, this.reference, row.connectionId, row.test, row.outcome, row.errorCode ?? null, row.userId ?? null, storableJson({ steps: this.steps, ...this.data })],
+      [row.tenantId, this.reference, row.connectionId, row.test, row.outcome, row.errorCode ?? null, row.userId ?? null, storableJson({ steps: this.steps, ...capped(this.data) })],
     );
     return this.reference;
   }
 }
 
-/** Keeps the decoded XML readable for the admin, without signature values or certificates. */
-export function redactXml(xml: string): string {
-  return xml
-    .replace(/(<(?:\w+:)?SignatureValue[^>]*>)[^<]*(<\/)/g, '$1…elided…$2')
-    .replace(/(<(?:\w+:)?X509Certificate[^>]*>)[^<]*(<\/)/g, '$1…elided…$2')
-    .replace(/(<(?:\w+:)?DigestValue[^>]*>)[^<]*(<\/)/g, '$1…elided…$2');
+/** The most of a decoded message a trace keeps: Entra's largest genuine responses are about 16 KiB. */
+export const MAX_TRACE_MESSAGE_CHARS = 64 * 1024;
+
+/** Any message text kept in a trace, cut to MAX_TRACE_MESSAGE_CHARS: whoever posts decides its size. */
+function capped(data: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...data };
+  for (const key of ['responseXml', 'idToken'] as const) {
+    const v = out[key];
+    if (typeof v === 'string' && v.length > MAX_TRACE_MESSAGE_CHARS) out[key] = `${v.slice(0, MAX_TRACE_MESSAGE_CHARS)}\n… cut: ${v.length} characters in all`;
+  }
+  return out;
 }
 
 export interface TraceSummary {
@@ -84,4 +111,9 @@ export async function getTrace(q: Queryable, tenantId: string, id: string): Prom
     id.toUpperCase(),
   ]);
   return rows[0] ?? null;
+}
+
+/** Forgets traces older than the retention (days); called from the periodic housekeeping job. */
+export async function pruneTraces(q: Queryable, retentionDays: number): Promise<void> {
+  await q.query(`DELETE FROM signin_traces WHERE created_at < now() - make_interval(days => $1)`, [retentionDays]);
 }

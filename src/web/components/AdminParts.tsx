@@ -1,0 +1,254 @@
+import { useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
+import { ApiError } from '../api';
+import { CopyButton, Dialog, FormActions, FormError, Icon, Spinner, type IconName } from './ui';
+
+/**
+ * Pieces the automation admin pages (Webhooks, Workflows, Background jobs) share: a section with its
+ * heading, a table frame, an on/off switch, a confirmation dialog, a secret shown once, and the busy
+ * and error state of the actions on a page, kept per control so that an error shows beside the
+ * button that caused it.
+ */
+
+export interface Actions {
+  /** The key of the action running now, or null. */
+  busy: string | null;
+  /** Runs `fn` as action `key`: busy while it runs; its error is kept under that key (and rethrown to no one). */
+  run: (key: string, fn: () => Promise<void>) => Promise<boolean>;
+  /** The error the action `key` ended with last time, if any. */
+  errorOf: (key: string) => unknown;
+  clear: (key: string) => void;
+}
+
+/** Busy and error state for a page's actions, one error per control. */
+export function useActions(): Actions {
+  const [busy, setBusy] = useState<string | null>(null);
+  const [errors, setErrors] = useState<Record<string, unknown>>({});
+  const clear = useCallback((key: string) => setErrors(({ [key]: _gone, ...rest }) => rest), []);
+  const run = useCallback(
+    async (key: string, fn: () => Promise<void>) => {
+      setBusy(key);
+      clear(key);
+      try {
+        await fn();
+        return true;
+      } catch (err) {
+        setErrors((prev) => ({ ...prev, [key]: err }));
+        return false;
+      } finally {
+        setBusy((b) => (b === key ? null : b));
+      }
+    },
+    [clear],
+  );
+  const errorOf = useCallback((key: string) => errors[key], [errors]);
+  return { busy, run, errorOf, clear };
+}
+
+/**
+ * The server's words for a refusal that names one of `fields` (or a field inside one: `actions.0.title`,
+ * `actions/0/teamId`), to show under that field; undefined when the problem is about something else.
+ */
+export function problemAt(err: unknown, ...fields: string[]): string | undefined {
+  if (!(err instanceof ApiError) || !err.errors.length) return undefined;
+  const named = err.errors[0]!.field;
+  return fields.some((f) => named === f || named.startsWith(`${f}.`) || named.startsWith(`${f}/`)) ? err.message : undefined;
+}
+
+/** A titled part of an admin page, with its explanation and buttons on the right. */
+export function Section({ id, title, description, actions, children, testId }: { id: string; title: string; description?: ReactNode; actions?: ReactNode; children: ReactNode; testId?: string }) {
+  return (
+    <section className="sso-section" aria-labelledby={`${id}-h`} data-testid={testId}>
+      <div className="section-head">
+        <div>
+          <h3 id={`${id}-h`} className="h3 prov-title">
+            {title}
+          </h3>
+          {description && <p className="muted">{description}</p>}
+        </div>
+        {actions && <div className="row wrap-row">{actions}</div>}
+      </div>
+      {children}
+    </section>
+  );
+}
+
+/** An empty list inside a section (the shared empty look, with a heading below the section's). */
+export function SectionEmpty({ title, icon = 'inbox', children }: { title: string; icon?: IconName; children?: ReactNode }) {
+  return (
+    <div className="empty" data-testid="empty-state">
+      <div className="empty-icon" aria-hidden="true">
+        <Icon name={icon} size={28} />
+      </div>
+      <h4 className="h3">{title}</h4>
+      {children && <p className="muted">{children}</p>}
+    </div>
+  );
+}
+
+/** A framed table with a header row; rows come as children. */
+export function DataTable({ headers, children, caption, className, testId }: { headers: ReactNode[]; children: ReactNode; caption?: string; className?: string; testId?: string }) {
+  return (
+    <div className="table-frame">
+      <table className={className ? `table ${className}` : 'table'} data-testid={testId}>
+        {caption && <caption className="sr-only">{caption}</caption>}
+        <thead>
+          <tr>
+            {headers.map((h, i) => (
+              <th key={i} scope="col">
+                {h}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>{children}</tbody>
+      </table>
+    </div>
+  );
+}
+
+/** An on/off switch (a checkbox with role="switch") and its label. */
+export function Switch({ checked, onChange, label, hint, disabled = false, testId }: { checked: boolean; onChange: (on: boolean) => void; label: ReactNode; hint?: ReactNode; disabled?: boolean; testId?: string }) {
+  return (
+    <label className={disabled ? 'switch-row disabled' : 'switch-row'}>
+      <span className="switch">
+        <input type="checkbox" role="switch" checked={checked} disabled={disabled} onChange={(e) => onChange(e.target.checked)} data-testid={testId} />
+        <span className="switch-track" aria-hidden="true">
+          <span className="switch-thumb" />
+        </span>
+      </span>
+      <span className="switch-text">
+        <strong>{label}</strong>
+        {hint && <span className="muted small">{hint}</span>}
+      </span>
+    </label>
+  );
+}
+
+/**
+ * Asks before something that cannot be undone (removing, rotating). The dialog stays open with the
+ * server's answer when `onConfirm` fails, and closes when it succeeds.
+ */
+export function ConfirmDialog({
+  open,
+  title,
+  children,
+  confirmLabel,
+  icon,
+  danger = false,
+  onConfirm,
+  onClose,
+  testId,
+}: {
+  open: boolean;
+  title: string;
+  children: ReactNode;
+  confirmLabel: string;
+  icon?: IconName;
+  danger?: boolean;
+  onConfirm: () => Promise<void>;
+  onClose: () => void;
+  testId?: string;
+}) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    if (open) setError(null);
+  }, [open]);
+  const confirm = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      await onConfirm();
+      onClose();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Dialog open={open} onClose={onClose} title={title} testId={testId}>
+      <div className="stack">
+        {children}
+        <FormError error={error} testId="confirm-error" />
+        <FormActions onCancel={onClose}>
+          <button type="button" className={danger ? 'btn danger' : 'btn primary'} onClick={() => void confirm()} disabled={busy} autoFocus data-testid="confirm">
+            {busy ? <Spinner small /> : icon ? <Icon name={icon} size={15} /> : null} {confirmLabel}
+          </button>
+        </FormActions>
+      </div>
+    </Dialog>
+  );
+}
+
+/** A secret shown this once, with a copy button and what to do with it; focused so that it is read out. */
+export function SecretOnce({ heading, secret, label, children, onDismiss, testId = 'secret-once' }: { heading: ReactNode; secret: string; label: string; children?: ReactNode; onDismiss: () => void; testId?: string }) {
+  const ref = useRef<HTMLDivElement>(null);
+  useEffect(() => ref.current?.focus(), [secret]);
+  return (
+    <div ref={ref} className="token-created prov-reveal" role="status" tabIndex={-1} data-testid={testId}>
+      <p>
+        <strong>{heading}</strong>
+      </p>
+      {children}
+      <dl className="sp-values prov-values">
+        <div className="sp-value">
+          <dt>{label}</dt>
+          <dd>
+            <code className="mono wrap" data-testid="revealed-secret">
+              {secret}
+            </code>
+            <CopyButton text={secret} title={`Copy the ${label.toLowerCase()}`} testId="copy-secret" />
+          </dd>
+        </div>
+      </dl>
+      <button type="button" className="btn small" onClick={onDismiss} data-testid="secret-dismiss">
+        <Icon name="check" size={14} /> I have stored it
+      </button>
+    </div>
+  );
+}
+
+/** A refresh button that shows a spinner while its list reloads. */
+export function RefreshButton({ onClick, loading, testId }: { onClick: () => void; loading: boolean; testId?: string }) {
+  return (
+    <button type="button" className="btn small" onClick={onClick} disabled={loading} data-testid={testId}>
+      {loading ? <Spinner small label="Refreshing" /> : <Icon name="clock" size={14} />} Refresh
+    </button>
+  );
+}
+
+const REASONS: Record<number, string> = {
+  200: 'OK',
+  201: 'Created',
+  202: 'Accepted',
+  204: 'No content',
+  400: 'Bad request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not found',
+  410: 'Gone',
+  429: 'Too many requests',
+  500: 'Server error',
+  502: 'Bad gateway',
+  503: 'Unavailable',
+  504: 'Gateway timeout',
+};
+
+/** An HTTP status as a badge: green for 2xx, red otherwise; "No answer" when there was none. */
+export function HttpStatus({ status, testId = 'http-status' }: { status: number | null; testId?: string }) {
+  if (status === null) {
+    return (
+      <span className="badge tone-red" data-testid={testId} data-status="none">
+        No answer
+      </span>
+    );
+  }
+  const ok = status >= 200 && status < 300;
+  return (
+    <span className={`badge tone-${ok ? 'green' : 'red'}`} data-testid={testId} data-status={status}>
+      {status}
+      {REASONS[status] && <span className="status-reason"> {REASONS[status]}</span>}
+    </span>
+  );
+}

@@ -1,0 +1,87 @@
+import { DOMParser } from '@xmldom/xmldom';
+import xpath from 'xpath';
+
+export const NS = {
+  md: 'urn:oasis:names:tc:SAML:2.0:metadata',
+  saml: 'urn:oasis:names:tc:SAML:2.0:assertion',
+  samlp: 'urn:oasis:names:tc:SAML:2.0:protocol',
+  ds: 'http://www.w3.org/2000/09/xmldsig#',
+} as const;
+
+export const select = xpath.useNamespaces(NS);
+
+export class XmlRejected extends Error {
+  constructor(
+    readonly code: 'doctype' | 'malformed' | 'too_large',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Parses untrusted XML strictly: no DOCTYPE (entity expansion, external entities), no parse
+ * warnings tolerated, a size cap. Returns the document.
+ */
+export function parseUntrustedXml(xml: string, maxBytes: number): Document {
+  if (Buffer.byteLength(xml, 'utf8') > maxBytes) throw new XmlRejected('too_large', `The XML is larger than ${maxBytes} bytes.`);
+  if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw new XmlRejected('doctype', 'The XML contains a DOCTYPE or ENTITY declaration, which is never accepted.');
+  const badChar = notXmlChar(xml);
+  if (badChar) throw new XmlRejected('malformed', `The XML is not well-formed: it contains ${badChar}, which XML 1.0 does not allow.`);
+  const problems: string[] = [];
+  const doc = new DOMParser({
+    locator: {},
+    errorHandler: {
+      warning: (m: string) => problems.push(m),
+      error: (m: string) => problems.push(m),
+      fatalError: (m: string) => problems.push(m),
+    },
+  }).parseFromString(xml, 'text/xml');
+  if (problems.length || !doc?.documentElement) {
+    throw new XmlRejected('malformed', `The XML is not well-formed: ${(problems[0] ?? 'no root element').split('\n')[0]}`);
+  }
+  return doc as unknown as Document;
+}
+
+// XML 1.0 §2.2 Char: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF].
+// xmldom accepts the others (a NUL in an ID, as a character or as &#0;); Keydesk does not.
+const RAW_NON_CHAR = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const CHAR_REF = /&#(?:x([0-9a-fA-F]+)|([0-9]+));/g;
+
+const isXmlChar = (cp: number) =>
+  cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
+
+/** A description of the first character (raw or referenced) outside XML's Char production, or null. */
+function notXmlChar(xml: string): string | null {
+  const raw = RAW_NON_CHAR.exec(xml);
+  if (raw) return `the character U+${raw[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+  for (const m of xml.matchAll(CHAR_REF)) {
+    const cp = m[1] !== undefined ? parseInt(m[1], 16) : parseInt(m[2]!, 10);
+    if (!isXmlChar(cp)) return `the character reference ${m[0]}`;
+  }
+  return null;
+}
+
+export function attr(node: Node | null | undefined, name: string): string | null {
+  return node && (node as Element).getAttribute ? (node as Element).getAttribute(name) : null;
+}
+
+export function text(node: Node | null | undefined): string {
+  return (node?.textContent ?? '').trim();
+}
+
+export function nodes(expr: string, ctx: Node): Node[] {
+  return select(expr, ctx) as Node[];
+}
+
+export function escapeXml(s: string): string {
+  return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!);
+}
+
+/** Keeps the decoded XML readable for the admin, without signature values or certificates. */
+export function redactXml(xml: string): string {
+  return xml
+    .replace(/(<(?:\w+:)?SignatureValue[^>]*>)[^<]*(<\/)/g, '$1…elided…$2')
+    .replace(/(<(?:\w+:)?X509Certificate[^>]*>)[^<]*(<\/)/g, '$1…elided…$2')
+    .replace(/(<(?:\w+:)?DigestValue[^>]*>)[^<]*(<\/)/g, '$1…elided…$2');
+}
