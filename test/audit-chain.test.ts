@@ -11,7 +11,8 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freshPostgresDatabase, startApp, TEST_DB, type TestApp, type TestTenant } from './helpers/app.js';
+import { startApp, type TestApp, type TestTenant } from './helpers/app.js';
+import { cliDatabase, keydeskExit } from './helpers/cli.js';
 import type { Client } from './helpers/client.js';
 import { audit } from '../src/audit/audit.js';
 import { canonicalEvent, CheckpointKey, eventHash, GENESIS_HASH, insertCheckpoint, sealTenant, type ChainRow, CHAIN_COLUMNS } from '../src/audit/chain.js';
@@ -19,8 +20,7 @@ import { SEAL_JOB, sealTick } from '../src/audit/jobs.js';
 import { pruneAudit } from '../src/audit/settings.js';
 import { verifyAuditChain, type ChainVerification } from '../src/audit/verify.js';
 import type { Ctx, Tenant } from '../src/context.js';
-import { openPglite, type Db } from '../src/db/db.js';
-import { migrate } from '../src/db/migrate.js';
+import type { Db } from '../src/db/db.js';
 import { createTenant } from '../src/tenancy/tenants.js';
 
 let t: TestApp;
@@ -51,37 +51,16 @@ const rows = async (tenantId: string) => t.db.query<ChainRow>(`SELECT ${CHAIN_CO
 const broken = (v: ChainVerification) => [v.ok, v.firstBroken?.reason, v.firstBroken?.id, v.firstBroken?.chainSeq];
 
 /** `keydesk audit verify <args>` as its own process. */
-const cli = (args: string[], env: Record<string, string>) =>
-  new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'audit', 'verify', ...args], { cwd: root, env: { ...process.env, LOG_LEVEL: 'warn', ...env } }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
+const cli = (args: string[], env: Record<string, string>) => keydeskExit(['audit', 'verify', ...args], env);
 
 describe('keydesk audit verify', () => {
   test('a whole chain: exit 0 and how many events it checked; one altered row: exit 1 naming it; usage errors exit 2', async () => {
     const secret = 'cli-secret-cli-secret-cli-secret-0123456';
-    // A database another process can open: a PGlite folder, or a PostgreSQL database of its own.
-    let env: Record<string, string>;
-    let open: () => Promise<Db>;
-    let release: (db: Db) => Promise<void>;
-    let cleanup: () => Promise<void>;
-    if (TEST_DB === 'pglite') {
-      const dir = mkdtempSync(path.join(tmpdir(), 'keydesk-verify-cli-'));
-      env = { KEYDESK_DATA_DIR: dir, DATABASE_URL: '', KEYDESK_SECRET: secret };
-      open = () => openPglite(dir);
-      release = (db) => db.close(); // the embedded database is one process's at a time
-      cleanup = async () => rmSync(dir, { recursive: true, force: true });
-    } else {
-      const pg = await freshPostgresDatabase();
-      env = { DATABASE_URL: pg.url, KEYDESK_SECRET: secret };
-      open = async () => pg.db;
-      release = async () => undefined;
-      cleanup = pg.drop;
-    }
+    const cdb = await cliDatabase();
+    const env = { ...cdb.env, KEYDESK_SECRET: secret };
+    const { open, release } = cdb;
     try {
       let db = await open();
-      await migrate(db);
       const { tenant } = await createTenant(db, { slug: 'verifyco', name: 'Verify Co', adminEmail: 'it@verifyco.test', adminPassword: 'a-long-password-1' });
       for (let i = 0; i < 5; i++) await audit(system(tenant, db), db, { action: 'test.cli', details: { i } });
       const [{ n }] = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_events WHERE tenant_id = $1', [tenant.id])) as [{ n: number }];
@@ -126,7 +105,7 @@ describe('keydesk audit verify', () => {
         assert.match(r.stderr, message);
       }
     } finally {
-      await cleanup();
+      await cdb.drop();
     }
   });
 });

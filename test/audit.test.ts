@@ -5,19 +5,15 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { freshPostgresDatabase, startApp, TEST_DB, type TestApp, type TestTenant } from './helpers/app.js';
+import { startApp, type TestApp, type TestTenant } from './helpers/app.js';
+import { cliDatabase, keydeskExit } from './helpers/cli.js';
 import type { Client } from './helpers/client.js';
 import { audit } from '../src/audit/audit.js';
 import { csvField, csvHeader, csvLine, jsonLine, parseInstant } from '../src/audit/export.js';
 import { queryAudit, type AuditEntry } from '../src/audit/query.js';
 import { pruneAudit } from '../src/audit/settings.js';
 import type { Ctx, Tenant } from '../src/context.js';
-import { openPglite, type Db } from '../src/db/db.js';
-import { migrate } from '../src/db/migrate.js';
+import type { Db } from '../src/db/db.js';
 import { createTenant } from '../src/tenancy/tenants.js';
 
 let t: TestApp;
@@ -295,47 +291,25 @@ describe('export', () => {
 });
 
 describe('keydesk audit export', () => {
-  const root = path.resolve(import.meta.dirname, '..');
-  const run = (args: string[], env: Record<string, string>) =>
-    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'audit', 'export', ...args], { cwd: root, env: { ...process.env, LOG_LEVEL: 'warn', ...env }, maxBuffer: 64 << 20 }, (err, stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-      );
-    });
+  const run = (args: string[], env: Record<string, string>) => keydeskExit(['audit', 'export', ...args], env);
 
   test('prints the REST export’s format on standard output, filtered by --since, audited as the cli; usage errors exit 2', async () => {
     const secret = 'cli-secret-cli-secret-cli-secret-0123456';
-    // A database another process can open: a PGlite folder, or a PostgreSQL database of its own.
-    let env: Record<string, string>;
-    let open: () => Promise<Db>;
-    let cleanup: () => Promise<void>;
-    let db: Db;
-    if (TEST_DB === 'pglite') {
-      const dir = mkdtempSync(path.join(tmpdir(), 'keydesk-audit-cli-'));
-      env = { KEYDESK_DATA_DIR: dir, DATABASE_URL: '', KEYDESK_SECRET: secret };
-      open = () => openPglite(dir);
-      db = await open();
-      await migrate(db);
-      cleanup = async () => rmSync(dir, { recursive: true, force: true });
-    } else {
-      const pg = await freshPostgresDatabase();
-      env = { DATABASE_URL: pg.url, KEYDESK_SECRET: secret };
-      open = async () => pg.db;
-      db = pg.db;
-      cleanup = pg.drop;
-    }
+    const cdb = await cliDatabase();
+    const env = { ...cdb.env, KEYDESK_SECRET: secret };
+    let db = await cdb.open();
     try {
       const { tenant } = await createTenant(db, { slug: 'clicorp', name: 'CLI Corp', adminEmail: 'it@clicorp.test', adminPassword: 'a-long-password-1' });
       await audit(system(tenant, db), db, { action: 'signin.password', outcome: 'failure', reason: 'bad_password', actorLabel: '=cmd|" /C calc"!A0', actorId: null });
       await db.query(`UPDATE audit_events SET occurred_at = '2020-01-01T00:00:00Z' WHERE tenant_id = $1 AND action = 'tenant.created'`, [tenant.id]);
-      if (TEST_DB === 'pglite') await db.close();
+      await cdb.release(db);
 
       const csv = await run(['clicorp', '--format', 'csv'], env);
       assert.equal(csv.code, 0, csv.stderr);
       const jsonl = await run(['clicorp', '--format', 'jsonl', '--since', '2021-01-01'], env);
       assert.equal(jsonl.code, 0, jsonl.stderr);
 
-      db = await open();
+      db = await cdb.open();
       const ctx = system(tenant, db);
       const exports = await queryAudit(ctx, { action: 'audit.exported', order: 'asc', limit: 10 });
       assert.equal(exports.length, 2);
@@ -349,7 +323,7 @@ describe('keydesk audit export', () => {
       const recent = await queryAudit(ctx, { order: 'asc', limit: 1000, upTo: exports[1]!.details.upToId as number, since: '2021-01-01T00:00:00.000Z' });
       assert.ok(!recent.some((e) => e.action === 'tenant.created'), 'the back-dated event is before --since');
       assert.equal(jsonl.stdout, recent.map(jsonLine).join(''));
-      if (TEST_DB === 'pglite') await db.close();
+      await cdb.release(db);
 
       for (const [args, message] of [
         [['clicorp', '--format', 'xml'], /--format is csv or jsonl/],
@@ -365,7 +339,7 @@ describe('keydesk audit export', () => {
         assert.equal(r.stdout, '');
       }
     } finally {
-      await cleanup();
+      await cdb.drop();
     }
   });
 

@@ -17,12 +17,11 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { startApp, type TestApp, type TestTenant } from './helpers/app.js';
 import { Client } from './helpers/client.js';
+import { keydeskExit } from './helpers/cli.js';
 import { eventually, startReceiver } from './helpers/receiver.js';
 import { GROUP_SCHEMA, newUser, patch, scimClient, type ScimClient } from './helpers/scim.js';
 import { createSession } from '../src/identity/sessions/sessions.js';
@@ -51,17 +50,11 @@ after(async () => {
   await t.close();
 });
 
-const root = path.resolve(import.meta.dirname, '..');
 /** `keydesk audit verify <tenant> --json` as its own process, on the test's PostgreSQL database. */
-const cliVerify = () =>
-  new Promise<{ code: number; result: ChainVerification | null; stderr: string }>((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli.ts', 'audit', 'verify', tt.tenant.slug, '--json'],
-      { cwd: root, env: { ...process.env, LOG_LEVEL: 'warn', DATABASE_URL: t.databaseUrl!, KEYDESK_SECRET: t.config.secret } },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, result: stdout ? (JSON.parse(stdout) as ChainVerification) : null, stderr }),
-    );
-  });
+const cliVerify = async () => {
+  const r = await keydeskExit(['audit', 'verify', tt.tenant.slug, '--json'], { DATABASE_URL: t.databaseUrl!, KEYDESK_SECRET: t.config.secret });
+  return { code: r.code, result: r.stdout ? (JSON.parse(r.stdout) as ChainVerification) : null, stderr: r.stderr };
+};
 
 test('a SCIM deactivation: offboarding ticket with its checklist, tickets back to the queue, sessions revoked, a verified webhook, all in an audit chain that verifies until one row is altered', async () => {
   // The tenant's automation: offboarding for the Service Desk team, and an endpoint for the two events.

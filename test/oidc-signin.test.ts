@@ -6,14 +6,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { promisify } from 'node:util';
 import { startApp, type TestApp, type TestTenant } from './helpers/app.js';
 import { Client } from './helpers/client.js';
+import { cliDatabase, keydesk } from './helpers/cli.js';
 import { loginAtProvider, ProviderBrowser, startOidcProvider, type RunningOidcProvider } from './idp/oidc-provider.js';
 import { createOidcConnection } from '../src/identity/oidc/connection.js';
 import { SecretBox } from '../src/identity/secrets.js';
@@ -328,11 +327,11 @@ describe('client secret expiry', () => {
   });
 });
 
-describe('keydesk oidc connect and role-rule, before serve, on the embedded database', () => {
-  test('connect reads discovery and prints the URIs to register; rules are added (for a connection) and listed', async () => {
-    const dir = `/tmp/keydesk-oidc-cli-${process.pid}-${Date.now()}`;
-    const env = { ...process.env, KEYDESK_DATA_DIR: dir, DATABASE_URL: '', KEYDESK_SECRET: '', PUBLIC_URL: 'http://localhost:3999' };
-    const run = (args: string[]) => promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { env });
+describe('keydesk oidc connect and role-rule, before serve (on the embedded database in the PGlite run)', () => {
+  test('connect reads discovery and prints the URIs to register; rules are added (for a connection) and listed', async (tc) => {
+    const cdb = await cliDatabase();
+    tc.after(cdb.drop);
+    const run = (args: string[]) => keydesk(args, { ...cdb.env, PUBLIC_URL: 'http://localhost:3999' });
     await run(['tenant', 'create', 'acme', '--name', 'Acme', '--admin-email', 'it@acme.test']);
     const out = JSON.parse(
       (await run(['oidc', 'connect', 'acme', 'entra', '--issuer', entra.issuer, '--client-id', 'keydesk-app', '--client-secret', SECRET, '--publish', '--json'])).stdout,
@@ -349,7 +348,7 @@ describe('keydesk oidc connect and role-rule, before serve, on the embedded data
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /must be an https URL/);
 
-    const keyFile = `${dir}-client.key`;
+    const keyFile = `/tmp/keydesk-oidc-cli-${process.pid}-${Date.now()}-client.key`;
     writeFileSync(keyFile, generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
     const keyed = JSON.parse((await run(['oidc', 'connect', 'acme', 'keyed', '--issuer', entra.issuer, '--client-id', 'keydesk-key', '--private-key-file', keyFile, '--json'])).stdout);
     assert.equal(keyed.oidc.clientAuth, 'private_key_jwt');

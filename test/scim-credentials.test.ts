@@ -1,12 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { startApp, type TestApp, type TestTenant } from './helpers/app.js';
 import type { Client } from './helpers/client.js';
+import { cliDatabase, keydesk } from './helpers/cli.js';
 
 /** The token lifecycle admins expect, OAuth client credentials, and the CLI. */
 let t: TestApp;
@@ -162,10 +158,10 @@ describe('OAuth 2.0 client credentials', () => {
   });
 });
 
-test('keydesk scim token create | list | revoke', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'keydesk-scim-cli-'));
-  const env = { ...process.env, KEYDESK_DATA_DIR: dir, DATABASE_URL: '', KEYDESK_SECRET: '', PUBLIC_URL: 'https://desk.example.com' };
-  const run = (args: string[]) => promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { env });
+test('keydesk scim token create | list | revoke', async (tc) => {
+  const cdb = await cliDatabase();
+  tc.after(cdb.drop);
+  const run = (args: string[]) => keydesk(args, { ...cdb.env, PUBLIC_URL: 'https://desk.example.com' });
   await run(['tenant', 'create', 'acme', '--name', 'Acme', '--admin-email', 'it@acme.test']);
   const created = JSON.parse((await run(['scim', 'token', 'create', 'acme', '--name', 'Entra', '--json'])).stdout);
   assert.equal(created.tenantUrl, 'https://desk.example.com/t/acme/scim/v2');

@@ -1,15 +1,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { execFile } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { startApp, type TestApp, type TestTenant } from './helpers/app.js';
 import type { Client } from './helpers/client.js';
+import { cliDatabase, keydesk } from './helpers/cli.js';
 import { makeKeyPair } from './helpers/saml-forge.js';
 import { ensureSimpleSamlPhp, startSimpleSamlIdp, type RunningIdp } from './idp/simplesamlphp.js';
 
@@ -173,10 +172,11 @@ describe('SAML connections', () => {
   });
 });
 
-test('keydesk saml connect prints the values to paste, from a metadata file or by hand', async () => {
+test('keydesk saml connect prints the values to paste, from a metadata file or by hand', async (tc) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'keydesk-saml-cli-'));
-  const env = { ...process.env, KEYDESK_DATA_DIR: dir, DATABASE_URL: '', KEYDESK_SECRET: '', PUBLIC_URL: 'https://desk.example.com' };
-  const run = (args: string[]) => promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { env });
+  const cdb = await cliDatabase();
+  tc.after(cdb.drop);
+  const run = (args: string[]) => keydesk(args, { ...cdb.env, PUBLIC_URL: 'https://desk.example.com' });
   await run(['tenant', 'create', 'acme', '--name', 'Acme', '--admin-email', 'it@acme.test']);
   const file = path.join(dir, 'entra.xml');
   writeFileSync(file, entraXml);

@@ -1,9 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { startApp, type TestApp } from './helpers/app.js';
 import type { Client } from './helpers/client.js';
+import { cliDatabase, keydesk } from './helpers/cli.js';
 
 let t: TestApp;
 let aAdmin: { id: string; client: Client };
@@ -108,10 +107,10 @@ async function snapshotB() {
 }
 
 describe('keydesk tenant create', () => {
-  test('creates a tenant and its first admin with a one-time password (embedded database); a duplicate slug is refused', async () => {
-    const dir = `/tmp/keydesk-cli-${process.pid}-${Date.now()}`;
-    const env = { ...process.env, KEYDESK_DATA_DIR: dir, DATABASE_URL: '', KEYDESK_SECRET: '' };
-    const run = (args: string[]) => promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { env });
+  test('creates a tenant and its first admin with a one-time password (the embedded database before serve, or PostgreSQL); a duplicate slug is refused', async (tc) => {
+    const cdb = await cliDatabase();
+    tc.after(cdb.drop);
+    const run = (args: string[]) => keydesk(args, cdb.env);
     const out = await run(['tenant', 'create', 'acme', '--name', 'Acme Corp', '--admin-email', 'it@acme.test', '--json']);
     const created = JSON.parse(out.stdout);
     assert.equal(created.tenant.slug, 'acme');

@@ -5,12 +5,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { Webhook } from 'standardwebhooks';
 import { SecretBox } from '../src/identity/secrets.js';
 import { startApp, type TestApp, type TestTenant } from './helpers/app.js';
 import type { Client } from './helpers/client.js';
+import { cliDatabase, keydesk } from './helpers/cli.js';
 import { eventually, startReceiver } from './helpers/receiver.js';
 import { newUser, scimClient, type ScimClient } from './helpers/scim.js';
 
@@ -319,10 +318,11 @@ describe('no calls into the operator network (SSRF)', () => {
 });
 
 describe('keydesk webhook add', () => {
-  test('prints the id and the signing secret once; refuses an unknown event with exit code 2', async () => {
-    // Before `serve`, on the embedded database, as an operator scripting a setup would.
-    const env = { ...process.env, KEYDESK_DATA_DIR: `/tmp/keydesk-webhook-cli-${process.pid}-${Date.now()}`, DATABASE_URL: '', KEYDESK_SECRET: '', KEYDESK_WEBHOOK_ALLOW_PRIVATE: 'true' };
-    const run = (args: string[]) => promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { env });
+  test('prints the id and the signing secret once; refuses an unknown event with exit code 2', async (tc) => {
+    // Before `serve` (on the embedded database in the PGlite run), as an operator scripting a setup would.
+    const cdb = await cliDatabase();
+    tc.after(cdb.drop);
+    const run = (args: string[]) => keydesk(args, { ...cdb.env, KEYDESK_WEBHOOK_ALLOW_PRIVATE: 'true' });
     const slug = `cli${process.pid}`;
     await run(['tenant', 'create', slug, '--name', 'CLI', '--admin-email', `it@${slug}.test`]);
     const out = JSON.parse((await run(['webhook', 'add', slug, '--url', 'http://127.0.0.1:9/hook', '--events', 'user.provisioned,user.deactivated', '--json'])).stdout);

@@ -5,11 +5,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { Webhook } from 'standardwebhooks';
 import { startApp, type TestApp, type TestTenant } from './helpers/app.js';
 import type { Client } from './helpers/client.js';
+import { cliDatabase, keydesk } from './helpers/cli.js';
 import { eventually, startReceiver } from './helpers/receiver.js';
 import { ENTERPRISE, newUser, patch, scimClient, type ScimClient } from './helpers/scim.js';
 
@@ -170,9 +169,10 @@ describe('onboarding and offboarding', () => {
 });
 
 describe('keydesk workflow enable', () => {
-  test('turns a template on with a team, again idempotently, and refuses an unknown team', async () => {
-    const env = { ...process.env, KEYDESK_DATA_DIR: `/tmp/keydesk-workflow-cli-${process.pid}-${Date.now()}`, DATABASE_URL: '', KEYDESK_SECRET: '' };
-    const run = (args: string[]) => promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { env });
+  test('turns a template on with a team, again idempotently, and refuses an unknown team', async (tc) => {
+    const cdb = await cliDatabase();
+    tc.after(cdb.drop);
+    const run = (args: string[]) => keydesk(args, cdb.env);
     await run(['tenant', 'create', 'wf', '--name', 'WF', '--admin-email', 'it@wf.test']);
     const noTeam = await run(['workflow', 'enable', 'wf', 'onboarding', '--team', 'Nobody']).catch((e) => e);
     assert.equal(noTeam.code, 2);

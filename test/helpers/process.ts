@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { KEYDESK_ENTRY } from './cli.js';
 
 export function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -20,7 +21,7 @@ export interface KeydeskProcess {
 
 /** Runs `keydesk <args>` as its own process and waits for the start banner. */
 export async function startKeydeskProcess(args: string[], env: Record<string, string>, timeoutMs = 90_000): Promise<KeydeskProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+  const child = spawn(process.execPath, [...KEYDESK_ENTRY, ...args], {
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
