@@ -67,7 +67,7 @@ for (const t of targets) {
   console.log(`\n=== ${files.length} test files on ${t.name} ===`);
   // After a build, tests run `keydesk` from it, as operators do (test/helpers/cli.ts).
   const env = only.length ? t.env : { ...t.env, KEYDESK_TEST_BUILT: '1' };
-  const r = await run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files], env);
+  const r = await run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=./scripts/file-times.mjs', '--test-reporter-destination=stdout', ...files], env);
   const pass = Number(/^ℹ pass (\d+)/m.exec(r.out)?.[1] ?? /^# pass (\d+)/m.exec(r.out)?.[1] ?? 0);
   const fail = Number(/^ℹ fail (\d+)/m.exec(r.out)?.[1] ?? /^# fail (\d+)/m.exec(r.out)?.[1] ?? 0);
   passed += pass;
