@@ -4,6 +4,7 @@ import { request } from 'node:http';
 import * as OTPAuth from 'otpauth';
 import { startApp, type TestApp, type TestTenant } from './helpers/app.js';
 import { createUser } from '../src/identity/users.js';
+import { freshWindow } from './helpers/windows.js';
 
 let t: TestApp;
 let tt: TestTenant;
@@ -104,8 +105,7 @@ describe('password sign-in', () => {
   test('attempts on one account are rate-limited with 429 and Retry-After', async () => {
     await localUser('rate@x.test');
     // Counters use fixed 5-minute windows: do not start the burst just before a window ends.
-    const into = (Date.now() / 1000) % 300;
-    if (into > 260) await new Promise((r) => setTimeout(r, (301 - into) * 1000));
+    await freshWindow(300, 40);
     let last;
     for (let i = 0; i < 21; i++) last = await t.client().signIn(tt.tenant.slug, 'rate@x.test', `bad-${i}`);
     assert.equal(last!.status, 429);

@@ -48,7 +48,7 @@ describe('the job queue', () => {
     assert.equal(await fail(t.db, worker, job!, new Error('the endpoint answered 503')), 'retry');
     let s = await status(id);
     assert.deepEqual([s.status, s.attempts, s.last_error], ['pending', 1, 'the endpoint answered 503']);
-    assert.ok(s.due_in >= 7 && s.due_in <= 13, `backoff of about 10 s, got ${s.due_in}`);
+    assert.ok(s.due_in >= 5 && s.due_in <= 13, `backoff of about 10 s, got ${s.due_in}`);
     assert.equal((await claim(t.db, worker, ['test.flaky'])).length, 0, 'not before its time');
     await t.db.query('UPDATE jobs SET run_at = now() WHERE id = $1', [id]);
     [job] = await claim(t.db, worker, ['test.flaky']);
@@ -135,13 +135,14 @@ describe('the job queue', () => {
     let started = 0;
     const handler = async () => {
       started++;
-      await new Promise((r) => setTimeout(r, 2500));
+      await new Promise((r) => setTimeout(r, 7000));
     };
     const id = await t.db.transaction((tx) => enqueue(tx, { tenantId: tt.tenant.id, kind: 'test.long', payload: {}, key: randomUUID() }));
-    const w = startWorker(t.db, { 'test.long': handler }, { pollMs: 20, lanes: 3, leaseSeconds: 1 });
-    const other = startWorker(t.db, { 'test.long': handler }, { pollMs: 20, lanes: 2, leaseSeconds: 1 });
+    const w = startWorker(t.db, { 'test.long': handler }, { pollMs: 20, lanes: 3, leaseSeconds: 3 });
+    const other = startWorker(t.db, { 'test.long': handler }, { pollMs: 20, lanes: 2, leaseSeconds: 3 });
     try {
-      for (let i = 0; i < 200 && (await status(id!)).status !== 'done'; i++) await new Promise((r) => setTimeout(r, 50));
+      // More than twice the lease: without renewal another lane would take it.
+      for (let i = 0; i < 400 && (await status(id!)).status !== 'done'; i++) await new Promise((r) => setTimeout(r, 50));
     } finally {
       await Promise.all([w.stop(), other.stop()]);
     }

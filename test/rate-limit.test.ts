@@ -10,6 +10,7 @@ import type { Db, Queryable } from '../src/db/db.js';
 import { TooManyRequests } from '../src/http/errors.js';
 import { flushRateLimits, hit } from '../src/http/rate-limit.js';
 import { freshDatabase } from './helpers/app.js';
+import { freshWindow } from './helpers/windows.js';
 
 let db: Db;
 let drop: () => Promise<void>;
@@ -35,6 +36,7 @@ const refused = (p: Promise<void>) =>
 
 describe('the shared rate limit', () => {
   test('hits inside half the budget send nothing at once; they reach the shared row within a second or two', async () => {
+    await freshWindow(60, 10);
     const a = node();
     const bucket = `t:${randomUUID()}`;
     for (let i = 0; i < 10; i++) await hit(a, { bucket, max: 100, windowSeconds: 60 });
@@ -45,6 +47,7 @@ describe('the shared rate limit', () => {
   });
 
   test('one node writes all its buckets’ hits in one statement, however many sources it sees', async () => {
+    await freshWindow(60, 10);
     const a = node();
     const buckets = Array.from({ length: 40 }, () => `t:${randomUUID()}`);
     for (const bucket of buckets) for (let i = 0; i < 3; i++) await hit(a, { bucket, max: 100, windowSeconds: 60 });
@@ -55,6 +58,7 @@ describe('the shared rate limit', () => {
   });
 
   test('one node: the budget is exact, and the refusal says when to come back', async () => {
+    await freshWindow(60, 10);
     const a = node();
     const bucket = `t:${randomUUID()}`;
     let admitted = 0;
@@ -66,6 +70,7 @@ describe('the shared rate limit', () => {
   });
 
   test('a node that forgets a spent bucket under a spray of others still refuses it: the shared row decides its next hit', async () => {
+    await freshWindow(300, 60);
     const a = node();
     const bucket = `t:${randomUUID()}`;
     let admitted = 0;
@@ -87,6 +92,7 @@ describe('the shared rate limit', () => {
         return db.query<T>(sql, params);
       },
     };
+    await freshWindow(300, 10);
     const bucket = `t:${randomUUID()}`;
     const limit = { bucket, max: 2, windowSeconds: 300 };
     assert.equal(await refused(hit(slow, limit)), false); // counted in memory
@@ -100,6 +106,7 @@ describe('the shared rate limit', () => {
   });
 
   test('three nodes share one budget: together they admit no more than it, once past half of it', async () => {
+    await freshWindow(60, 15);
     const nodes = [node(), node(), node()];
     const bucket = `t:${randomUUID()}`;
     let admitted = 0;
