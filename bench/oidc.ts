@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import * as oauth from 'oauth4webapi';
-import { createLocalJWKSet, jwtVerify, SignJWT } from 'jose';
+import { createLocalJWKSet, jwtVerify } from 'jose';
 import type { Db } from '../src/db/db.js';
 import { loadActor } from '../src/identity/actor.js';
 import { createOidcConnection } from '../src/identity/oidc/connection.js';

@@ -5,7 +5,7 @@
  * c14n, SHA-256 and RSA: the least any verifier must do); and how many complete sign-ins per second
  * Keydesk serves over HTTP on PostgreSQL, compared with the raw single-row INSERT.
  */
-import { createHash, createPublicKey, randomBytes, randomUUID, verify as verifyRsa, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, randomUUID, verify as verifyRsa, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';

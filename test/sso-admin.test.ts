@@ -151,6 +151,16 @@ describe('test sign-in, enforcement and break-glass', () => {
     assert.equal((await admin.client.put('/api/v1/sso/enforcement', { enforced: true })).status, 409);
 
     const usersBefore = (await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM users WHERE tenant_id = $1', [tt.tenant.id]))[0]!.n;
+    // What a real first sign-in would record about the person, which the test rolls back.
+    const personEvents = async () =>
+      (
+        await t.db.query<{ audit: number; identity: number }>(
+          `SELECT (SELECT count(*)::int FROM audit_events WHERE tenant_id = $1 AND (action IN ('user.created', 'signin.saml') OR actor_label = 'tess@okta-corp.test')) AS audit,
+                  (SELECT count(*)::int FROM identity_events WHERE tenant_id = $1) AS identity`,
+          [tt.tenant.id],
+        )
+      )[0]!;
+    const eventsBefore = await personEvents();
     const start = await admin.client.post('/api/v1/sso/connections/okta/test');
     assert.equal(start.status, 200);
     const out = await browse(start.body.url, { username: 'tess', password: 'tess-pw', jar: new CookieJar() });
@@ -168,6 +178,7 @@ describe('test sign-in, enforcement and break-glass', () => {
     assert.deepEqual(trace.trace.mapped.groups, ['Service Desk']);
     const usersAfter = (await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM users WHERE tenant_id = $1', [tt.tenant.id]))[0]!.n;
     assert.equal(usersAfter, usersBefore, 'the test created no account');
+    assert.deepEqual(await personEvents(), eventsBefore, 'nor any audit or identity event about the person');
     const okta = (await admin.client.get('/api/v1/sso/connections/okta')).body;
     assert.ok(okta.testPassedAt);
     // The passed test is what published the connection.

@@ -1,7 +1,7 @@
 import type { ActorCtx } from '../context.js';
 import { audit } from '../audit/audit.js';
 import { storable } from '../db/storable.js';
-import { AppError, Conflict, NotFound, ValidationFailed } from '../http/errors.js';
+import { AppError, NotFound, ValidationFailed } from '../http/errors.js';
 import { emitIdentityEvents } from '../identity/events.js';
 import { ROLE_NAMES, type Role } from '../identity/roles.js';
 import { assertTenantKeepsAccess, isUuid, lockAdminChanges } from '../identity/users.js';

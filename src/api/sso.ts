@@ -7,10 +7,8 @@ import {
   spBaseUrl,
   unansweredTests,
   createSamlConnection,
-  deleteConnection,
   getConnection,
   listConnections,
-  updateConnection,
   type Connection,
   type IdpSource,
 } from '../identity/connections.js';

@@ -2,6 +2,7 @@ import { storableJson } from '../db/storable.js';
 import type { Ctx } from '../context.js';
 import type { Queryable } from '../db/db.js';
 import { WEBHOOK_MAX_ATTEMPTS } from '../webhooks/publish.js';
+import { heldWritesOf, writeCtes, type Param } from '../db/held-writes.js';
 
 /**
  * Identity events: what happened to a person or a group, for the workflows that turn them into
@@ -40,33 +41,44 @@ export interface IdentityEvent {
  * endpoint (message id `evt_<id>`; the Standard Webhooks body's `data` carries the event id,
  * tenant, source, the person and group as they are now, and the event's own data) and a
  * `workflow.run` job per enabled rule whose trigger is the event's type (conditions are judged when
- * it runs: src/workflows/run.ts). One statement, whoever listens.
+ * it runs: src/workflows/run.ts). One statement, whoever listens; a transaction that holds its
+ * writes (src/db/held-writes.ts) gets the events at its end instead.
  */
 export async function emitIdentityEvents(ctx: Ctx, tx: Queryable, source: IdentityEventSource, events: IdentityEvent[]): Promise<void> {
-  if (!events.length) return;
-  await tx.query(
-    `WITH e AS (
+  const rows = events.map((e) => ({ type: e.type, source, user_id: e.userId ?? null, group_id: e.groupId ?? null, data: e.data ?? {} }));
+  const held = heldWritesOf(tx);
+  if (held) for (const row of rows) held.add('identity', row);
+  else await writeCtes(tx, (p) => identityEventCtes(ctx, rows, p));
+}
+
+/** The CTEs that write identity event rows, in order, and the jobs they start (emitIdentityEvents); '' when there are none. */
+export function identityEventCtes(ctx: Ctx, rows: readonly unknown[], p: Param): string {
+  if (!rows.length) return '';
+  const tenant = p(ctx.tenant.id);
+  return `identity_rows AS (
        INSERT INTO identity_events (tenant_id, type, source, user_id, group_id, data)
-       SELECT $1, e.type, $2, e.user_id, e.group_id, coalesce(e.data, '{}') FROM jsonb_to_recordset($3::jsonb) AS e(type text, user_id uuid, group_id uuid, data jsonb)
-       RETURNING id, type, user_id, group_id, data, created_at),
-     m AS (
+       SELECT ${tenant}, e.type, e.source, e.user_id, e.group_id, coalesce(e.data, '{}')
+       FROM ROWS FROM (jsonb_to_recordset(${p(storableJson(rows))}::jsonb) AS (type text, source text, user_id uuid, group_id uuid, data jsonb))
+         WITH ORDINALITY AS e(type, source, user_id, group_id, data, n)
+       ORDER BY e.n
+       RETURNING id, type, source, user_id, group_id, data, created_at),
+     identity_messages AS (
        SELECT e.id, e.type, to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ts,
-         jsonb_build_object('eventId', e.id::text, 'tenant', $4::text, 'source', $2::text)
+         jsonb_build_object('eventId', e.id::text, 'tenant', ${p(ctx.tenant.slug)}::text, 'source', e.source)
          || CASE WHEN u.id IS NOT NULL THEN jsonb_build_object('user', jsonb_build_object('id', u.id, 'email', u.email, 'displayName', u.display_name, 'userName', u.user_name, 'externalId', u.external_id, 'source', u.source)) ELSE '{}' END
          || CASE WHEN g.id IS NOT NULL THEN jsonb_build_object('group', jsonb_build_object('id', g.id, 'displayName', g.display_name, 'externalId', g.external_id)) ELSE '{}' END
          || e.data AS data
-       FROM e LEFT JOIN users u ON u.tenant_id = $1 AND u.id = e.user_id LEFT JOIN scim_groups g ON g.tenant_id = $1 AND g.id = e.group_id)
-     INSERT INTO jobs (tenant_id, kind, max_attempts, payload, idempotency_key)
-     SELECT $1, 'webhook.deliver', ${WEBHOOK_MAX_ATTEMPTS},
-       jsonb_build_object('endpointId', w.id, 'messageId', 'evt_' || m.id, 'type', m.type, 'timestamp', m.ts, 'data', m.data),
-       'webhook:' || w.id || ':evt_' || m.id
-     FROM m JOIN webhook_endpoints w ON w.tenant_id = $1 AND w.enabled AND (m.type = ANY (w.events) OR '*' = ANY (w.events))
-     UNION ALL
-     SELECT $1, 'workflow.run', 8, jsonb_build_object('ruleId', r.id, 'eventId', m.id::text), 'workflow:' || r.id || ':' || m.id
-     FROM m JOIN workflow_rules r ON r.tenant_id = $1 AND r.enabled AND r.trigger = m.type
-     ON CONFLICT (idempotency_key) DO NOTHING`,
-    [ctx.tenant.id, source, storableJson(events.map((e) => ({ type: e.type, user_id: e.userId ?? null, group_id: e.groupId ?? null, data: e.data ?? {} }))), ctx.tenant.slug],
-  );
+       FROM identity_rows e LEFT JOIN users u ON u.tenant_id = ${tenant} AND u.id = e.user_id LEFT JOIN scim_groups g ON g.tenant_id = ${tenant} AND g.id = e.group_id),
+     identity_jobs AS (
+       INSERT INTO jobs (tenant_id, kind, max_attempts, payload, idempotency_key)
+       SELECT ${tenant}, 'webhook.deliver', ${WEBHOOK_MAX_ATTEMPTS},
+         jsonb_build_object('endpointId', w.id, 'messageId', 'evt_' || m.id, 'type', m.type, 'timestamp', m.ts, 'data', m.data),
+         'webhook:' || w.id || ':evt_' || m.id
+       FROM identity_messages m JOIN webhook_endpoints w ON w.tenant_id = ${tenant} AND w.enabled AND (m.type = ANY (w.events) OR '*' = ANY (w.events))
+       UNION ALL
+       SELECT ${tenant}, 'workflow.run', 8, jsonb_build_object('ruleId', r.id, 'eventId', m.id::text), 'workflow:' || r.id || ':' || m.id
+       FROM identity_messages m JOIN workflow_rules r ON r.tenant_id = ${tenant} AND r.enabled AND r.trigger = m.type
+       ON CONFLICT (idempotency_key) DO NOTHING)`;
 }
 
 /**

@@ -121,6 +121,8 @@ export interface NewUser {
   passwordChangeRequired?: boolean;
   /** What a directory (SCIM) says about the account beyond email and name. */
   directory?: { userName: string; externalId: string | null; data: Record<string, unknown> };
+  /** The sign-in identity the account is made for (just in time), bound to it in the same statement; the caller audits the binding. */
+  identity?: { connectionId: string; subject: string; subjectSource: string };
 }
 
 export async function createUser(ctx: Ctx, tx: Queryable, input: NewUser): Promise<User> {
@@ -132,7 +134,7 @@ export async function createUser(ctx: Ctx, tx: Queryable, input: NewUser): Promi
   const source = input.source ?? 'local';
   let created: { id: string; created_at: Date };
   try {
-    // The account and its roles in one statement.
+    // The account, its roles and (just in time) its identity in one statement.
     const rows = await tx.query<{ id: string; created_at: Date }>(
       `WITH u AS (
          INSERT INTO users (tenant_id, email, display_name, status, source, password_hash, break_glass, password_change_required, user_name, external_id, scim_data)
@@ -141,6 +143,9 @@ export async function createUser(ctx: Ctx, tx: Queryable, input: NewUser): Promi
          INSERT INTO role_grants (tenant_id, user_id, role, origin, granted_by)
          SELECT $1, u.id, r.role, $12, $13 FROM u, unnest($14::text[]) AS r(role)
          ON CONFLICT DO NOTHING
+       ), x AS (
+         INSERT INTO external_identities (tenant_id, connection_id, subject, subject_source, user_id, last_signin_at)
+         SELECT $1, $15::uuid, $16, $17, u.id, now() FROM u WHERE $15::uuid IS NOT NULL
        )
        SELECT id, created_at FROM u`,
       [
@@ -158,6 +163,9 @@ export async function createUser(ctx: Ctx, tx: Queryable, input: NewUser): Promi
         input.grantOrigin ?? 'person',
         ctx.actor?.userId ?? null,
         roles,
+        input.identity?.connectionId ?? null,
+        input.identity?.subject ?? null,
+        input.identity?.subjectSource ?? null,
       ],
     );
     created = rows[0]!;

@@ -1,7 +1,7 @@
 import type { Queryable } from '../db/db.js';
 import { isUniqueViolation } from '../db/db.js';
 import { audit } from '../audit/audit.js';
-import { emitIdentityEvents, type IdentityEvent } from '../identity/events.js';
+import { emitIdentityEvents } from '../identity/events.js';
 import { admitIfGranted } from '../identity/provisioning/accounts.js';
 import { groupsHaveRules, resyncRuleGrants } from '../identity/provisioning/group-rules.js';
 import { isUuid } from '../identity/users.js';

@@ -123,7 +123,7 @@ export async function resolveAccount(ctx: Ctx, tx: Queryable, conn: Connection, 
         `Verify ${domain} under Single sign-on › Domains (the person is then linked at their next sign-in), or provision the person with SCIM. If the account is not this person's, change its email under Users.`,
       );
     }
-    await bind(ctx, tx, conn, claims, holder.id, 'linked', basis);
+    await bind(ctx, tx, conn, claims, holder.id, basis);
     report.pass('Account', `${report.dryRun ? 'existing account would be linked' : 'existing account linked'}: ${holder.email} (${BASIS_TEXT[basis]})`);
     return { userId: holder.id, email: holder.email, status: holder.status, how: 'linked' };
   }
@@ -147,8 +147,9 @@ export async function resolveAccount(ctx: Ctx, tx: Queryable, conn: Connection, 
     source: 'jit',
     status,
     grantOrigin: 'system',
+    identity: { connectionId: conn.id, subject: claims.subject, subjectSource: claims.subjectSource },
   });
-  await bind(ctx, tx, conn, claims, user.id, 'created', null);
+  await auditBinding(ctx, tx, conn, claims, user.id, 'created', null);
   report.pass('Account', report.dryRun ? `would be created just in time at the first real sign-in: ${user.email}` : `created just in time: ${user.email}`);
   return { userId: user.id, email: user.email, status, how: 'created' };
 }
@@ -204,7 +205,8 @@ async function domainVerified(tx: Queryable, tenantId: string, email: string): P
   return rows.length > 0;
 }
 
-async function bind(ctx: Ctx, tx: Queryable, conn: Connection, claims: MappedClaims, userId: string, how: 'linked' | 'created', basis: LinkBasis | null): Promise<void> {
+/** Binds the subject to an existing account (linking), audited. A new account is bound as it is created (createUser's `identity`). */
+async function bind(ctx: Ctx, tx: Queryable, conn: Connection, claims: MappedClaims, userId: string, basis: LinkBasis): Promise<void> {
   try {
     await tx.query(
       'INSERT INTO external_identities (tenant_id, connection_id, subject, subject_source, user_id, last_signin_at) VALUES ($1, $2, $3, $4, $5, now())',
@@ -217,7 +219,11 @@ async function bind(ctx: Ctx, tx: Queryable, conn: Connection, claims: MappedCla
     }
     throw err;
   }
-  await audit(ctx, tx, {
+  await auditBinding(ctx, tx, conn, claims, userId, 'linked', basis);
+}
+
+function auditBinding(ctx: Ctx, tx: Queryable, conn: Connection, claims: MappedClaims, userId: string, how: 'linked' | 'created', basis: LinkBasis | null): Promise<void> {
+  return audit(ctx, tx, {
     action: 'user.identity_linked',
     targetType: 'user',
     targetId: userId,

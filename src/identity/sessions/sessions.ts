@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type { Queryable } from '../../db/db.js';
+import { writeCtes, type Param } from '../../db/held-writes.js';
 import { hashToken, randomToken } from '../secrets.js';
 
 export interface SessionPolicy {
@@ -34,46 +36,53 @@ export interface SessionIdp {
   idTokenSealed?: string | null;
 }
 
-export async function createSession(
-  tx: Queryable,
-  policy: SessionPolicy,
-  input: {
-    tenantId: string;
-    userId: string;
-    method: string;
-    ip?: string;
-    userAgent?: string;
-    idp?: SessionIdp;
-  },
-): Promise<{ cookieValue: string; session: Session; expiresAt: Date }> {
+export interface NewSession {
+  tenantId: string;
+  userId: string;
+  method: string;
+  ip?: string;
+  userAgent?: string;
+  idp?: SessionIdp;
+}
+
+/**
+ * A new session, not yet written: its cookie value, its expiry (policy.absoluteHours from now) and
+ * its row's INSERT as a CTE, for a transaction that writes it with more in one statement
+ * (src/db/held-writes.ts). The row and the cookie carry the same expiry.
+ */
+export function newSession(policy: SessionPolicy, input: NewSession): { cookieValue: string; session: Session; expiresAt: Date; insertCte: (p: Param) => string } {
   const token = randomToken();
-  const csrfToken = randomToken();
-  const rows = await tx.query<{ id: string; expires_at: Date }>(
-    `INSERT INTO sessions (tenant_id, token_hash, user_id, csrf_token, method, ip, user_agent, expires_at,
-                           connection_id, idp_name_id, idp_name_id_format, idp_session_index, idp_id_token)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(hours => $8), $9, $10, $11, $12, $13) RETURNING id, expires_at`,
-    [
-      input.tenantId,
-      hashToken(token),
-      input.userId,
-      csrfToken,
-      input.method,
-      input.ip ?? null,
-      input.userAgent?.slice(0, 300) ?? null,
-      policy.absoluteHours,
-      input.idp?.connectionId ?? null,
-      input.idp?.nameId ?? null,
-      input.idp?.nameIdFormat ?? null,
-      input.idp?.sessionIndex ?? null,
-      input.idp?.idTokenSealed ?? null,
-    ],
-  );
-  const row = rows[0]!;
-  return {
-    cookieValue: `${input.tenantId}.${token}`,
-    session: { id: row.id, tenantId: input.tenantId, userId: input.userId, csrfToken, method: input.method },
-    expiresAt: row.expires_at,
-  };
+  const session: Session = { id: randomUUID(), tenantId: input.tenantId, userId: input.userId, csrfToken: randomToken(), method: input.method };
+  const expiresAt = new Date(Date.now() + policy.absoluteHours * 3_600_000);
+  const insertCte = (p: Param) => `session_row AS (
+       INSERT INTO sessions (tenant_id, id, token_hash, user_id, csrf_token, method, ip, user_agent, expires_at,
+                             connection_id, idp_name_id, idp_name_id_format, idp_session_index, idp_id_token)
+       VALUES (${[
+         input.tenantId,
+         session.id,
+         hashToken(token),
+         input.userId,
+         session.csrfToken,
+         input.method,
+         input.ip ?? null,
+         input.userAgent?.slice(0, 300) ?? null,
+         expiresAt,
+         input.idp?.connectionId ?? null,
+         input.idp?.nameId ?? null,
+         input.idp?.nameIdFormat ?? null,
+         input.idp?.sessionIndex ?? null,
+         input.idp?.idTokenSealed ?? null,
+       ]
+         .map(p)
+         .join(', ')}))`;
+  return { cookieValue: `${input.tenantId}.${token}`, session, expiresAt, insertCte };
+}
+
+/** Opens a session for the person in `tx` (one statement); the cookie value is answered once, only its hash is kept. */
+export async function createSession(tx: Queryable, policy: SessionPolicy, input: NewSession): Promise<{ cookieValue: string; session: Session; expiresAt: Date }> {
+  const { insertCte, ...created } = newSession(policy, input);
+  await writeCtes(tx, insertCte);
+  return created;
 }
 
 /**

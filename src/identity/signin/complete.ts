@@ -2,14 +2,15 @@ import type { Config } from '../../config.js';
 import type { Ctx, Tenant } from '../../context.js';
 import { isUniqueViolation, type Db, type Queryable } from '../../db/db.js';
 import { Conflict } from '../../http/errors.js';
-import { audit } from '../../audit/audit.js';
-import { emitFirstSignin } from '../events.js';
+import { audit, auditCtes } from '../../audit/audit.js';
+import { holdWrites, writeCtes, type HeldWrites } from '../../db/held-writes.js';
+import { emitFirstSignin, identityEventCtes } from '../events.js';
 import { safeLandingPath } from '../../http/redirects.js';
 import { auditPublished, isCurrent, isLive, StaleConnection, type Connection } from '../connections.js';
 import { admitAtSignin, resolveAccount } from '../provisioning/accounts.js';
 import type { MappedClaims } from '../provisioning/claims.js';
 import { resyncAfterSignin } from '../provisioning/group-rules.js';
-import { createSession, type SessionIdp } from '../sessions/sessions.js';
+import { newSession, type SessionIdp } from '../sessions/sessions.js';
 import { AccountFailure, SigninFailure } from './failure.js';
 import type { SigninTrace } from './trace.js';
 
@@ -69,55 +70,71 @@ export async function runSignin(a: SigninAttempt, verify: (tx: Queryable) => Pro
   try {
     if (!conn.enabled) throw new AccountFailure('connection_disabled', `The connection "${conn.slug}" is disabled.`);
     const backToStart = trace.checkpoint();
+    // Everything after the protocol's checks, in the sign-in's transaction; events go to `writes`.
+    const admit = async (tx: Queryable, writes: HeldWrites) => {
+      const v = await verify(tx);
+      test = v.test;
+      trace.dryRun = test;
+      if (!test && !isLive(conn)) throw new AccountFailure('connection_unpublished', `The connection "${conn.slug}" is still being tested; only a test sign-in may use it.`);
+      const { claims } = v;
+      trace.data.mapped = claims;
+      let dropHeldSinceSavepoint = () => {};
+      if (test) {
+        await tx.query('SAVEPOINT test_signin');
+        dropHeldSinceSavepoint = writes.mark();
+      }
+      if (claims.groupsOverage) {
+        trace.fail('Groups claim present', 'The identity provider sent a groups overage link instead of the groups (Entra does for people in too many groups for one token): roles from group rules were not changed.');
+      }
+      const account = await resolveAccount(ctx, tx, conn, claims, trace).catch((err: unknown) => {
+        if (err instanceof SigninFailure) trace.fail('Account', err.message);
+        throw err;
+      });
+      if (claims.groups !== null) {
+        const change = await resyncAfterSignin(ctx, tx, account.userId, { groups: claims.groups, connectionId: conn.id });
+        trace.pass('Group rules applied', `added ${change.added.map((x) => x.role).join(', ') || 'nothing'}; removed ${change.removed.map((r) => r.role).join(', ') || 'nothing'}`);
+      }
+      const { status, roles, first } = await admitAtSignin(tx, tenant.id, account.userId);
+      trace.data.roles = roles;
+      trace.data.user = { id: account.userId, email: account.email, status };
+      if (test) {
+        trace.data.wouldCreate = account.how === 'created';
+        await tx.query('ROLLBACK TO SAVEPOINT test_signin');
+        dropHeldSinceSavepoint();
+        await finishTest(ctx, tx, conn, trace);
+        return { kind: 'tested' as const, userId: null };
+      }
+      const details = { connection: conn.slug, ...v.details, trace: trace.reference };
+      if (status !== 'active') {
+        await audit(ctx, tx, { action: `signin.${conn.protocol}`, outcome: 'failure', reason: 'waiting_room', actorId: account.userId, actorLabel: account.email, details });
+        return { kind: 'waiting' as const, userId: account.userId };
+      }
+      const session = newSession(config.session, {
+        tenantId: tenant.id,
+        userId: account.userId,
+        method,
+        ip: a.ip,
+        userAgent: a.userAgent,
+        idp: { connectionId: conn.id, ...v.idpSession },
+      });
+      await audit(ctx, tx, { action: `signin.${conn.protocol}`, actorId: account.userId, actorLabel: account.email, details });
+      if (first) await emitFirstSignin(ctx, tx, account.userId, { method: conn.protocol, connection: conn.slug });
+      return { kind: 'signed_in' as const, userId: account.userId, session, landing: safeLandingPath(v.landing, tenant.slug) };
+    };
     const signIn = () =>
-      db.transaction(async (tx) => {
-        const v = await verify(tx);
-        test = v.test;
-        trace.dryRun = test;
-        if (!test && !isLive(conn)) throw new AccountFailure('connection_unpublished', `The connection "${conn.slug}" is still being tested; only a test sign-in may use it.`);
-        const { claims } = v;
-        trace.data.mapped = claims;
-        if (test) await tx.query('SAVEPOINT test_signin');
-        if (claims.groupsOverage) {
-          trace.fail('Groups claim present', 'The identity provider sent a groups overage link instead of the groups (Entra does for people in too many groups for one token): roles from group rules were not changed.');
-        }
-        const account = await resolveAccount(ctx, tx, conn, claims, trace).catch((err: unknown) => {
-          if (err instanceof SigninFailure) trace.fail('Account', err.message);
-          throw err;
-        });
-        if (claims.groups !== null) {
-          const change = await resyncAfterSignin(ctx, tx, account.userId, { groups: claims.groups, connectionId: conn.id });
-          trace.pass('Group rules applied', `added ${change.added.map((x) => x.role).join(', ') || 'nothing'}; removed ${change.removed.map((r) => r.role).join(', ') || 'nothing'}`);
-        }
-        const { status, roles, first } = await admitAtSignin(tx, tenant.id, account.userId);
-        trace.data.roles = roles;
-        trace.data.user = { id: account.userId, email: account.email, status };
-        if (test) {
-          trace.data.wouldCreate = account.how === 'created';
-          await tx.query('ROLLBACK TO SAVEPOINT test_signin');
-          await finishTest(ctx, tx, conn, trace);
-          return { kind: 'tested' as const };
-        }
-        // The trace is written in the sign-in's own transaction: nothing commits ahead of an answer.
-        const saveTrace = () => trace.save(tx, { tenantId: tenant.id, connectionId: conn.id, test: false, outcome: 'success', userId: account.userId });
-        const details = { connection: conn.slug, ...v.details, trace: trace.reference };
-        if (status !== 'active') {
-          await audit(ctx, tx, { action: `signin.${conn.protocol}`, outcome: 'failure', reason: 'waiting_room', actorId: account.userId, actorLabel: account.email, details });
-          await saveTrace();
-          return { kind: 'waiting' as const };
-        }
-        const session = await createSession(tx, config.session, {
-          tenantId: tenant.id,
-          userId: account.userId,
-          method,
-          ip: a.ip,
-          userAgent: a.userAgent,
-          idp: { connectionId: conn.id, ...v.idpSession },
-        });
-        await audit(ctx, tx, { action: `signin.${conn.protocol}`, actorId: account.userId, actorLabel: account.email, details });
-        if (first) await emitFirstSignin(ctx, tx, account.userId, { method: conn.protocol, connection: conn.slug });
-        await saveTrace();
-        return { kind: 'signed_in' as const, session, landing: safeLandingPath(v.landing, tenant.slug) };
+      db.transaction(async (direct) => {
+        // The sign-in's session, audit and identity events are held and written with its trace in
+        // one statement before COMMIT (src/db/held-writes.ts): nothing commits ahead of an answer.
+        const { q: tx, writes } = holdWrites(direct);
+        const result = await admit(tx, writes);
+        await writeCtes(
+          direct,
+          (p) => (result.kind === 'signed_in' ? result.session.insertCte(p) : ''),
+          (p) => auditCtes(ctx, writes.of('audit'), p),
+          (p) => identityEventCtes(ctx, writes.of('identity'), p),
+          (p) => trace.insertCte(p, { tenantId: tenant.id, connectionId: conn.id, test: result.kind === 'tested', outcome: 'success', userId: result.userId }),
+        );
+        return result;
       });
     // Two first sign-ins of one person at once (two tabs) race to create the account; the loser
     // finds it on a second try instead of answering 500.
@@ -141,7 +158,7 @@ export async function runSignin(a: SigninAttempt, verify: (tx: Queryable) => Pro
   }
 }
 
-/** A passed test: the connection marked tested (and live, unless it was), the trace kept. */
+/** A passed test: the connection marked tested (and live, unless it was); the caller keeps the trace. */
 async function finishTest(ctx: Ctx, tx: Queryable, conn: Connection, trace: SigninTrace): Promise<void> {
   // A passed test is what makes a connection live, unless the admin published it already, or the
   // workspace governs its identity configuration (publishing is then a change to approve).
@@ -162,7 +179,6 @@ async function finishTest(ctx: Ctx, tx: Queryable, conn: Connection, trace: Sign
     targetId: conn.id,
     details: { trace: trace.reference },
   });
-  await trace.save(tx, { tenantId: ctx.tenant.id, connectionId: conn.id, test: true, outcome: 'success' });
 }
 
 /** A sign-in that failed before `runSignin`: its trace and audit event recorded, the outcome to answer. */

@@ -1,7 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import type { Queryable } from '../../db/db.js';
 import { storableJson } from '../../db/storable.js';
+import { writeCtes, type Param } from '../../db/held-writes.js';
 import { SigninFailure } from './failure.js';
+
+/** Where a trace is filed: its tenant, connection, outcome, and the person it signed in. */
+export interface TraceRow {
+  tenantId: string;
+  connectionId: string | null;
+  test: boolean;
+  outcome: 'success' | 'failure';
+  errorCode?: string;
+  userId?: string | null;
+}
 
 export interface TraceStep {
   check: string;
@@ -55,13 +66,17 @@ export class SigninTrace {
 
   async save(
     q: Queryable,
-    row: { tenantId: string; connectionId: string | null; test: boolean; outcome: 'success' | 'failure'; errorCode?: string; userId?: string | null },
+    row: TraceRow,
   ): Promise<string> {
-    await q.query(
-      `INSERT INTO signin_traces (tenant_id, id, connection_id, test, outcome, error_code, user_id, trace) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [row.tenantId, this.reference, row.connectionId, row.test, row.outcome, row.errorCode ?? null, row.userId ?? null, storableJson({ steps: this.steps, ...capped(this.data) })],
-    );
+    await writeCtes(q, (p) => this.insertCte(p, row));
     return this.reference;
+  }
+
+  /** The trace's INSERT as a CTE, to go in the statement that ends a sign-in's transaction (src/db/held-writes.ts). */
+  insertCte(p: Param, row: TraceRow): string {
+    return `trace_row AS (
+       INSERT INTO signin_traces (tenant_id, id, connection_id, test, outcome, error_code, user_id, trace)
+       VALUES (${p(row.tenantId)}::uuid, ${p(this.reference)}, ${p(row.connectionId)}::uuid, ${p(row.test)}::boolean, ${p(row.outcome)}, ${p(row.errorCode ?? null)}, ${p(row.userId ?? null)}::uuid, ${p(storableJson({ steps: this.steps, ...capped(this.data) }))}::jsonb))`;
   }
 }
 
