@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { startApp, type StatementLog, type TestApp, type TestTenant } from './helpers/app.js';
 import { forgedConnection } from './helpers/saml-acs.js';
+import { HeldWrites } from '../src/db/held-writes.js';
 import { buildAssertion, idpLogoutUrl, makeKeyPair, sign, wrapInResponse, type KeyPair } from './helpers/saml-forge.js';
 import { newUser, scimClient } from './helpers/scim.js';
 import type { Client } from './helpers/client.js';
@@ -222,4 +223,17 @@ describe('a SCIM request’s round trips', () => {
     assert.equal(line.status, 409);
     assert.match(line.error, /already/);
   });
+});
+
+test('held writes: rolling back to a savepoint drops what was held after it, and nothing is held once the writes are sent', () => {
+  const writes = new HeldWrites();
+  writes.add('audit', 'before');
+  const backToSavepoint = writes.mark();
+  writes.add('audit', 'after');
+  writes.add('identity', 'after');
+  backToSavepoint();
+  assert.deepEqual([writes.of('audit'), writes.of('identity')], [['before'], []]);
+  writes.seal();
+  assert.throws(() => writes.add('audit', 'late'), /held after its transaction's held writes were sent/);
+  assert.deepEqual(writes.of('audit'), ['before']);
 });

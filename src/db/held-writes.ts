@@ -23,11 +23,19 @@ export async function writeCtes(q: Queryable, ...builders: ((p: Param) => string
  */
 export class HeldWrites {
   private readonly rows = new Map<string, unknown[]>();
+  private sealed = false;
 
   add(kind: string, row: unknown): void {
+    // A write held after the holder's rows were sent would be lost without a word.
+    if (this.sealed) throw new Error(`A ${kind} row was held after its transaction's held writes were sent`);
     const list = this.rows.get(kind);
     if (list) list.push(row);
     else this.rows.set(kind, [row]);
+  }
+
+  /** No more rows: the holder's writes are being sent. */
+  seal(): void {
+    this.sealed = true;
   }
 
   /** The rows of a kind, in the order they were added. */

@@ -48,33 +48,20 @@ export interface NewSession {
 /**
  * A new session, not yet written: its cookie value, its expiry (policy.absoluteHours from now) and
  * its row's INSERT as a CTE, for a transaction that writes it with more in one statement
- * (src/db/held-writes.ts). The row and the cookie carry the same expiry.
+ * (src/db/held-writes.ts). The row's expiry is the database's clock, as every session check is; the
+ * cookie's is this node's, and a node's clock that is off only changes when the browser drops it.
  */
 export function newSession(policy: SessionPolicy, input: NewSession): { cookieValue: string; session: Session; expiresAt: Date; insertCte: (p: Param) => string } {
   const token = randomToken();
   const session: Session = { id: randomUUID(), tenantId: input.tenantId, userId: input.userId, csrfToken: randomToken(), method: input.method };
   const expiresAt = new Date(Date.now() + policy.absoluteHours * 3_600_000);
+  const idp = input.idp;
   const insertCte = (p: Param) => `session_row AS (
        INSERT INTO sessions (tenant_id, id, token_hash, user_id, csrf_token, method, ip, user_agent, expires_at,
                              connection_id, idp_name_id, idp_name_id_format, idp_session_index, idp_id_token)
-       VALUES (${[
-         input.tenantId,
-         session.id,
-         hashToken(token),
-         input.userId,
-         session.csrfToken,
-         input.method,
-         input.ip ?? null,
-         input.userAgent?.slice(0, 300) ?? null,
-         expiresAt,
-         input.idp?.connectionId ?? null,
-         input.idp?.nameId ?? null,
-         input.idp?.nameIdFormat ?? null,
-         input.idp?.sessionIndex ?? null,
-         input.idp?.idTokenSealed ?? null,
-       ]
-         .map(p)
-         .join(', ')}))`;
+       VALUES (${p(input.tenantId)}, ${p(session.id)}, ${p(hashToken(token))}, ${p(input.userId)}, ${p(session.csrfToken)}, ${p(input.method)},
+               ${p(input.ip ?? null)}, ${p(input.userAgent?.slice(0, 300) ?? null)}, now() + make_interval(hours => ${p(policy.absoluteHours)}),
+               ${p(idp?.connectionId ?? null)}, ${p(idp?.nameId ?? null)}, ${p(idp?.nameIdFormat ?? null)}, ${p(idp?.sessionIndex ?? null)}, ${p(idp?.idTokenSealed ?? null)}))`;
   return { cookieValue: `${input.tenantId}.${token}`, session, expiresAt, insertCte };
 }
 

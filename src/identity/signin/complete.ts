@@ -127,6 +127,7 @@ export async function runSignin(a: SigninAttempt, verify: (tx: Queryable) => Pro
         // one statement before COMMIT (src/db/held-writes.ts): nothing commits ahead of an answer.
         const { q: tx, writes } = holdWrites(direct);
         const result = await admit(tx, writes);
+        writes.seal();
         await writeCtes(
           direct,
           (p) => (result.kind === 'signed_in' ? result.session.insertCte(p) : ''),
