@@ -371,6 +371,14 @@ function oldCheckout(): { root: string; commit: string; remove: () => void } {
   const given = process.env.BENCH_OLD_ROOT;
   if (given) return { root: path.resolve(given), commit: git(given, 'rev-parse', '--short', 'HEAD'), remove: () => undefined };
   const commit = process.env.BENCH_OLD_COMMIT || 'cb2b5a3';
+  try {
+    git(REPO, 'cat-file', '-e', `${commit}^{commit}`);
+  } catch {
+    // cb2b5a3 never landed: it went with the work of stop 14, which was committed again as one commit (ac9fe34).
+    throw new Error(
+      `The baseline commit ${commit} is not in this clone. Give BENCH_OLD_ROOT (a checkout of the build to compare with) or BENCH_OLD_COMMIT (a commit that is here); docs/PERFORMANCE.md, "signin-load", says what the recorded ratios were measured against.`,
+    );
+  }
   const root = path.join(os.tmpdir(), `keydesk-old-${randomBytes(4).toString('hex')}`);
   git(REPO, 'worktree', 'add', '--detach', root, commit);
   // The old commit's pinned dependencies are the same versions as today's for everything it uses
