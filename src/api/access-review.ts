@@ -182,3 +182,8 @@ export const accessReviewRoutes: RoutePlugin = async (app) => {
     return setReviewSettings(ctx, request.body);
   });
 };
+
+export type ReviewGrantT = Static<typeof ReviewGrant>;
+export type ReviewPersonT = Static<typeof ReviewPerson>;
+export type RoleReviewT = Static<typeof RoleReview>;
+export type ReviewSettingsT = Static<typeof Settings>;

@@ -259,3 +259,7 @@ export const auditRoutes: RoutePlugin = async (app, opts) => {
     return testSyslog(ctx, { allowPrivate: config.webhookAllowPrivate, hostname: new URL(config.publicUrl).hostname });
   });
 };
+
+export type AuditEntryT = Static<typeof Entry>;
+export type AuditSettingsT = Static<typeof Settings>;
+export type AuditVerificationT = Static<typeof Verification>;

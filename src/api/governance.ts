@@ -69,3 +69,5 @@ export const governanceRoutes: RoutePlugin = async (app, { deps }) => {
     return withdrawChange(ctx, request.params.id);
   });
 };
+
+export type PendingIdentityChangeT = import('typebox').Static<typeof PendingChangeSchema>;

@@ -47,3 +47,5 @@ export const jobRoutes: RoutePlugin = async (app) => {
     return reply.code(202).send({ queued: true });
   });
 };
+
+export type JobT = import('typebox').Static<typeof JobSchema>;

@@ -132,3 +132,7 @@ export const provisioningRoutes: RoutePlugin = async (app, opts) => {
     return { items, nextCursor: rows.length > limit ? String(items[items.length - 1]!.id) : null };
   });
 };
+
+export type ScimCredentialT = import('typebox').Static<typeof CredentialSchema>;
+export type ScimCredentialSecretT = import('typebox').Static<typeof WithSecret>;
+export type ScimActivityT = import('typebox').Static<typeof ActivitySchema>;

@@ -146,3 +146,5 @@ export const sessionRoutes: RoutePlugin = async (app, { deps }) => {
     return reply.code(204).send(null);
   });
 };
+
+export type SessionViewT = import('typebox').Static<typeof SessionView>;

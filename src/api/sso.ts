@@ -504,3 +504,10 @@ function describePatch(slug: string, body: Record<string, unknown>): string {
   });
   return `connection ${slug}: ${[...new Set(parts)].join(', ')}`;
 }
+
+export type SsoCertificateT = import('typebox').Static<typeof CertificateSchema>;
+export type SsoConnectionT = import('typebox').Static<typeof ConnectionSchema>;
+export type RoleRuleT = import('typebox').Static<typeof RuleSchema>;
+export type SsoDomainT = import('typebox').Static<typeof DomainSchema>;
+export type SsoEnforcementT = import('typebox').Static<typeof EnforcementSchema>;
+export type TraceSummaryT = import('typebox').Static<typeof TraceSummarySchema>;

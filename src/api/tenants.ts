@@ -70,3 +70,5 @@ export const tenantRoutes: RoutePlugin = async (app, { deps }) => {
     return { tenant: { slug: tenant.slug, name: tenant.name }, connections: await buttons(db, tenant) };
   });
 };
+
+export type ConnectionButtonT = import('typebox').Static<typeof ConnectionButton>;

@@ -37,3 +37,5 @@ export const tokenRoutes: RoutePlugin = async (app) => {
     return reply.code(204).send(null);
   });
 };
+
+export type ApiTokenT = import('typebox').Static<typeof TokenSchema>;

@@ -144,3 +144,6 @@ export const webhookRoutes: RoutePlugin = async (app, { deps }) => {
     },
   }, async (request, reply) => reply.code(202).send({ messageId: await sendTestMessage(admin(request), request.params.id) }));
 };
+
+export type WebhookEndpointT = import('typebox').Static<typeof WebhookEndpointSchema>;
+export type WebhookDeliveryT = import('typebox').Static<typeof DeliverySchema>;

@@ -158,3 +158,10 @@ export const workflowRoutes: RoutePlugin = async (app) => {
 };
 
 export type WorkflowRuleBody = Static<typeof RuleBody>;
+
+export type WorkflowConditionsT = Static<typeof Conditions>;
+export type WorkflowActionT = Static<typeof Action>;
+export type WorkflowRuleT = Static<typeof RuleSchema>;
+export type WorkflowRuleBodyT = Static<typeof RuleBody>;
+export type WorkflowRunT = Static<typeof RunSchema>;
+export type TicketTaskT = Static<typeof TaskSchema>;

@@ -1,174 +1,74 @@
-/** Shapes of the Keydesk REST API (see src/api/schemas.ts). Dates arrive as RFC 3339 strings. */
-export type Role = 'requester' | 'agent' | 'change_manager' | 'admin';
+/**
+ * Shapes of the Keydesk REST API. Where the server declares a response with a TypeBox schema
+ * (src/api/schemas.ts and the src/api/*.ts route files), the type is derived from it, so the two
+ * cannot drift apart; the imports are type-only and vite erases them, so no server code reaches the
+ * browser bundle. The few shapes still written out here say why.
+ */
+import type { Static } from 'typebox';
+import type { ReviewGrantT, ReviewPersonT, ReviewSettingsT, RoleReviewT } from '../api/access-review';
+import type { AuditEntryT, AuditSettingsT, AuditVerificationT } from '../api/audit';
+import type { PendingIdentityChangeT } from '../api/governance';
+import type { JobT } from '../api/jobs';
+import type { ScimActivityT, ScimCredentialSecretT, ScimCredentialT } from '../api/provisioning';
+import type { ApprovalSchema, CommentSchema, EventSchema, GrantSchema, IdentitySchema, RequestCategorySchema, TeamSchema, TicketQuery, TicketSchema, UserSchema } from '../api/schemas';
+import type { SessionViewT } from '../api/session';
+import type { RoleRuleT, SsoCertificateT, SsoConnectionT, SsoDomainT, SsoEnforcementT, TraceSummaryT } from '../api/sso';
+import type { ConnectionButtonT } from '../api/tenants';
+import type { ApiTokenT } from '../api/tokens';
+import type { WebhookDeliveryT, WebhookEndpointT } from '../api/webhooks';
+import type { TicketTaskT, WorkflowActionT, WorkflowConditionsT, WorkflowRuleBodyT, WorkflowRuleT, WorkflowRunT } from '../api/workflows';
+
+/**
+ * A server type as JSON delivers it: the server's DateTime is a Date (`Type.Unsafe<Date>`), which
+ * the serializer writes as an RFC 3339 string.
+ */
+export type Json<T> = T extends Date ? string : T extends readonly (infer U)[] ? Json<U>[] : T extends object ? { [K in keyof T]: Json<T[K]> } : T;
+
+export type Role = Static<typeof UserSchema>['roles'][number];
+// Lists needed at run time are written here (a value imported from the server's modules would be
+// bundled); their element types come from the server.
 export const ROLES: Role[] = ['requester', 'agent', 'change_manager', 'admin'];
-export type TicketType = 'incident' | 'request' | 'change';
+export type TicketType = Ticket['type'];
 
-export interface PersonRef {
-  id: string;
-  displayName: string;
-  email: string;
-}
+export type PersonRef = Ticket['requester'];
 
-export interface User {
-  id: string;
-  email: string;
-  displayName: string;
-  status: 'active' | 'waiting' | 'disabled';
-  source: 'local' | 'jit' | 'scim';
-  breakGlass: boolean;
-  totpEnabled: boolean;
-  roles: Role[];
-  createdAt: string;
-}
-
-export interface Grant {
-  role: Role;
-  origin: 'person' | 'rule' | 'system';
-  grantedBy: string | null;
-  ruleId: string | null;
-  groupRef: string | null;
-}
-
+export type User = Json<Static<typeof UserSchema>>;
+export type Grant = Static<typeof GrantSchema>;
 /** An identity-provider subject bound to an account (one per connection). */
-export interface SigninIdentity {
-  connection: string;
-  connectionName: string;
-  protocol: string;
-  subject: string;
-  createdAt: string;
-  lastSigninAt: string | null;
-}
+export type SigninIdentity = Json<Static<typeof IdentitySchema>>;
 
 export type UserDetail = User & { grants: Grant[]; identities: SigninIdentity[] };
 
-export interface Session {
-  tenant: { id: string; slug: string; name: string };
-  user: User;
-  roles: Role[];
-  csrfToken?: string;
-  passwordChangeRequired: boolean;
-  lifecycle: Record<string, { initial: string; statuses: string[] }>;
-}
+export type Session = Json<SessionViewT>;
 
 /** The agent workspace's queues, defined by the server. */
-export type QueueId = 'unassigned' | 'mine' | 'teams' | 'open' | 'breached' | 'all';
+export type QueueId = NonNullable<Static<typeof TicketQuery>['queue']>;
 
-export interface Ticket {
-  id: string;
-  ref: string;
-  type: TicketType;
-  number: number;
-  title: string;
-  description: string;
-  status: string;
-  impact: number;
-  urgency: number;
-  priority: number;
-  category: string | null;
-  /** The request category it was raised in, if any. */
-  categoryId: string | null;
-  requester: PersonRef;
-  assignee: PersonRef | null;
-  /** Who must approve it before fulfilment: the requester's manager (requests in a category that needs it). */
-  approver: PersonRef | null;
-  team: { id: string; name: string } | null;
-  createdAt: string;
-  updatedAt: string;
-  resolvedAt: string | null;
-  closedAt: string | null;
-  /** How it was resolved or fulfilled. */
-  resolution: string | null;
-  sla: {
-    responseDueAt: string | null;
-    resolutionDueAt: string | null;
-    firstResponseAt: string | null;
-    paused: boolean;
-    responseBreached: boolean;
-    resolutionBreached: boolean;
-  };
-  allowedTransitions: string[];
-  canApprove: boolean;
-}
+export type Ticket = Json<Static<typeof TicketSchema>>;
 
-export interface Comment {
-  id: string;
-  body: string;
-  visibility: 'public' | 'internal';
-  author: PersonRef;
-  createdAt: string;
-}
+export type Comment = Json<Static<typeof CommentSchema>>;
 
-export interface TicketEvent {
-  id: number;
-  kind: string;
-  data: Record<string, unknown>;
-  actor: { id: string; displayName: string } | null;
-  createdAt: string;
-}
+export type TicketEvent = Json<Static<typeof EventSchema>>;
 
-export interface Approval {
-  id: string;
-  decision: 'approved' | 'rejected';
-  comment: string;
-  approver: { id: string; displayName: string };
-  decidedAt: string;
-}
+export type Approval = Json<Static<typeof ApprovalSchema>>;
 
 /** An approval decision with the change it was about (the approvals inbox's history). */
 export interface Decision extends Approval {
   change: { id: string; ref: string; title: string; status: string };
 }
 
-export interface Team {
-  id: string;
-  name: string;
-  members: PersonRef[];
-}
+export type Team = Static<typeof TeamSchema>;
 
 /** What a requester may ask for (`GET /api/v1/request-categories`). */
-export interface RequestCategory {
-  id: string;
-  name: string;
-  description: string;
-  /** The team that fulfils it. */
-  team: { id: string; name: string } | null;
-  requiresManagerApproval: boolean;
-  createdAt: string;
-  updatedAt: string;
-}
+export type RequestCategory = Json<Static<typeof RequestCategorySchema>>;
 
-export interface AuditEntry {
-  id: number;
-  occurredAt: string;
-  actorId: string | null;
-  actorLabel: string;
-  action: string;
-  outcome: 'success' | 'failure';
-  reason: string | null;
-  targetType: string | null;
-  targetId: string | null;
-  targetLabel: string | null;
-  ip: string | null;
-  details: Record<string, unknown>;
-}
+export type AuditEntry = Json<AuditEntryT>;
 
 /** `GET /api/v1/audit/settings`: retention and SIEM streaming (syslog over TLS). */
-export interface AuditSettings {
-  retentionDays: number | null;
-  syslog: {
-    enabled: boolean;
-    host: string | null;
-    port: number;
-    caCertificate: string | null;
-    caCertificates: { subject: string; notAfter: string; sha256: string }[];
-    servername: string | null;
-    lastDeliveredId: number | null;
-    lastDeliveredAt: string | null;
-    lastError: string | null;
-    lastErrorAt: string | null;
-    pending: number;
-  };
-}
+export type AuditSettings = Json<AuditSettingsT>;
+
+/** `GET /api/v1/audit/verify`. */
+export type AuditVerification = Json<AuditVerificationT>;
 
 /** `POST /api/v1/audit/settings/syslog/test`. */
 export interface SyslogTestResult {
@@ -178,14 +78,7 @@ export interface SyslogTestResult {
   ms: number;
 }
 
-export interface ApiToken {
-  id: string;
-  name: string;
-  createdAt: string;
-  lastUsedAt: string | null;
-  expiresAt: string | null;
-  revokedAt: string | null;
-}
+export type ApiToken = Json<ApiTokenT>;
 
 export interface Page<T> {
   items: T[];
@@ -194,77 +87,28 @@ export interface Page<T> {
 
 /* ---------- Single sign-on (see src/api/sso.ts and src/api/tenants.ts) ---------- */
 
-export interface SsoCertificate {
-  subject: string;
-  issuer: string;
-  thumbprintSha1: string;
-  thumbprintSha256: string;
-  notBefore: string;
-  notAfter: string;
-  daysLeft: number;
-}
+export type SsoCertificate = SsoCertificateT;
+
 
 export const ATTRIBUTE_KEYS = ['email', 'givenName', 'surname', 'displayName', 'groups', 'subject'] as const;
 export type AttributeKey = (typeof ATTRIBUTE_KEYS)[number];
 
-interface SsoConnectionCommon {
-  id: string;
-  slug: string;
-  displayName: string;
-  enabled: boolean;
-  /** When it went live; null while it is being tested (only the admin's test sign-in uses it). */
-  publishedAt: string | null;
-  /** Enabled and published: its button is on the sign-in page. */
-  live: boolean;
-  /** Things to look at, such as another connection trusting the same identity provider. */
-  warnings: string[];
-  jit: boolean;
-  waitingRoom: boolean;
-  clockSkewSeconds: number;
-  testPassedAt: string | null;
-  /** A test sign-in started then never came back: the provider showed an error on its own page. */
-  unansweredTestAt?: string | null;
+/** The server declares one connection shape with the protocol's parts optional; the web app tells them apart by `protocol`. */
+type ConnectionView = Json<SsoConnectionT>;
+type SsoConnectionCommon = Omit<ConnectionView, 'protocol' | 'allowIdpInitiated' | 'allowSha1' | 'sp' | 'idp' | 'oidc' | 'attributeMap'> & {
   /** Not sent by every server version: the settings form only prefills it when present. */
   attributeMap?: Partial<Record<AttributeKey, string>>;
-}
+};
 
-export interface SamlSsoConnection extends SsoConnectionCommon {
+export type SamlSsoConnection = SsoConnectionCommon & {
   protocol: 'saml';
   allowIdpInitiated: boolean;
   allowSha1: boolean;
-  /** Values to paste into the identity provider, named as in Entra's Basic SAML Configuration. */
-  sp: { identifier: string; replyUrl: string; signOnUrl: string; logoutUrl: string; metadataUrl: string };
-  idp: {
-    entityId: string;
-    ssoUrl: string;
-    sloUrl: string | null;
-    certificates: SsoCertificate[];
-    metadataUrl: string | null;
-    metadataFetchedAt: string | null;
-    metadataError: string | null;
-  };
-}
+  sp: NonNullable<ConnectionView['sp']>;
+  idp: NonNullable<ConnectionView['idp']>;
+};
 
-export interface OidcSsoConnection extends SsoConnectionCommon {
-  protocol: 'oidc';
-  oidc: {
-    issuer: string;
-    clientId: string;
-    clientAuth: string;
-    hasClientSecret: boolean;
-    /** private_key_jwt: the certificate and public key to upload at the provider. */
-    clientCertificate: { pem: string; thumbprintSha1: string; notAfter: string; publicJwk: Record<string, unknown> } | null;
-    secretExpiresAt: string | null;
-    allowedTenants: string[];
-    multiTenant: boolean;
-    /** Register at the provider (Entra: Authentication › Web › Redirect URIs). */
-    redirectUri: string;
-    backchannelLogoutUri: string;
-    loginUrl: string;
-    postLogoutRedirectUri: string;
-    provider: { issuer: string; authorizationEndpoint: string; tokenEndpoint: string; jwksUri: string; endSessionEndpoint: string | null };
-  };
-}
+export type OidcSsoConnection = SsoConnectionCommon & { protocol: 'oidc'; oidc: NonNullable<ConnectionView['oidc']> };
 
 /** A connection to an identity provider: SAML 2.0 or OpenID Connect, told apart by `protocol`. */
 export type SsoConnection = SamlSsoConnection | OidcSsoConnection;
@@ -272,44 +116,16 @@ export type SsoConnection = SamlSsoConnection | OidcSsoConnection;
 /** The identity provider's side of a connection, exactly one way. */
 export type IdpSourceBody = { metadataXml: string } | { metadataUrl: string } | { entityId: string; ssoUrl: string; sloUrl?: string; certificates: string[] };
 
-export type RuleRole = 'agent' | 'change_manager' | 'admin';
+export type RuleRole = RoleRule['role'];
 export const RULE_ROLES: RuleRole[] = ['agent', 'change_manager', 'admin'];
 
-export interface RoleRule {
-  id: string;
-  groupRef: string;
-  role: RuleRole;
-  precedence: number;
-  /** Only this connection's sign-ins count; null: every sign-in and SCIM. */
-  connection: string | null;
-  createdAt: string;
-}
+export type RoleRule = Json<RoleRuleT>;
 
-export interface SsoDomain {
-  domain: string;
-  verified: boolean;
-  verifiedAt: string | null;
-  txtRecordName: string;
-  txtRecordValue: string;
-}
+export type SsoDomain = Json<SsoDomainT>;
 
-export interface SsoEnforcement {
-  enforced: boolean;
-  canEnforce: boolean;
-  reason: string | null;
-  breakGlass: PersonRef[];
-  passwordSessions: number;
-}
+export type SsoEnforcement = SsoEnforcementT;
 
-export interface TraceSummary {
-  id: string;
-  connectionSlug: string | null;
-  test: boolean;
-  outcome: 'success' | 'failure';
-  errorCode: string | null;
-  userEmail: string | null;
-  createdAt: string;
-}
+export type TraceSummary = Json<TraceSummaryT>;
 
 export interface TraceStep {
   check: string;
@@ -336,11 +152,7 @@ export interface TraceDetail extends TraceSummary {
 }
 
 /** A sign-in button for a workspace (public: sign-in pages and discovery). */
-export interface SignInConnection {
-  slug: string;
-  displayName: string;
-  loginUrl: string;
-}
+export type SignInConnection = ConnectionButtonT;
 
 export interface SignInOptions {
   name: string;
@@ -350,30 +162,13 @@ export interface SignInOptions {
 
 /* ---------- Provisioning: SCIM credentials and activity (see src/api/provisioning.ts) ---------- */
 
-export type ScimCredentialKind = 'token' | 'client';
+export type ScimCredentialKind = ScimCredential['kind'];
 
 /** A secret token or an OAuth client an identity provider provisions with; the secret itself is never sent again. */
-export interface ScimCredential {
-  id: string;
-  kind: ScimCredentialKind;
-  name: string;
-  /** OAuth clients only. */
-  clientId: string | null;
-  /** The secret's last four characters. */
-  hint: string;
-  state: 'active' | 'inactive' | 'expired';
-  createdAt: string;
-  createdBy: string;
-  renewedAt: string | null;
-  lastUsedAt: string | null;
-  expiresAt: string | null;
-}
+export type ScimCredential = Json<ScimCredentialT>;
 
 /** A credential with its secret: answered once, when it is generated or renewed. */
-export interface ScimCredentialSecret {
-  credential: ScimCredential;
-  secret: string;
-}
+export type ScimCredentialSecret = Json<ScimCredentialSecretT>;
 
 export interface Provisioning {
   /** The SCIM base URL to paste into Entra or Okta; it never changes. */
@@ -385,38 +180,13 @@ export interface Provisioning {
 }
 
 /** One SCIM request, as the activity log keeps it. */
-export interface ScimActivity {
-  id: number;
-  at: string;
-  credentialName: string | null;
-  method: string;
-  path: string;
-  operation: string;
-  resourceType: string | null;
-  resourceId: string | null;
-  status: number;
-  durationMs: number;
-  error: string | null;
-}
+export type ScimActivity = Json<ScimActivityT>;
 
 
 /* ---------- Automation: webhooks, workflows, background jobs, ticket checklists ---------- */
 /* (see src/api/webhooks.ts, src/api/workflows.ts and src/api/jobs.ts, whose TypeBox schemas these follow) */
 
-export interface WebhookEndpoint {
-  id: string;
-  url: string;
-  description: string;
-  /** Event types it gets, or ['*'] for every event. */
-  events: string[];
-  enabled: boolean;
-  /** Why it is off: "Disabled by an administrator." or the receiver's 410 Gone. */
-  disabledReason: string | null;
-  /** After a rotation: until when the previous secret also signs. */
-  previousSecretUntil: string | null;
-  createdAt: string;
-  lastDelivery: { at: string; succeeded: boolean; statusCode: number | null } | null;
-}
+export type WebhookEndpoint = Json<WebhookEndpointT>;
 
 /** GET /webhooks: the endpoints and the event types one can subscribe to. */
 export interface WebhookList {
@@ -437,47 +207,17 @@ export interface WebhookRotated {
 }
 
 /** One attempt to deliver one message (the delivery log). */
-export interface WebhookDelivery {
-  id: string;
-  /** The webhook-id header: the same for every attempt and redelivery of a message. */
-  messageId: string;
-  eventType: string;
-  attempt: number;
-  statusCode: number | null;
-  durationMs: number | null;
-  error: string | null;
-  succeeded: boolean;
-  createdAt: string;
-}
+export type WebhookDelivery = Json<WebhookDeliveryT>;
 
 /** The identity events a workflow rule can start on (src/workflows/rules.ts, WORKFLOW_TRIGGERS). */
-export const WORKFLOW_TRIGGERS = ['user.provisioned', 'user.first_signin', 'group.member_added', 'group.member_removed', 'user.role_changed', 'user.deactivated', 'user.deleted'] as const;
-export type WorkflowTrigger = (typeof WORKFLOW_TRIGGERS)[number];
+export type WorkflowTrigger = WorkflowRule['trigger'];
+export const WORKFLOW_TRIGGERS: WorkflowTrigger[] = ['user.provisioned', 'user.first_signin', 'group.member_added', 'group.member_removed', 'user.role_changed', 'user.deactivated', 'user.deleted'];
 
-export interface WorkflowConditions {
-  group?: string;
-  department?: string;
-  /** A sign-in connection's short name (slug). */
-  connection?: string;
-  source?: 'scim' | 'jit' | 'local';
-}
+export type WorkflowConditions = WorkflowConditionsT;
 
-export type WorkflowAction =
-  | { type: 'ticket'; title: string; description: string; category?: string | null; teamId?: string | null; checklist: string[] }
-  | { type: 'notify_manager' }
-  | { type: 'webhook'; endpointId: string };
+export type WorkflowAction = WorkflowActionT;
 
-export interface WorkflowRule {
-  id: string;
-  name: string;
-  template: 'onboarding' | 'offboarding' | null;
-  trigger: WorkflowTrigger;
-  conditions: WorkflowConditions;
-  actions: WorkflowAction[];
-  enabled: boolean;
-  createdAt: string;
-  updatedAt: string;
-}
+export type WorkflowRule = Json<WorkflowRuleT>;
 
 export interface WorkflowTemplate {
   template: 'onboarding' | 'offboarding';
@@ -493,46 +233,16 @@ export interface WorkflowList {
 }
 
 /** The body of POST /workflows. */
-export interface NewWorkflowRule {
-  name: string;
-  trigger: WorkflowTrigger;
-  conditions?: WorkflowConditions;
-  actions: WorkflowAction[];
-  enabled?: boolean;
-}
+export type NewWorkflowRule = WorkflowRuleBodyT;
 
 /** What a rule did with one event. */
-export interface WorkflowRun {
-  ruleId: string;
-  ruleName: string;
-  eventId: string;
-  eventType: string;
-  /** The person's email. */
-  person: string | null;
-  outcome: 'done' | 'skipped';
-  /** What it did, or which condition was not met. */
-  note: string | null;
-  ticket: { id: string; ref: string } | null;
-  createdAt: string;
-}
+export type WorkflowRun = Json<WorkflowRunT>;
 
 /** `failed`: waiting to be tried again; `dead`: out of attempts, until an admin retries it. */
-export type JobState = 'pending' | 'running' | 'failed' | 'dead' | 'done';
+export type JobState = Job['state'];
 export const JOB_STATES: JobState[] = ['pending', 'running', 'failed', 'dead', 'done'];
 
-export interface Job {
-  id: string;
-  kind: string;
-  state: JobState;
-  attempts: number;
-  maxAttempts: number;
-  runAt: string;
-  lastError: string | null;
-  createdAt: string;
-  finishedAt: string | null;
-  /** What it is about, in words (the webhook event and URL, the workflow and event). */
-  summary: string;
-}
+export type Job = Json<JobT>;
 
 export interface JobList {
   items: Job[];
@@ -540,27 +250,10 @@ export interface JobList {
 }
 
 /** A step of a ticket's checklist. */
-export interface TicketTask {
-  id: string;
-  position: number;
-  title: string;
-  doneAt: string | null;
-  doneBy: { id: string; displayName: string } | null;
-}
+export type TicketTask = Json<TicketTaskT>;
 
 /** A governed identity change waiting for (or past) a change manager's approval (GET /governance). */
-export interface PendingIdentityChange {
-  id: string;
-  kind: 'role_rule.add' | 'role_rule.delete' | 'enforcement.set' | 'connection.update' | 'connection.delete' | 'governance.set';
-  summary: string;
-  status: 'pending' | 'approved' | 'applied' | 'rejected' | 'failed';
-  error: string | null;
-  ticket: { id: string; ref: string; status: string };
-  requestedBy: { id: string; displayName: string };
-  createdAt: string;
-  decidedAt: string | null;
-  appliedAt: string | null;
-}
+export type PendingIdentityChange = Json<PendingIdentityChangeT>;
 
 export interface GovernanceState {
   enabled: boolean;
@@ -570,41 +263,12 @@ export interface GovernanceState {
 }
 
 /** A role grant with where it came from, as the access review shows it (GET /access-review). */
-export interface ReviewGrant {
-  role: Role;
-  origin: 'person' | 'rule' | 'system';
-  grantedAt: string;
-  grantedBy: { id: string; displayName: string; email: string } | null;
-  system: 'tenant_created' | 'jit' | 'scim' | null;
-  rule: { id: string; groupRef: string; precedence: number; connection: string | null; connectionName: string | null } | null;
-  via: ({ kind: 'scim'; groupId: string; displayName: string; externalId: string | null } | { kind: 'signin'; connection: string | null; connectionName: string | null })[];
-  revocable: boolean;
-  provenance: string;
-}
+export type ReviewGrant = Json<ReviewGrantT>;
 
-export interface ReviewPerson {
-  id: string;
-  email: string;
-  displayName: string;
-  status: 'active' | 'waiting' | 'disabled';
-  source: 'local' | 'jit' | 'scim';
-  breakGlass: boolean;
-  createdAt: string;
-  firstSigninAt: string | null;
-  lastSigninAt: string | null;
-  lastScimChangeAt: string | null;
-  roles: Role[];
-  grants: ReviewGrant[];
-}
+export type ReviewPerson = Json<ReviewPersonT>;
 
 /** Per role: who holds it and through what (GET /access-review/roles). */
-export interface RoleReview {
-  role: Role;
-  label: string;
-  holderCount: number;
-  byOrigin: { person: number; rule: number; system: number };
-  rules: { id: string; groupRef: string; precedence: number; connection: string | null; holders: number; scimGroups: string[] }[];
-  grantors: { id: string | null; displayName: string | null; email: string | null; holders: number }[];
-  holders: Omit<ReviewPerson, 'roles'>[];
-  more: boolean;
-}
+export type RoleReview = Json<RoleReviewT>;
+
+/** GET and PUT /access-review/settings. */
+export type ReviewSettings = ReviewSettingsT;

@@ -7,7 +7,7 @@ import { Avatar, Dialog, EmptyState, ErrorNotice, Field, FormActions, FormError,
 import { formatDateTime, ROLE_LABELS } from '../format';
 import { useApi, usePaged, useTitle } from '../hooks';
 import { useSession } from '../session';
-import { ROLES, type ReviewGrant, type ReviewPerson, type Role, type RoleReview } from '../types';
+import { ROLES, type ReviewGrant, type ReviewPerson, type ReviewSettings, type Role, type RoleReview } from '../types';
 
 const FILTERS = ['q', 'role', 'origin', 'source', 'status', 'staleDays'] as const;
 type FilterName = (typeof FILTERS)[number];
@@ -399,7 +399,7 @@ function RolesView({ onShowAll, onRevoke }: { onShowAll: (role: Role) => void; o
 
 /** Administrators decide whether change managers review access too. */
 function ReviewSettingsForm() {
-  const settings = useApi<{ changeManagersMayReview: boolean }>('/access-review/settings');
+  const settings = useApi<ReviewSettings>('/access-review/settings');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   if (!settings.data) return settings.error ? <ErrorNotice error={settings.error} onRetry={settings.reload} /> : null;
@@ -419,7 +419,7 @@ function ReviewSettingsForm() {
             setBusy(true);
             setError(null);
             try {
-              settings.setData(await api.put<{ changeManagersMayReview: boolean }>('/access-review/settings', { changeManagersMayReview: e.target.checked }));
+              settings.setData(await api.put<ReviewSettings>('/access-review/settings', { changeManagersMayReview: e.target.checked }));
             } catch (err) {
               setError(err);
             } finally {

@@ -7,7 +7,7 @@ import { EmptyState, ErrorNotice, Field, FormError, Icon, LoadMore, Notice, Rela
 import { formatDate, formatDateTime } from '../format';
 import { useApi, usePaged, useTitle } from '../hooks';
 import { useSession } from '../session';
-import type { AuditEntry, AuditSettings, SyslogTestResult } from '../types';
+import type { AuditEntry, AuditSettings, AuditVerification, SyslogTestResult } from '../types';
 
 /** The filters the list and the export share, as URL parameters (the page's address keeps them). */
 const FILTERS = ['action', 'outcome', 'actor', 'q', 'reason', 'targetType', 'targetId', 'since', 'until'] as const;
@@ -28,26 +28,16 @@ function fromLocalInput(value: string): string {
   return Number.isNaN(d.getTime()) ? '' : d.toISOString();
 }
 
-/** `GET /api/v1/audit/verify`, the parts the page shows. */
-interface ChainVerification {
-  ok: boolean;
-  checked: number;
-  unsealed: number;
-  lastCheckpoint: { chainSeq: number; signedAt: string } | null;
-  firstBroken: { id: number | null; chainSeq: number | null; reason: string; message: string } | null;
-  key: { keyId: string };
-}
-
 /** Tamper evidence: verifies the hash chain on demand (it reads the whole log) and says what it found. */
 function ChainStatus() {
-  const [result, setResult] = useState<ChainVerification | null>(null);
+  const [result, setResult] = useState<AuditVerification | null>(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const run = async () => {
     setBusy(true);
     setError(null);
     try {
-      setResult(await api.get<ChainVerification>('/audit/verify'));
+      setResult(await api.get<AuditVerification>('/audit/verify'));
     } catch (err) {
       setError(err);
     } finally {
