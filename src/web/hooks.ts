@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
+import { useSearchParams } from 'react-router';
 import { api, isAbort } from './api';
 import type { Page } from './types';
 
@@ -132,4 +133,53 @@ export function useSlashKey(fn: () => void): void {
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
   }, []);
+}
+
+/**
+ * A list page's filters, kept in the address so that a link or the back button brings them back:
+ * `set` changes some (an empty value removes one) and replaces the history entry rather than adding one.
+ */
+export function useFilterParams(): [URLSearchParams, (changes: Record<string, string | undefined>) => void] {
+  const [params, setParams] = useSearchParams();
+  const set = (changes: Record<string, string | undefined>) => {
+    const next = new URLSearchParams(params);
+    for (const [k, v] of Object.entries(changes)) {
+      if (v) next.set(k, v);
+      else next.delete(k);
+    }
+    setParams(next, { replace: true });
+  };
+  return [params, set];
+}
+
+/** The text of a search box, applied (`apply`) a moment after the last key unless it is what `current` already says. */
+export function useTypedSearch(current: string, apply: (q: string) => void): [string, (text: string) => void] {
+  const [search, setSearch] = useState(current);
+  useEffect(() => {
+    if (search.trim() === current) return;
+    const timer = setTimeout(() => apply(search.trim()), 300);
+    return () => clearTimeout(timer);
+  }, [search]); // eslint-disable-line react-hooks/exhaustive-deps -- only the typed text restarts the timer
+  return [search, setSearch];
+}
+
+/**
+ * One action at a time with its busy flag and its error: `run` clears the error, marks busy, awaits
+ * `fn` and keeps what it threw; busy ends either way.
+ */
+export function useTask() {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const run = async (fn: () => Promise<void>) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await fn();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, error, setError, run };
 }

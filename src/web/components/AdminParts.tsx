@@ -1,12 +1,11 @@
-import { useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
+import { useCallback, useEffect, useRef, useState, type ComponentProps, type ReactNode } from 'react';
 import { ApiError } from '../api';
-import { CopyButton, Dialog, FormActions, FormError, Icon, Spinner, type IconName } from './ui';
+import { CopyButton, Dialog, FormActions, FormError, Icon, Spinner, Table, type IconName } from './ui';
 
 /**
- * Pieces the automation admin pages (Webhooks, Workflows, Background jobs) share: a section with its
- * heading, a table frame, an on/off switch, a confirmation dialog, a secret shown once, and the busy
- * and error state of the actions on a page, kept per control so that an error shows beside the
- * button that caused it.
+ * Pieces the admin pages share: a section with its heading, a table frame, an on/off switch, a
+ * confirmation dialog, a secret shown once, how an account is labelled, and the busy and error state
+ * of the actions on a page, kept per control so that an error shows beside the button that caused it.
  */
 
 export interface Actions {
@@ -86,22 +85,10 @@ export function SectionEmpty({ title, icon = 'inbox', children }: { title: strin
 }
 
 /** A framed table with a header row; rows come as children. */
-export function DataTable({ headers, children, caption, className, testId }: { headers: ReactNode[]; children: ReactNode; caption?: string; className?: string; testId?: string }) {
+export function DataTable(props: ComponentProps<typeof Table>) {
   return (
     <div className="table-frame">
-      <table className={className ? `table ${className}` : 'table'} data-testid={testId}>
-        {caption && <caption className="sr-only">{caption}</caption>}
-        <thead>
-          <tr>
-            {headers.map((h, i) => (
-              <th key={i} scope="col">
-                {h}
-              </th>
-            ))}
-          </tr>
-        </thead>
-        <tbody>{children}</tbody>
-      </table>
+      <Table {...props} />
     </div>
   );
 }
@@ -249,6 +236,22 @@ export function HttpStatus({ status, testId = 'http-status' }: { status: number 
     <span className={`badge tone-${ok ? 'green' : 'red'}`} data-testid={testId} data-status={status}>
       {status}
       {REASONS[status] && <span className="status-reason"> {REASONS[status]}</span>}
+    </span>
+  );
+}
+
+/** The account states a list of people can be narrowed to, as [value, label]. */
+export const STATUS_CHOICES: [string, string][] = [
+  ['active', 'Active'],
+  ['waiting', 'Waiting for access'],
+  ['disabled', 'Disabled'],
+];
+
+/** Marks an emergency account. */
+export function BreakGlassChip() {
+  return (
+    <span className="chip danger" title="Emergency account: can sign in with a password even when single sign-on is enforced">
+      Break-glass
     </span>
   );
 }

@@ -1,6 +1,7 @@
-import { useEffect, useId, useRef, useState, type ReactNode } from 'react';
+import { useEffect, useId, useRef, useState, type ComponentProps, type ReactNode } from 'react';
 import { errorMessage } from '../api';
 import { formatDateTime, hueOf, initials, priorityLabel, relativeTime, statusLabel, statusTone, TYPE_LABELS } from '../format';
+import type { Paged } from '../hooks';
 import type { TicketType } from '../types';
 
 export function Spinner({ label = 'Loading', small = false }: { label?: string; small?: boolean }) {
@@ -469,5 +470,125 @@ export function FormActions({ children, onCancel }: { children: ReactNode; onCan
         Cancel
       </button>
     </div>
+  );
+}
+
+/** A select's choices as [value, label] pairs, after an optional first choice with the empty value ("Any role"). */
+export function Options({ options, empty }: { options: readonly (readonly [string | number, ReactNode])[]; empty?: ReactNode }) {
+  return (
+    <>
+      {empty !== undefined && <option value="">{empty}</option>}
+      {options.map(([v, l]) => (
+        <option key={v} value={v}>
+          {l}
+        </option>
+      ))}
+    </>
+  );
+}
+
+/** A filter bar's select: its label is for screen readers only. */
+export function FilterSelect({ id, label, options, empty, ...select }: { id: string; label: string; options: readonly (readonly [string | number, ReactNode])[]; empty?: ReactNode } & ComponentProps<'select'>) {
+  return (
+    <>
+      <label className="sr-only" htmlFor={id}>
+        {label}
+      </label>
+      <select id={id} {...select}>
+        <Options options={options} empty={empty} />
+      </select>
+    </>
+  );
+}
+
+/** A filter bar's search field; `slashKey` shows the "/" that focuses it (the page binds the key with useSlashKey). */
+export function SearchBox({ id, label, slashKey = false, ...input }: { id: string; label: string; slashKey?: boolean } & ComponentProps<'input'>) {
+  return (
+    <div className="search-box">
+      <Icon name="search" size={16} />
+      <label htmlFor={id} className="sr-only">
+        {label}
+      </label>
+      <input id={id} type="search" {...input} />
+      {slashKey && (
+        <kbd className="kbd" aria-hidden="true">
+          /
+        </kbd>
+      )}
+    </div>
+  );
+}
+
+/** Download links for a list's export in both formats; `testId` names the bar and, suffixed, each link. */
+export function ExportLinks({ className, label, href, testId }: { className: string; label: ReactNode; href: (format: 'csv' | 'jsonl') => string; testId: string }) {
+  return (
+    <div className={`form-actions ${className}`} data-testid={testId}>
+      <span className="muted small">{label}</span>
+      <a className="btn small" href={href('csv')} download data-testid={`${testId}-csv`}>
+        <Icon name="download" size={14} /> CSV
+      </a>
+      <a className="btn small" href={href('jsonl')} download data-testid={`${testId}-jsonl`}>
+        <Icon name="download" size={14} /> JSON Lines
+      </a>
+    </div>
+  );
+}
+
+/** A table with a header row (every header a column header); rows come as children. */
+export function Table({ headers, children, caption, className, testId }: { headers: ReactNode[]; children: ReactNode; caption?: string; className?: string; testId?: string }) {
+  return (
+    <table className={className ? `table ${className}` : 'table'} data-testid={testId}>
+      {caption && <caption className="sr-only">{caption}</caption>}
+      <thead>
+        <tr>
+          {headers.map((h, i) => (
+            <th key={i} scope="col">
+              {h}
+            </th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>{children}</tbody>
+    </table>
+  );
+}
+
+/**
+ * A cursor-paginated list (a `usePaged` result) as a table in a card: its load error, placeholder
+ * rows while it loads, `empty` when nothing came back, and "Load more" under it.
+ */
+export function PagedTable<T>({
+  list,
+  rows = 6,
+  empty,
+  headers,
+  className,
+  testId,
+  children,
+}: {
+  list: Paged<T>;
+  rows?: number;
+  empty: ReactNode;
+  headers: ReactNode[];
+  className: string;
+  testId: string;
+  children: (item: T) => ReactNode;
+}) {
+  return (
+    <>
+      <ErrorNotice error={list.error} onRetry={list.reload} />
+      <div className="card flush">
+        {list.loading ? (
+          <SkeletonRows rows={rows} />
+        ) : list.items.length === 0 ? (
+          empty
+        ) : (
+          <Table headers={headers} className={className} testId={testId}>
+            {list.items.map(children)}
+          </Table>
+        )}
+      </div>
+      <LoadMore list={list} />
+    </>
   );
 }

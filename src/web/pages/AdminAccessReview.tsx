@@ -1,11 +1,11 @@
-import { useEffect, useState, type FormEvent } from 'react';
-import { useSearchParams } from 'react-router';
+import { useState, type FormEvent } from 'react';
 import { api, qs } from '../api';
 import { AdminNav } from '../components/AdminNav';
+import { BreakGlassChip, STATUS_CHOICES } from '../components/AdminParts';
 import { PageHeader } from '../components/PageHeader';
-import { Avatar, Dialog, EmptyState, ErrorNotice, Field, FormActions, FormError, Icon, LoadMore, Loading, Notice, RelativeTime, SkeletonRows, Spinner } from '../components/ui';
+import { Avatar, Dialog, EmptyState, ErrorNotice, ExportLinks, Field, FilterSelect, FormActions, FormError, Icon, Loading, Notice, PagedTable, RelativeTime, SearchBox, Spinner, Table } from '../components/ui';
 import { formatDateTime, ROLE_LABELS } from '../format';
-import { useApi, usePaged, useTitle } from '../hooks';
+import { useApi, useFilterParams, usePaged, useTask, useTitle, useTypedSearch } from '../hooks';
 import { useSession } from '../session';
 import { ROLES, type ReviewGrant, type ReviewPerson, type ReviewSettings, type Role, type RoleReview } from '../types';
 
@@ -39,31 +39,16 @@ export function AdminAccessReview() {
   const { session, has } = useSession();
   useTitle('Access review', session.tenant.name);
   const isAdmin = has('admin');
-  const [params, setParams] = useSearchParams();
+  const [params, set] = useFilterParams();
   const view = params.get('view') === 'roles' ? 'roles' : 'people';
   const current = Object.fromEntries(FILTERS.map((k) => [k, params.get(k) ?? ''])) as Record<FilterName, string>;
-  const [search, setSearch] = useState(current.q);
+  const [search, setSearch] = useTypedSearch(current.q, (text) => set({ q: text }));
   const [revoking, setRevoking] = useState<{ person: ReviewPerson; grant: ReviewGrant } | null>(null);
   const [flash, setFlash] = useState<string | null>(null);
   // Bumped by a revocation, so the per-role view loads again.
   const [rolesVersion, setRolesVersion] = useState(0);
   const query = Object.fromEntries(FILTERS.map((k) => [k, current[k] || undefined]));
   const list = usePaged<ReviewPerson>(view === 'people' ? `/access-review${qs({ ...query, limit: 50 })}` : null);
-
-  const set = (changes: Record<string, string>) => {
-    const next = new URLSearchParams(params);
-    for (const [k, v] of Object.entries(changes)) {
-      if (v) next.set(k, v);
-      else next.delete(k);
-    }
-    setParams(next, { replace: true });
-  };
-
-  useEffect(() => {
-    if (search.trim() === current.q) return;
-    const timer = setTimeout(() => set({ q: search.trim() }), 300);
-    return () => clearTimeout(timer);
-  }, [search]); // only the typed text restarts the timer
 
   const exportHref = (format: 'csv' | 'jsonl') => `/api/v1/access-review/export${qs({ format, ...query })}`;
   const active = FILTERS.some((k) => current[k]);
@@ -86,95 +71,56 @@ export function AdminAccessReview() {
           </button>
         </div>
         <span className="spacer" />
-        <div className="form-actions review-export" data-testid="review-export">
-          <span className="muted small">{active ? 'Export what these filters find:' : 'Export the whole review:'}</span>
-          <a className="btn small" href={exportHref('csv')} download data-testid="review-export-csv">
-            <Icon name="download" size={14} /> CSV
-          </a>
-          <a className="btn small" href={exportHref('jsonl')} download data-testid="review-export-jsonl">
-            <Icon name="download" size={14} /> JSON Lines
-          </a>
-        </div>
+        <ExportLinks className="review-export" testId="review-export" label={active ? 'Export what these filters find:' : 'Export the whole review:'} href={exportHref} />
       </div>
       <div aria-live="polite">{flash && <Notice tone="success" testId="review-flash">{flash}</Notice>}</div>
 
       {view === 'people' ? (
         <>
           <form className="filters" role="search" onSubmit={(e) => { e.preventDefault(); set({ q: search.trim() }); }}>
-            <div className="search-box">
-              <Icon name="search" size={16} />
-              <label htmlFor="review-search" className="sr-only">
-                Search people
-              </label>
-              <input id="review-search" type="search" placeholder="Search by name or email" value={search} onChange={(e) => setSearch(e.target.value)} data-testid="review-search" />
-            </div>
-            <FilterSelect id="review-role" label="Role" value={current.role} onChange={(v) => set({ role: v })} options={[['', 'Any role'], ...ROLES.map((r) => [r, ROLE_LABELS[r]] as [string, string])]} />
-            <FilterSelect
-              id="review-origin"
-              label="Where from"
-              value={current.origin}
-              onChange={(v) => set({ origin: v })}
-              options={[['', 'Any origin'], ['person', 'Given by an administrator'], ['rule', 'From a group rule'], ['system', 'From the system']]}
-            />
-            <FilterSelect id="review-source" label="Account source" value={current.source} onChange={(v) => set({ source: v })} options={[['', 'Any source'], ['local', 'Local'], ['jit', 'Single sign-on'], ['scim', 'SCIM']]} />
-            <FilterSelect id="review-status" label="Status" value={current.status} onChange={(v) => set({ status: v })} options={[['', 'Any status'], ['active', 'Active'], ['waiting', 'Waiting for access'], ['disabled', 'Disabled']]} />
-            <FilterSelect
-              id="review-stale"
-              label="Sign-in"
-              value={current.staleDays}
-              onChange={(v) => set({ staleDays: v })}
-              options={[['', 'Any last sign-in'], ...STALE_CHOICES.map((d) => [String(d), `No sign-in for ${d} days`] as [string, string])]}
-            />
+            <SearchBox id="review-search" label="Search people" placeholder="Search by name or email" value={search} onChange={(e) => setSearch(e.target.value)} data-testid="review-search" />
+            <ReviewFilter name="role" label="Role" empty="Any role" options={ROLES.map((r) => [r, ROLE_LABELS[r]])} />
+            <ReviewFilter name="origin" label="Where from" empty="Any origin" options={[['person', 'Given by an administrator'], ['rule', 'From a group rule'], ['system', 'From the system']]} />
+            <ReviewFilter name="source" label="Account source" empty="Any source" options={[['local', 'Local'], ['jit', 'Single sign-on'], ['scim', 'SCIM']]} />
+            <ReviewFilter name="status" label="Status" empty="Any status" options={STATUS_CHOICES} />
+            <ReviewFilter name="staleDays" id="review-stale" label="Sign-in" empty="Any last sign-in" options={STALE_CHOICES.map((d) => [d, `No sign-in for ${d} days`])} />
             {active && (
               <button type="button" className="btn ghost small" onClick={() => { setSearch(''); set(Object.fromEntries(FILTERS.map((k) => [k, '']))); }}>
                 Clear
               </button>
             )}
           </form>
-          <ErrorNotice error={list.error} onRetry={list.reload} />
-          <div className="card flush">
-            {list.loading ? (
-              <SkeletonRows rows={6} />
-            ) : list.items.length === 0 ? (
+          <PagedTable
+            list={list}
+            empty={
               <EmptyState title="Nobody matches" icon="users">
                 Try another search or filter.
               </EmptyState>
-            ) : (
-              <table className="table review-table" data-testid="review-table">
-                <thead>
-                  <tr>
-                    <th scope="col">Person</th>
-                    <th scope="col">Roles and where they came from</th>
-                    <th scope="col">Source</th>
-                    <th scope="col">Last sign-in</th>
-                    <th scope="col">Last SCIM change</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {list.items.map((p) => (
-                    <tr key={p.id} data-testid="review-row" data-email={p.email}>
-                      <td className="cell-person">
-                        <PersonCell person={p} />
-                      </td>
-                      <td data-label="Roles">
-                        <GrantList grants={p.grants} onRevoke={(g) => setRevoking({ person: p, grant: g })} />
-                      </td>
-                      <td data-label="Source" className="small" title={SOURCE_HINTS[p.source]} data-testid="review-source">
-                        {SOURCE_LABELS[p.source]}
-                      </td>
-                      <td data-label="Last sign-in" className="small nowrap" data-testid="review-last-signin">
-                        {p.lastSigninAt ? <RelativeTime date={p.lastSigninAt} /> : <span className="muted">Never</span>}
-                      </td>
-                      <td data-label="Last SCIM change" className="small nowrap">
-                        {p.lastScimChangeAt ? <RelativeTime date={p.lastScimChangeAt} /> : <span className="muted">—</span>}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+            }
+            className="review-table"
+            testId="review-table"
+            headers={['Person', 'Roles and where they came from', 'Source', 'Last sign-in', 'Last SCIM change']}
+          >
+            {(p) => (
+              <tr key={p.id} data-testid="review-row" data-email={p.email}>
+                <td className="cell-person">
+                  <PersonCell person={p} />
+                </td>
+                <td data-label="Roles">
+                  <GrantList grants={p.grants} onRevoke={(g) => setRevoking({ person: p, grant: g })} />
+                </td>
+                <td data-label="Source" className="small" title={SOURCE_HINTS[p.source]} data-testid="review-source">
+                  {SOURCE_LABELS[p.source]}
+                </td>
+                <td data-label="Last sign-in" className="small nowrap" data-testid="review-last-signin">
+                  {p.lastSigninAt ? <RelativeTime date={p.lastSigninAt} /> : <span className="muted">Never</span>}
+                </td>
+                <td data-label="Last SCIM change" className="small nowrap">
+                  {p.lastScimChangeAt ? <RelativeTime date={p.lastScimChangeAt} /> : <span className="muted">—</span>}
+                </td>
+              </tr>
             )}
-          </div>
-          <LoadMore list={list} />
+          </PagedTable>
         </>
       ) : (
         <RolesView key={rolesVersion} onShowAll={(role) => set({ view: '', role })} onRevoke={(person, grant) => setRevoking({ person, grant })} />
@@ -206,21 +152,10 @@ export function AdminAccessReview() {
   );
 }
 
-function FilterSelect({ id, label, value, onChange, options }: { id: string; label: string; value: string; onChange: (v: string) => void; options: [string, string][] }) {
-  return (
-    <>
-      <label className="sr-only" htmlFor={id}>
-        {label}
-      </label>
-      <select id={id} value={value} onChange={(e) => onChange(e.target.value)} data-testid={id}>
-        {options.map(([v, l]) => (
-          <option key={v} value={v}>
-            {l}
-          </option>
-        ))}
-      </select>
-    </>
-  );
+/** One of the people view's filters, read from and written to the address. */
+function ReviewFilter({ name, id = `review-${name}`, ...rest }: { name: FilterName; id?: string; label: string; empty: string; options: readonly (readonly [string | number, string])[] }) {
+  const [params, set] = useFilterParams();
+  return <FilterSelect id={id} value={params.get(name) ?? ''} onChange={(e) => set({ [name]: e.target.value })} data-testid={id} {...rest} />;
 }
 
 function PersonCell({ person: p }: { person: Pick<ReviewPerson, 'displayName' | 'email' | 'status' | 'breakGlass'> }) {
@@ -235,11 +170,7 @@ function PersonCell({ person: p }: { person: Pick<ReviewPerson, 'displayName' | 
             {p.status === 'waiting' ? 'Waiting' : 'Disabled'}
           </span>
         )}
-        {p.breakGlass && (
-          <span className="chip danger" title="Emergency account: can sign in with a password even when single sign-on is enforced">
-            Break-glass
-          </span>
-        )}
+        {p.breakGlass && <BreakGlassChip />}
         <br />
         <span className="muted small">{p.email}</span>
       </span>
@@ -363,28 +294,19 @@ function RolesView({ onShowAll, onRevoke }: { onShowAll: (role: Role) => void; o
             </div>
           )}
           {r.holders.length > 0 && (
-            <table className="table review-table">
-              <thead>
-                <tr>
-                  <th scope="col">Holder</th>
-                  <th scope="col">Through</th>
-                  <th scope="col">Last sign-in</th>
+            <Table className="review-table" headers={['Holder', 'Through', 'Last sign-in']}>
+              {r.holders.map((h) => (
+                <tr key={h.id} data-testid="role-holder" data-email={h.email}>
+                  <td className="cell-person">
+                    <PersonCell person={h} />
+                  </td>
+                  <td>
+                    <GrantList grants={h.grants} onRevoke={(g) => onRevoke({ ...h, roles: [], grants: h.grants }, g)} />
+                  </td>
+                  <td className="small nowrap">{h.lastSigninAt ? <RelativeTime date={h.lastSigninAt} /> : <span className="muted">Never</span>}</td>
                 </tr>
-              </thead>
-              <tbody>
-                {r.holders.map((h) => (
-                  <tr key={h.id} data-testid="role-holder" data-email={h.email}>
-                    <td className="cell-person">
-                      <PersonCell person={h} />
-                    </td>
-                    <td>
-                      <GrantList grants={h.grants} onRevoke={(g) => onRevoke({ ...h, roles: [], grants: h.grants }, g)} />
-                    </td>
-                    <td className="small nowrap">{h.lastSigninAt ? <RelativeTime date={h.lastSigninAt} /> : <span className="muted">Never</span>}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+              ))}
+            </Table>
           )}
           {r.more && (
             <button type="button" className="btn small" onClick={() => onShowAll(r.role)} data-testid={`review-role-all-${r.role}`}>
@@ -400,8 +322,7 @@ function RolesView({ onShowAll, onRevoke }: { onShowAll: (role: Role) => void; o
 /** Administrators decide whether change managers review access too. */
 function ReviewSettingsForm() {
   const settings = useApi<ReviewSettings>('/access-review/settings');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, run } = useTask();
   if (!settings.data) return settings.error ? <ErrorNotice error={settings.error} onRetry={settings.reload} /> : null;
   const on = settings.data.changeManagersMayReview;
   return (
@@ -415,16 +336,9 @@ function ReviewSettingsForm() {
           checked={on}
           disabled={busy}
           data-testid="review-change-managers"
-          onChange={async (e) => {
-            setBusy(true);
-            setError(null);
-            try {
-              settings.setData(await api.put<ReviewSettings>('/access-review/settings', { changeManagersMayReview: e.target.checked }));
-            } catch (err) {
-              setError(err);
-            } finally {
-              setBusy(false);
-            }
+          onChange={(e) => {
+            const changeManagersMayReview = e.target.checked;
+            void run(async () => settings.setData(await api.put<ReviewSettings>('/access-review/settings', { changeManagersMayReview })));
           }}
         />
         <span>

@@ -1,11 +1,10 @@
 import { Fragment, useEffect, useState, type FormEvent } from 'react';
-import { useSearchParams } from 'react-router';
 import { api, ApiError, fieldError, qs } from '../api';
 import { AdminNav } from '../components/AdminNav';
 import { PageHeader } from '../components/PageHeader';
-import { EmptyState, ErrorNotice, Field, FormError, Icon, LoadMore, Notice, RelativeTime, SkeletonRows, Spinner } from '../components/ui';
+import { EmptyState, ErrorNotice, ExportLinks, Field, FormError, Icon, Notice, PagedTable, RelativeTime, SkeletonRows, Spinner } from '../components/ui';
 import { formatDate, formatDateTime } from '../format';
-import { useApi, usePaged, useTitle } from '../hooks';
+import { useApi, useFilterParams, usePaged, useTask, useTitle } from '../hooks';
 import { useSession } from '../session';
 import type { AuditEntry, AuditSettings, AuditVerification, SyslogTestResult } from '../types';
 
@@ -31,19 +30,8 @@ function fromLocalInput(value: string): string {
 /** Tamper evidence: verifies the hash chain on demand (it reads the whole log) and says what it found. */
 function ChainStatus() {
   const [result, setResult] = useState<AuditVerification | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const run = async () => {
-    setBusy(true);
-    setError(null);
-    try {
-      setResult(await api.get<AuditVerification>('/audit/verify'));
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { busy, error, run } = useTask();
+  const verify = () => run(async () => setResult(await api.get<AuditVerification>('/audit/verify')));
   const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
   return (
     <div className="form-actions audit-chain" data-testid="audit-chain">
@@ -66,7 +54,7 @@ function ChainStatus() {
       ) : (
         <span className="muted small">Each event is chained to the one before by its hash, with signed checkpoints: verify that none was altered, removed or inserted.</span>
       )}
-      <button type="button" className="btn small" disabled={busy} onClick={() => void run()} data-testid="audit-chain-verify">
+      <button type="button" className="btn small" disabled={busy} onClick={() => void verify()} data-testid="audit-chain-verify">
         {busy ? <Spinner small label="Verifying" /> : <Icon name="check" size={14} />} Verify
       </button>
       <ErrorNotice error={error} />
@@ -78,7 +66,7 @@ function ChainStatus() {
 export function AdminAudit() {
   const { session } = useSession();
   useTitle('Audit log', session.tenant.name);
-  const [params, setParams] = useSearchParams();
+  const [params, apply] = useFilterParams();
   const current = Object.fromEntries(FILTERS.map((k) => [k, params.get(k) ?? ''])) as Record<FilterName, string>;
   const [draft, setDraft] = useState(current);
   const [open, setOpen] = useState<number | null>(null);
@@ -92,14 +80,6 @@ export function AdminAudit() {
   const list = usePaged<AuditEntry>(`/audit${qs({ ...query, limit: 50 })}`);
   const active = FILTERS.some((k) => current[k]);
 
-  const apply = (changes: Partial<Record<FilterName, string>>) => {
-    const next = new URLSearchParams(params);
-    for (const [k, v] of Object.entries(changes)) {
-      if (v) next.set(k, v);
-      else next.delete(k);
-    }
-    setParams(next, { replace: true });
-  };
   const set = (k: FilterName, v: string) => setDraft((d) => ({ ...d, [k]: v }));
   const exportHref = (format: 'csv' | 'jsonl') => `/api/v1/audit/export${qs({ format, ...query })}`;
 
@@ -195,106 +175,82 @@ export function AdminAudit() {
       </form>
       {!actionValid && <p className="field-hint error-text">An action is written in lower case letters, dots and underscores, like user.created.</p>}
 
-      <div className="form-actions audit-export" data-testid="audit-export">
-        <span className="muted small">{active ? 'Export what these filters find, oldest first:' : 'Export the whole log, oldest first:'}</span>
-        <a className="btn small" href={exportHref('csv')} download data-testid="audit-export-csv">
-          <Icon name="download" size={14} /> CSV
-        </a>
-        <a className="btn small" href={exportHref('jsonl')} download data-testid="audit-export-jsonl">
-          <Icon name="download" size={14} /> JSON Lines
-        </a>
-      </div>
+      <ExportLinks className="audit-export" testId="audit-export" label={active ? 'Export what these filters find, oldest first:' : 'Export the whole log, oldest first:'} href={exportHref} />
 
       <ChainStatus />
 
-      <ErrorNotice error={list.error} onRetry={list.reload} />
-      <div className="card flush">
-        {list.loading ? (
-          <SkeletonRows rows={8} />
-        ) : list.items.length === 0 ? (
+      <PagedTable
+        list={list}
+        rows={8}
+        empty={
           <EmptyState title="No entries" icon="list">
             Nothing in the audit log matches these filters.
           </EmptyState>
-        ) : (
-          <table className="table audit-table" data-testid="audit-table">
-            <thead>
-              <tr>
-                <th scope="col">When</th>
-                <th scope="col">Actor</th>
-                <th scope="col">Action</th>
-                <th scope="col">Outcome</th>
-                <th scope="col">Target</th>
-                <th scope="col">IP</th>
-                <th scope="col">
-                  <span className="sr-only">Details</span>
-                </th>
+        }
+        className="audit-table"
+        testId="audit-table"
+        headers={['When', 'Actor', 'Action', 'Outcome', 'Target', 'IP', <span className="sr-only">Details</span>]}
+      >
+        {(e) => (
+          <Fragment key={e.id}>
+            <tr data-testid="audit-row">
+              <td className="nowrap small">{formatDateTime(e.occurredAt)}</td>
+              <td data-label="Actor" className="small">
+                {e.actorLabel}
+              </td>
+              <td data-label="Action">
+                <code className="code">{e.action}</code>
+              </td>
+              <td data-label="Outcome">
+                <span className={`badge tone-${e.outcome === 'success' ? 'green' : 'red'}`}>
+                  <span className="badge-dot" aria-hidden="true" />
+                  {e.outcome === 'success' ? 'Success' : 'Failure'}
+                </span>
+                {e.reason && <span className="muted small"> {e.reason.replace(/_/g, ' ')}</span>}
+              </td>
+              <td data-label="Target" className="small">
+                {e.targetType ? (
+                  <>
+                    <span className="muted">{e.targetType.replace(/_/g, ' ')}</span>{' '}
+                    {e.targetLabel ? <span data-testid="audit-target">{e.targetLabel}</span> : <span className="muted mono">{e.targetId?.slice(0, 8)}</span>}
+                    {e.targetId && (current.targetType !== e.targetType || current.targetId !== e.targetId) && (
+                      <button
+                        type="button"
+                        className="btn small ghost"
+                        title="Show only what happened to this target"
+                        onClick={() => apply({ targetType: e.targetType ?? '', targetId: e.targetId ?? '' })}
+                        data-testid="audit-only-target"
+                      >
+                        <Icon name="search" size={12} />
+                        <span className="sr-only">Only this target</span>
+                      </button>
+                    )}
+                  </>
+                ) : (
+                  <span className="muted">—</span>
+                )}
+              </td>
+              <td data-label="IP" className="small mono">
+                {e.ip ?? '—'}
+              </td>
+              <td className="cell-actions">
+                {Object.keys(e.details).length > 0 && (
+                  <button type="button" className="btn small ghost" aria-expanded={open === e.id} onClick={() => setOpen(open === e.id ? null : e.id)}>
+                    {open === e.id ? 'Hide' : 'Details'}
+                  </button>
+                )}
+              </td>
+            </tr>
+            {open === e.id && (
+              <tr className="details-row">
+                <td colSpan={7}>
+                  <pre className="json">{JSON.stringify(e.details, null, 2)}</pre>
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {list.items.map((e) => (
-                <Fragment key={e.id}>
-                  <tr data-testid="audit-row">
-                    <td className="nowrap small">{formatDateTime(e.occurredAt)}</td>
-                    <td data-label="Actor" className="small">
-                      {e.actorLabel}
-                    </td>
-                    <td data-label="Action">
-                      <code className="code">{e.action}</code>
-                    </td>
-                    <td data-label="Outcome">
-                      <span className={`badge tone-${e.outcome === 'success' ? 'green' : 'red'}`}>
-                        <span className="badge-dot" aria-hidden="true" />
-                        {e.outcome === 'success' ? 'Success' : 'Failure'}
-                      </span>
-                      {e.reason && <span className="muted small"> {e.reason.replace(/_/g, ' ')}</span>}
-                    </td>
-                    <td data-label="Target" className="small">
-                      {e.targetType ? (
-                        <>
-                          <span className="muted">{e.targetType.replace(/_/g, ' ')}</span>{' '}
-                          {e.targetLabel ? <span data-testid="audit-target">{e.targetLabel}</span> : <span className="muted mono">{e.targetId?.slice(0, 8)}</span>}
-                          {e.targetId && (current.targetType !== e.targetType || current.targetId !== e.targetId) && (
-                            <button
-                              type="button"
-                              className="btn small ghost"
-                              title="Show only what happened to this target"
-                              onClick={() => apply({ targetType: e.targetType ?? '', targetId: e.targetId ?? '' })}
-                              data-testid="audit-only-target"
-                            >
-                              <Icon name="search" size={12} />
-                              <span className="sr-only">Only this target</span>
-                            </button>
-                          )}
-                        </>
-                      ) : (
-                        <span className="muted">—</span>
-                      )}
-                    </td>
-                    <td data-label="IP" className="small mono">
-                      {e.ip ?? '—'}
-                    </td>
-                    <td className="cell-actions">
-                      {Object.keys(e.details).length > 0 && (
-                        <button type="button" className="btn small ghost" aria-expanded={open === e.id} onClick={() => setOpen(open === e.id ? null : e.id)}>
-                          {open === e.id ? 'Hide' : 'Details'}
-                        </button>
-                      )}
-                    </td>
-                  </tr>
-                  {open === e.id && (
-                    <tr className="details-row">
-                      <td colSpan={7}>
-                        <pre className="json">{JSON.stringify(e.details, null, 2)}</pre>
-                      </td>
-                    </tr>
-                  )}
-                </Fragment>
-              ))}
-            </tbody>
-          </table>
+            )}
+          </Fragment>
         )}
-      </div>
-      <LoadMore list={list} />
+      </PagedTable>
       <StreamingAndRetention />
     </div>
   );

@@ -1,11 +1,11 @@
 import { useState, type FormEvent } from 'react';
-import { Link, useNavigate, useSearchParams } from 'react-router';
+import { Link, useNavigate } from 'react-router';
 import { qs } from '../api';
 import { AdminNav } from '../components/AdminNav';
 import { PageHeader } from '../components/PageHeader';
-import { EmptyState, ErrorNotice, Icon, RelativeTime, SkeletonRows, LoadMore } from '../components/ui';
+import { EmptyState, FilterSelect, Icon, PagedTable, RelativeTime } from '../components/ui';
 import { formatDateTime, humanize } from '../format';
-import { useApi, usePaged, useSlashKey, useTitle } from '../hooks';
+import { useApi, useFilterParams, usePaged, useSlashKey, useTitle } from '../hooks';
 import { useSession } from '../session';
 import type { SsoConnection, TraceSummary } from '../types';
 
@@ -30,7 +30,7 @@ export function AdminSsoTraces() {
   const { session, path } = useSession();
   useTitle('Sign-in traces', session.tenant.name);
   const navigate = useNavigate();
-  const [params, setParams] = useSearchParams();
+  const [params, set] = useFilterParams();
   const outcome = params.get('outcome') ?? '';
   const connection = params.get('connection') ?? '';
   const [ref, setRef] = useState('');
@@ -38,15 +38,6 @@ export function AdminSsoTraces() {
   const connections = useApi<{ items: SsoConnection[] }>('/sso/connections');
   const list = usePaged<TraceSummary>(`/sso/traces${qs({ outcome: outcome || undefined, connection: connection || undefined, limit: 50 })}`);
   useSlashKey(() => document.getElementById('trace-ref')?.focus());
-
-  const set = (changes: Record<string, string>) => {
-    const next = new URLSearchParams(params);
-    for (const [k, v] of Object.entries(changes)) {
-      if (v) next.set(k, v);
-      else next.delete(k);
-    }
-    setParams(next, { replace: true });
-  };
 
   const find = (e: FormEvent) => {
     e.preventDefault();
@@ -93,25 +84,16 @@ export function AdminSsoTraces() {
             /
           </kbd>
         </form>
-        <label className="sr-only" htmlFor="trace-outcome">
-          Outcome
-        </label>
-        <select id="trace-outcome" value={outcome} onChange={(e) => set({ outcome: e.target.value })} data-testid="trace-filter-outcome">
-          <option value="">Any outcome</option>
-          <option value="success">Succeeded</option>
-          <option value="failure">Failed</option>
-        </select>
-        <label className="sr-only" htmlFor="trace-connection">
-          Connection
-        </label>
-        <select id="trace-connection" value={connection} onChange={(e) => set({ connection: e.target.value })} data-testid="trace-filter-connection">
-          <option value="">Any connection</option>
-          {(connections.data?.items ?? []).map((c) => (
-            <option key={c.id} value={c.slug}>
-              {c.displayName} ({c.slug})
-            </option>
-          ))}
-        </select>
+        <FilterSelect id="trace-outcome" label="Outcome" value={outcome} onChange={(e) => set({ outcome: e.target.value })} empty="Any outcome" options={[['success', 'Succeeded'], ['failure', 'Failed']]} data-testid="trace-filter-outcome" />
+        <FilterSelect
+          id="trace-connection"
+          label="Connection"
+          value={connection}
+          onChange={(e) => set({ connection: e.target.value })}
+          empty="Any connection"
+          options={(connections.data?.items ?? []).map((c) => [c.slug, `${c.displayName} (${c.slug})`])}
+          data-testid="trace-filter-connection"
+        />
         {(outcome || connection) && (
           <button type="button" className="btn ghost small" onClick={() => set({ outcome: '', connection: '' })}>
             Clear
@@ -124,56 +106,43 @@ export function AdminSsoTraces() {
         </p>
       )}
 
-      <ErrorNotice error={list.error} onRetry={list.reload} />
-      <div className="card flush">
-        {list.loading ? (
-          <SkeletonRows rows={6} />
-        ) : list.items.length === 0 ? (
+      <PagedTable
+        list={list}
+        empty={
           <EmptyState title="No sign-in traces" icon="list">
             {outcome || connection ? 'Nothing matches these filters.' : 'Single sign-on attempts appear here, including test sign-ins.'}
           </EmptyState>
-        ) : (
-          <table className="table traces-table" data-testid="traces-table">
-            <thead>
-              <tr>
-                <th scope="col">Reference</th>
-                <th scope="col">When</th>
-                <th scope="col">Connection</th>
-                <th scope="col">Outcome</th>
-                <th scope="col">Person</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.items.map((t) => (
-                <tr key={t.id} data-testid="trace-row" data-ref={t.id} data-outcome={t.outcome} className="clickable" onClick={() => navigate(path(`/admin/sso/traces/${t.id}`))}>
-                  <td className="cell-ref">
-                    <Link to={path(`/admin/sso/traces/${t.id}`)} className="mono trace-ref" onClick={(e) => e.stopPropagation()}>
-                      {t.id}
-                    </Link>
-                  </td>
-                  <td data-label="When" className="small nowrap" title={formatDateTime(t.createdAt)}>
-                    <RelativeTime date={t.createdAt} />
-                  </td>
-                  <td data-label="Connection" className="small">
-                    {t.connectionSlug ? <code className="code">{t.connectionSlug}</code> : <span className="muted">—</span>}
-                  </td>
-                  <td data-label="Outcome">
-                    <span className="status-line">
-                      <OutcomeBadge outcome={t.outcome} />
-                      {t.test && <span className="chip test-chip">Test</span>}
-                      {t.errorCode && <span className="muted small">{humanize(t.errorCode)}</span>}
-                    </span>
-                  </td>
-                  <td data-label="Person" className="small">
-                    {t.userEmail ?? <span className="muted">—</span>}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+        }
+        className="traces-table"
+        testId="traces-table"
+        headers={['Reference', 'When', 'Connection', 'Outcome', 'Person']}
+      >
+        {(t) => (
+          <tr key={t.id} data-testid="trace-row" data-ref={t.id} data-outcome={t.outcome} className="clickable" onClick={() => navigate(path(`/admin/sso/traces/${t.id}`))}>
+            <td className="cell-ref">
+              <Link to={path(`/admin/sso/traces/${t.id}`)} className="mono trace-ref" onClick={(e) => e.stopPropagation()}>
+                {t.id}
+              </Link>
+            </td>
+            <td data-label="When" className="small nowrap" title={formatDateTime(t.createdAt)}>
+              <RelativeTime date={t.createdAt} />
+            </td>
+            <td data-label="Connection" className="small">
+              {t.connectionSlug ? <code className="code">{t.connectionSlug}</code> : <span className="muted">—</span>}
+            </td>
+            <td data-label="Outcome">
+              <span className="status-line">
+                <OutcomeBadge outcome={t.outcome} />
+                {t.test && <span className="chip test-chip">Test</span>}
+                {t.errorCode && <span className="muted small">{humanize(t.errorCode)}</span>}
+              </span>
+            </td>
+            <td data-label="Person" className="small">
+              {t.userEmail ?? <span className="muted">—</span>}
+            </td>
+          </tr>
         )}
-      </div>
-      <LoadMore list={list} />
+      </PagedTable>
     </div>
   );
 }

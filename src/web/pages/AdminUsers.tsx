@@ -1,11 +1,11 @@
-import { useEffect, useState, type FormEvent } from 'react';
-import { useSearchParams } from 'react-router';
+import { useState, type FormEvent } from 'react';
 import { api, qs } from '../api';
 import { AdminNav } from '../components/AdminNav';
+import { BreakGlassChip, STATUS_CHOICES } from '../components/AdminParts';
 import { PageHeader } from '../components/PageHeader';
-import { Avatar, Dialog, EmptyState, ErrorNotice, Field, FormError, Icon, Loading, Notice, RelativeTime, SkeletonRows, Spinner, LoadMore, FormActions } from '../components/ui';
+import { Avatar, Dialog, EmptyState, ErrorNotice, Field, FilterSelect, FormActions, FormError, Icon, Loading, Notice, PagedTable, RelativeTime, SearchBox, Spinner } from '../components/ui';
 import { formatDateTime, humanize, ROLE_HINTS, ROLE_LABELS } from '../format';
-import { useApi, usePaged, useSlashKey, useTitle } from '../hooks';
+import { useApi, useFilterParams, usePaged, useSlashKey, useTitle, useTypedSearch } from '../hooks';
 import { useSession } from '../session';
 import { ROLES, type Grant, type Role, type User, type UserDetail } from '../types';
 
@@ -13,31 +13,16 @@ import { ROLES, type Grant, type Role, type User, type UserDetail } from '../typ
 export function AdminUsers() {
   const { session } = useSession();
   useTitle('People', session.tenant.name);
-  const [params, setParams] = useSearchParams();
+  const [params, set] = useFilterParams();
   const q = params.get('q') ?? '';
   const role = params.get('role') ?? '';
   const status = params.get('status') ?? '';
-  const [search, setSearch] = useState(q);
+  const [search, setSearch] = useTypedSearch(q, (text) => set({ q: text }));
   const [creating, setCreating] = useState(false);
   const [editing, setEditing] = useState<string | null>(null);
   const [flash, setFlash] = useState<string | null>(null);
   const list = usePaged<User>(`/users${qs({ q: q || undefined, role: role || undefined, status: status || undefined, limit: 50 })}`);
   useSlashKey(() => document.getElementById('user-search')?.focus());
-
-  const set = (changes: Record<string, string>) => {
-    const next = new URLSearchParams(params);
-    for (const [k, v] of Object.entries(changes)) {
-      if (v) next.set(k, v);
-      else next.delete(k);
-    }
-    setParams(next, { replace: true });
-  };
-
-  useEffect(() => {
-    if (search.trim() === q) return;
-    const timer = setTimeout(() => set({ q: search.trim() }), 300);
-    return () => clearTimeout(timer);
-  }, [search]); // only the typed text restarts the timer
 
   const replace = (u: User) => list.update((items) => items.map((i) => (i.id === u.id ? { ...i, ...u } : i)));
 
@@ -54,99 +39,58 @@ export function AdminUsers() {
       <AdminNav />
       <div aria-live="polite">{flash && <Notice tone="success">{flash}</Notice>}</div>
       <form className="filters" role="search" onSubmit={(e) => { e.preventDefault(); set({ q: search.trim() }); }}>
-        <div className="search-box">
-          <Icon name="search" size={16} />
-          <label htmlFor="user-search" className="sr-only">
-            Search people
-          </label>
-          <input id="user-search" type="search" placeholder="Search by name or email" value={search} onChange={(e) => setSearch(e.target.value)} data-testid="user-search" />
-          <kbd className="kbd" aria-hidden="true">/</kbd>
-        </div>
-        <label className="sr-only" htmlFor="filter-role">
-          Role
-        </label>
-        <select id="filter-role" value={role} onChange={(e) => set({ role: e.target.value })}>
-          <option value="">Any role</option>
-          {ROLES.map((r) => (
-            <option key={r} value={r}>
-              {ROLE_LABELS[r]}
-            </option>
-          ))}
-        </select>
-        <label className="sr-only" htmlFor="filter-ustatus">
-          Status
-        </label>
-        <select id="filter-ustatus" value={status} onChange={(e) => set({ status: e.target.value })}>
-          <option value="">Any status</option>
-          <option value="active">Active</option>
-          <option value="waiting">Waiting for access</option>
-          <option value="disabled">Disabled</option>
-        </select>
+        <SearchBox id="user-search" label="Search people" slashKey placeholder="Search by name or email" value={search} onChange={(e) => setSearch(e.target.value)} data-testid="user-search" />
+        <FilterSelect id="filter-role" label="Role" value={role} onChange={(e) => set({ role: e.target.value })} empty="Any role" options={ROLES.map((r) => [r, ROLE_LABELS[r]])} />
+        <FilterSelect id="filter-ustatus" label="Status" value={status} onChange={(e) => set({ status: e.target.value })} empty="Any status" options={STATUS_CHOICES} />
       </form>
 
-      <ErrorNotice error={list.error} onRetry={list.reload} />
-      <div className="card flush">
-        {list.loading ? (
-          <SkeletonRows rows={6} />
-        ) : list.items.length === 0 ? (
+      <PagedTable
+        list={list}
+        empty={
           <EmptyState title="Nobody matches" icon="users">
             Try another search or filter.
           </EmptyState>
-        ) : (
-          <table className="table users-table" data-testid="users-table">
-            <thead>
-              <tr>
-                <th scope="col">Person</th>
-                <th scope="col">Roles</th>
-                <th scope="col">Status</th>
-                <th scope="col">Sign-in</th>
-                <th scope="col">Created</th>
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.items.map((u) => (
-                <tr key={u.id} data-testid="user-row" data-email={u.email}>
-                  <td className="cell-person">
-                    <span className="person">
-                      <Avatar name={u.displayName} size={30} />
-                      <span>
-                        <strong>{u.displayName}</strong>
-                        {u.id === session.user.id && <span className="muted"> (you)</span>}
-                        <br />
-                        <span className="muted small">{u.email}</span>
-                      </span>
-                    </span>
-                  </td>
-                  <td data-label="Roles">
-                    <span className="chips">
-                      {u.roles.length ? u.roles.map((r) => <span key={r} className={`chip role-${r}`}>{ROLE_LABELS[r]}</span>) : <span className="muted small">No roles</span>}
-                    </span>
-                  </td>
-                  <td data-label="Status">
-                    <UserStatus user={u} />
-                  </td>
-                  <td data-label="Sign-in" className="small">
-                    {humanize(u.source === 'jit' ? 'single sign-on' : u.source === 'scim' ? 'provisioned' : 'local password')}
-                    {u.totpEnabled && <span className="chip subtle">2-step</span>}
-                  </td>
-                  <td data-label="Created" className="muted small nowrap">
-                    <RelativeTime date={u.createdAt} />
-                  </td>
-                  <td className="cell-actions">
-                    <button type="button" className="btn small" onClick={() => setEditing(u.id)} data-testid="edit-user">
-                      Manage
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+        }
+        className="users-table"
+        testId="users-table"
+        headers={['Person', 'Roles', 'Status', 'Sign-in', 'Created', <span className="sr-only">Actions</span>]}
+      >
+        {(u) => (
+          <tr key={u.id} data-testid="user-row" data-email={u.email}>
+            <td className="cell-person">
+              <span className="person">
+                <Avatar name={u.displayName} size={30} />
+                <span>
+                  <strong>{u.displayName}</strong>
+                  {u.id === session.user.id && <span className="muted"> (you)</span>}
+                  <br />
+                  <span className="muted small">{u.email}</span>
+                </span>
+              </span>
+            </td>
+            <td data-label="Roles">
+              <span className="chips">
+                {u.roles.length ? u.roles.map((r) => <span key={r} className={`chip role-${r}`}>{ROLE_LABELS[r]}</span>) : <span className="muted small">No roles</span>}
+              </span>
+            </td>
+            <td data-label="Status">
+              <UserStatus user={u} />
+            </td>
+            <td data-label="Sign-in" className="small">
+              {humanize(u.source === 'jit' ? 'single sign-on' : u.source === 'scim' ? 'provisioned' : 'local password')}
+              {u.totpEnabled && <span className="chip subtle">2-step</span>}
+            </td>
+            <td data-label="Created" className="muted small nowrap">
+              <RelativeTime date={u.createdAt} />
+            </td>
+            <td className="cell-actions">
+              <button type="button" className="btn small" onClick={() => setEditing(u.id)} data-testid="edit-user">
+                Manage
+              </button>
+            </td>
+          </tr>
         )}
-      </div>
-      <LoadMore list={list} />
+      </PagedTable>
 
       <Dialog open={creating} onClose={() => setCreating(false)} title="New local user" testId="new-user-dialog">
         <NewUserForm
@@ -174,11 +118,7 @@ function UserStatus({ user }: { user: User }) {
         <span className="badge-dot" aria-hidden="true" />
         {label}
       </span>
-      {user.breakGlass && (
-        <span className="chip danger" title="Emergency account: can sign in with a password even when single sign-on is enforced">
-          Break-glass
-        </span>
-      )}
+      {user.breakGlass && <BreakGlassChip />}
     </span>
   );
 }

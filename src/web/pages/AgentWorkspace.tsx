@@ -1,11 +1,11 @@
-import { useEffect, useMemo, useRef, useState } from 'react';
-import { Link, useNavigate, useSearchParams } from 'react-router';
+import { useEffect, useMemo, useRef } from 'react';
+import { Link, useNavigate } from 'react-router';
 import { qs } from '../api';
 import { PageHeader } from '../components/PageHeader';
 import { SlaSummary } from '../components/Sla';
-import { Avatar, EmptyState, ErrorNotice, Icon, PriorityBadge, RelativeTime, SkeletonRows, StatusBadge, type IconName, LoadMore } from '../components/ui';
+import { Avatar, EmptyState, FilterSelect, Icon, PagedTable, PriorityBadge, RelativeTime, SearchBox, StatusBadge, type IconName } from '../components/ui';
 import { statusLabel, TYPE_LABELS } from '../format';
-import { useApi, usePaged, useSlashKey, useTitle } from '../hooks';
+import { useApi, useFilterParams, usePaged, useSlashKey, useTitle, useTypedSearch } from '../hooks';
 import { useSession } from '../session';
 import type { QueueId, Ticket, TicketType } from '../types';
 
@@ -31,14 +31,15 @@ const TYPES: TicketType[] = ['incident', 'request', 'change'];
 /** `/t/:tenant/agent`: queues, filters, and the ticket list for the service desk. */
 export function AgentWorkspace() {
   const { session, path } = useSession();
-  const [params, setParams] = useSearchParams();
+  const [params, set] = useFilterParams();
   const navigate = useNavigate();
   const queue = QUEUES.find((q) => q.id === params.get('queue')) ?? QUEUES[0]!;
   const type = (TYPES as string[]).includes(params.get('type') ?? '') ? (params.get('type') as TicketType) : '';
   const status = params.get('status') ?? '';
   const priority = params.get('priority') ?? '';
   const q = params.get('q') ?? '';
-  const [search, setSearch] = useState(q);
+  // Search as you type, a moment after the last key.
+  const [search, setSearch] = useTypedSearch(q, (text) => set({ q: text }));
   const searchRef = useRef<HTMLInputElement>(null);
   useTitle(queue.label, session.tenant.name);
   const queueCounts = useApi<{ items: { id: QueueId; count: number }[] }>('/tickets/queues');
@@ -53,22 +54,6 @@ export function AgentWorkspace() {
   useSlashKey(() => searchRef.current?.focus());
 
   useEffect(() => setSearch(q), [q]);
-
-  const set = (changes: Record<string, string>) => {
-    const next = new URLSearchParams(params);
-    for (const [k, v] of Object.entries(changes)) {
-      if (v) next.set(k, v);
-      else next.delete(k);
-    }
-    setParams(next, { replace: true });
-  };
-
-  // Search as you type, a moment after the last key.
-  useEffect(() => {
-    if (search.trim() === q) return;
-    const timer = setTimeout(() => set({ q: search.trim() }), 300);
-    return () => clearTimeout(timer);
-  }, [search]);
 
   const statuses = useMemo(() => {
     const lc = session.lifecycle;
@@ -120,61 +105,25 @@ export function AgentWorkspace() {
           }
         />
         <form className="filters" role="search" onSubmit={(e) => { e.preventDefault(); set({ q: search.trim() }); }}>
-          <div className="search-box">
-            <Icon name="search" size={16} />
-            <label htmlFor="ticket-search" className="sr-only">
-              Search tickets
-            </label>
-            <input
-              id="ticket-search"
-              ref={searchRef}
-              type="search"
-              placeholder="Search tickets or INC number"
-              value={search}
-              onChange={(e) => setSearch(e.target.value)}
-              onKeyDown={(e) => {
-                if (e.key === 'Escape') {
-                  setSearch('');
-                  set({ q: '' });
-                }
-              }}
-              data-testid="ticket-search"
-            />
-            <kbd className="kbd" aria-hidden="true">/</kbd>
-          </div>
-          <label className="sr-only" htmlFor="filter-type">
-            Type
-          </label>
-          <select id="filter-type" value={type} onChange={(e) => set({ type: e.target.value, status: '' })} data-testid="filter-type">
-            <option value="">All types</option>
-            {TYPES.map((t) => (
-              <option key={t} value={t}>
-                {TYPE_LABELS[t]}
-              </option>
-            ))}
-          </select>
-          <label className="sr-only" htmlFor="filter-status">
-            Status
-          </label>
-          <select id="filter-status" value={status} onChange={(e) => set({ status: e.target.value })} data-testid="filter-status">
-            <option value="">Any status</option>
-            {statuses.map((s) => (
-              <option key={s} value={s}>
-                {statusLabel(s)}
-              </option>
-            ))}
-          </select>
-          <label className="sr-only" htmlFor="filter-priority">
-            Priority
-          </label>
-          <select id="filter-priority" value={priority} onChange={(e) => set({ priority: e.target.value })} data-testid="filter-priority">
-            <option value="">Any priority</option>
-            {[1, 2, 3, 4, 5].map((p) => (
-              <option key={p} value={p}>
-                P{p}
-              </option>
-            ))}
-          </select>
+          <SearchBox
+            id="ticket-search"
+            label="Search tickets"
+            slashKey
+            ref={searchRef}
+            placeholder="Search tickets or INC number"
+            value={search}
+            onChange={(e) => setSearch(e.target.value)}
+            onKeyDown={(e) => {
+              if (e.key === 'Escape') {
+                setSearch('');
+                set({ q: '' });
+              }
+            }}
+            data-testid="ticket-search"
+          />
+          <FilterSelect id="filter-type" label="Type" value={type} onChange={(e) => set({ type: e.target.value, status: '' })} empty="All types" options={TYPES.map((t) => [t, TYPE_LABELS[t]])} data-testid="filter-type" />
+          <FilterSelect id="filter-status" label="Status" value={status} onChange={(e) => set({ status: e.target.value })} empty="Any status" options={statuses.map((s) => [s, statusLabel(s)])} data-testid="filter-status" />
+          <FilterSelect id="filter-priority" label="Priority" value={priority} onChange={(e) => set({ priority: e.target.value })} empty="Any priority" options={[1, 2, 3, 4, 5].map((p) => [p, `P${p}`])} data-testid="filter-priority" />
           {filtered && (
             <button type="button" className="btn ghost small" onClick={() => { setSearch(''); set({ type: '', status: '', priority: '', q: '' }); }}>
               Clear filters
@@ -182,77 +131,63 @@ export function AgentWorkspace() {
           )}
         </form>
 
-        <ErrorNotice error={list.error} onRetry={list.reload} />
-        <div className="card flush">
-          {list.loading ? (
-            <SkeletonRows rows={6} />
-          ) : list.items.length === 0 ? (
+        <PagedTable
+          list={list}
+          empty={
             <EmptyState title={filtered ? 'No tickets match' : 'Nothing here'} icon={filtered ? 'search' : 'inbox'}>
               {filtered ? 'Try other filters, or clear them.' : queue.empty}
             </EmptyState>
-          ) : (
-            <table className="table tickets-table" data-testid="ticket-table">
-              <thead>
-                <tr>
-                  <th scope="col">Ticket</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Priority</th>
-                  <th scope="col">Assignee</th>
-                  <th scope="col">SLA</th>
-                  <th scope="col">Updated</th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.items.map((t) => (
-                  <tr
-                    key={t.id}
-                    className="clickable"
-                    data-testid="ticket-row"
-                    data-ref={t.ref}
-                    onClick={(e) => {
-                      if ((e.target as HTMLElement).closest('a')) return;
-                      navigate(path(`/agent/tickets/${t.ref}`));
-                    }}
-                  >
-                    <td className="cell-ticket">
-                      <Link to={path(`/agent/tickets/${t.ref}`)} className="row-link" data-testid="ticket-link">
-                        <span className="mono ref">{t.ref}</span>
-                        <span className="row-title">{t.title}</span>
-                      </Link>
-                      <span className="muted small">
-                        {TYPE_LABELS[t.type]} · {t.requester.displayName}
-                        {t.team ? ` · ${t.team.name}` : ''}
-                      </span>
-                    </td>
-                    <td data-label="Status">
-                      <StatusBadge status={t.status} />
-                    </td>
-                    <td data-label="Priority">
-                      <PriorityBadge priority={t.priority} compact />
-                    </td>
-                    <td data-label="Assignee">
-                      {t.assignee ? (
-                        <span className="person">
-                          <Avatar name={t.assignee.displayName} size={22} />
-                          {t.assignee.id === session.user.id ? 'Me' : t.assignee.displayName}
-                        </span>
-                      ) : (
-                        <span className="muted">Unassigned</span>
-                      )}
-                    </td>
-                    <td data-label="SLA">
-                      <SlaSummary ticket={t} />
-                    </td>
-                    <td data-label="Updated" className="muted">
-                      <RelativeTime date={t.updatedAt} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+          }
+          className="tickets-table"
+          testId="ticket-table"
+          headers={['Ticket', 'Status', 'Priority', 'Assignee', 'SLA', 'Updated']}
+        >
+          {(t) => (
+            <tr
+              key={t.id}
+              className="clickable"
+              data-testid="ticket-row"
+              data-ref={t.ref}
+              onClick={(e) => {
+                if ((e.target as HTMLElement).closest('a')) return;
+                navigate(path(`/agent/tickets/${t.ref}`));
+              }}
+            >
+              <td className="cell-ticket">
+                <Link to={path(`/agent/tickets/${t.ref}`)} className="row-link" data-testid="ticket-link">
+                  <span className="mono ref">{t.ref}</span>
+                  <span className="row-title">{t.title}</span>
+                </Link>
+                <span className="muted small">
+                  {TYPE_LABELS[t.type]} · {t.requester.displayName}
+                  {t.team ? ` · ${t.team.name}` : ''}
+                </span>
+              </td>
+              <td data-label="Status">
+                <StatusBadge status={t.status} />
+              </td>
+              <td data-label="Priority">
+                <PriorityBadge priority={t.priority} compact />
+              </td>
+              <td data-label="Assignee">
+                {t.assignee ? (
+                  <span className="person">
+                    <Avatar name={t.assignee.displayName} size={22} />
+                    {t.assignee.id === session.user.id ? 'Me' : t.assignee.displayName}
+                  </span>
+                ) : (
+                  <span className="muted">Unassigned</span>
+                )}
+              </td>
+              <td data-label="SLA">
+                <SlaSummary ticket={t} />
+              </td>
+              <td data-label="Updated" className="muted">
+                <RelativeTime date={t.updatedAt} />
+              </td>
+            </tr>
           )}
-        </div>
-        <LoadMore list={list} />
+        </PagedTable>
         <p className="hint muted small">
           Press <kbd className="kbd">/</kbd> to search.
         </p>
