@@ -1,10 +1,9 @@
 import { useRef, useState, type FormEvent } from 'react';
-import { api, ApiError } from '../api';
+import { ApiError } from '../api';
 import type { OidcSsoConnection, SsoConnection } from '../types';
-import { CopyButton, Field, FormActions, Icon, Spinner } from './ui';
-import { Check, OptionChecks, ProblemNotice, RpValueList, useConnectionSettings, type Options, type Provider } from './SsoForms';
+import { CopyButton, Field, FormActions, Spinner } from './ui';
+import { Check, freeSlug, NewConnectionFooter, OptionChecks, ProblemNotice, RpValueList, SetupStep, SLUG, useConnectionSettings, useCreateConnection, type Options, type Provider } from './SsoForms';
 
-const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
 const TENANT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Where each provider keeps what an OpenID Connect connection needs, in its own words. */
@@ -43,11 +42,6 @@ const OIDC_PROVIDERS: Record<Provider, { slug: string; button: string; where: st
   },
 };
 
-function freeSlug(base: string, taken: string[]): string {
-  if (!taken.includes(base)) return base;
-  for (let i = 2; ; i++) if (!taken.includes(`${base}-${i}`)) return `${base}-${i}`;
-}
-
 const isMultiTenantIssuer = (issuer: string) => /\/(organizations|common)\//.test(issuer);
 
 /** Tenant ids typed one per line or comma-separated: the valid ones, or the first that is not. */
@@ -84,8 +78,7 @@ export function NewOidcConnectionForm({
   const [tenants, setTenants] = useState('');
   const [displayName, setDisplayName] = useState('');
   const [options, setOptions] = useState<Options>({ allowIdpInitiated: false, jit: true, waitingRoom: false });
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, create } = useCreateConnection(onCreated);
   const slugInput = useRef<HTMLInputElement>(null);
   const slugValid = SLUG.test(slug);
   const base = `${rpBaseUrl}/${slug}`;
@@ -108,33 +101,23 @@ export function NewOidcConnectionForm({
     const parsed = parseTenants(tenants);
     if ('bad' in parsed) return setError(`“${parsed.bad}” is not a tenant ID: Entra shows it as a GUID under Overview › Directory (tenant) ID.`);
     if (multi && !parsed.tenants.length) return setError('A multi-tenant issuer lets any Entra tenant in: list the tenant IDs allowed to sign in.');
-    setBusy(true);
-    try {
-      const c = await api.post<SsoConnection>('/sso/connections', {
-        protocol: 'oidc',
-        slug,
-        issuer: issuer.trim(),
-        clientId: clientId.trim(),
-        ...(credential === 'secret' ? { clientSecret } : { clientAuth: 'private_key_jwt' }),
-        ...(credential === 'secret' && expires ? { secretExpiresAt: new Date(`${expires}T00:00:00Z`).toISOString() } : {}),
-        ...(parsed.tenants.length ? { allowedTenants: parsed.tenants } : {}),
-        ...(buttonLabel ? { displayName: buttonLabel } : {}),
-        jit: options.jit,
-        waitingRoom: options.waitingRoom,
-      });
-      onCreated(c);
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
+    await create({
+      protocol: 'oidc',
+      slug,
+      issuer: issuer.trim(),
+      clientId: clientId.trim(),
+      ...(credential === 'secret' ? { clientSecret } : { clientAuth: 'private_key_jwt' }),
+      ...(credential === 'secret' && expires ? { secretExpiresAt: new Date(`${expires}T00:00:00Z`).toISOString() } : {}),
+      ...(parsed.tenants.length ? { allowedTenants: parsed.tenants } : {}),
+      ...(buttonLabel ? { displayName: buttonLabel } : {}),
+      jit: options.jit,
+      waitingRoom: options.waitingRoom,
+    });
   };
 
   return (
     <form className="stack-lg" onSubmit={submit} noValidate aria-busy={busy} data-testid="new-oidc-form">
-      <section className="stack setup-step" aria-labelledby="rp-step-h">
-        <h3 id="rp-step-h" className="h4">
-          <span className="step-number">1</span> Register Keydesk at the provider
-        </h3>
+      <SetupStep id="rp-step-h" n={1} title="Register Keydesk at the provider">
         <p className="muted small section-note">{preset.where}</p>
         {slugValid ? (
           <>
@@ -156,12 +139,9 @@ export function NewOidcConnectionForm({
             <input id={id} ref={slugInput} className="slug-input" aria-describedby={d} spellCheck={false} maxLength={40} value={slug} onChange={(e) => setSlug(e.target.value.toLowerCase().replace(/\s+/g, '-'))} data-testid="oidc-slug" />
           )}
         </Field>
-      </section>
+      </SetupStep>
 
-      <section className="stack setup-step" aria-labelledby="op-step-h">
-        <h3 id="op-step-h" className="h4">
-          <span className="step-number">2</span> Give Keydesk the provider’s side
-        </h3>
+      <SetupStep id="op-step-h" n={2} title="Give Keydesk the provider’s side">
         <Field label="Issuer URL" hint={preset.issuerHint} error={fieldError('issuer')}>
           {(id, d) => <input id={id} type="url" aria-describedby={d} spellCheck={false} placeholder={preset.issuerPlaceholder} value={issuer} onChange={(e) => setIssuer(e.target.value)} data-testid="oidc-issuer-input" />}
         </Field>
@@ -195,7 +175,7 @@ export function NewOidcConnectionForm({
             {(id, d) => <textarea id={id} aria-describedby={d} rows={3} className="mono" spellCheck={false} value={tenants} onChange={(e) => setTenants(e.target.value)} data-testid="oidc-tenants-input" />}
           </Field>
         )}
-      </section>
+      </SetupStep>
 
       <details className="setup-options">
         <summary>
@@ -212,13 +192,7 @@ export function NewOidcConnectionForm({
         </div>
       </details>
 
-      <p className="muted small">The connection starts in testing: only your test sign-in uses it until a test passes, then its button goes on the sign-in page.</p>
-      <ProblemNotice error={onField ? null : error} title="The provider’s details were not accepted" testId="oidc-connection-error" />
-      <FormActions onCancel={onCancel}>
-        <button type="submit" className="btn primary" disabled={busy} data-testid="oidc-connection-submit">
-          {busy ? <Spinner small /> : <Icon name="plus" size={16} />} Add connection
-        </button>
-      </FormActions>
+      <NewConnectionFooter error={onField ? null : error} title="The provider’s details were not accepted" testId="oidc-connection" busy={busy} onCancel={onCancel} />
     </form>
   );
 }

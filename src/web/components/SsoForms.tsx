@@ -435,7 +435,7 @@ export function OptionChecks({ value, onChange, protocol = 'saml' }: { value: Op
   );
 }
 
-const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
+export const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
 const SLUG_RULE = 'A short name has 1–40 lowercase letters, digits or inner hyphens, such as entra or okta.';
 
 type SpKey = 'identifier' | 'replyUrl' | 'signOnUrl' | 'logoutUrl';
@@ -448,7 +448,7 @@ export function spValuesFor(spBaseUrl: string, connSlug: string): SpValues {
 }
 
 /** `base`, or `base-2`, `base-3`… when a connection already has that short name. */
-function freeSlug(base: string, taken: string[]): string {
+export function freeSlug(base: string, taken: string[]): string {
   if (!taken.includes(base)) return base;
   for (let i = 2; ; i++) if (!taken.includes(`${base}-${i}`)) return `${base}-${i}`;
 }
@@ -567,8 +567,7 @@ function SamlConnectionForm({
   const [displayName, setDisplayName] = useState('');
   const [source, setSource] = useState<SourceState>(emptySource('url'));
   const [options, setOptions] = useState<Options>({ allowIdpInitiated: true, jit: true, waitingRoom: false });
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, create } = useCreateConnection(onCreated);
   const preset = PROVIDERS[provider];
   const slugValid = SLUG.test(slug);
   const values = slugValid ? spValuesFor(spBaseUrl, slug) : null;
@@ -586,22 +585,12 @@ function SamlConnectionForm({
     if (!slugValid) return slugInput.current?.focus();
     const src = sourceBody(source, provider);
     if ('missing' in src) return setError(src.missing);
-    setBusy(true);
-    try {
-      const c = await api.post<SsoConnection>('/sso/connections', { slug, ...(buttonLabel ? { displayName: buttonLabel } : {}), ...src.body, ...options });
-      onCreated(c);
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
+    await create({ slug, ...(buttonLabel ? { displayName: buttonLabel } : {}), ...src.body, ...options });
   };
 
   return (
     <form className="stack-lg" onSubmit={submit} noValidate aria-busy={busy} data-testid="new-connection-form">
-      <section className="stack setup-step" aria-labelledby="sp-step-h">
-        <h3 id="sp-step-h" className="h4">
-          <span className="step-number">1</span> Paste these values into {provider === 'other' ? 'your identity provider' : preset.label}
-        </h3>
+      <SetupStep id="sp-step-h" n={1} title={<>Paste these values into {provider === 'other' ? 'your identity provider' : preset.label}</>}>
         <p className="muted small section-note">{preset.where}</p>
         {values ? (
           <>
@@ -633,12 +622,9 @@ function SamlConnectionForm({
             />
           )}
         </Field>
-      </section>
+      </SetupStep>
 
-      <section className="stack setup-step" aria-labelledby="idp-step-h">
-        <h3 id="idp-step-h" className="h4">
-          <span className="step-number">2</span> Give Keydesk {provider === 'other' ? 'the identity provider' : preset.label}’s side
-        </h3>
+      <SetupStep id="idp-step-h" n={2} title={<>Give Keydesk {provider === 'other' ? 'the identity provider' : preset.label}’s side</>}>
         <p className="muted small section-note">{preset.idpWhere}</p>
         <IdpSourcePicker
           value={source}
@@ -648,7 +634,7 @@ function SamlConnectionForm({
           }}
           provider={provider}
         />
-      </section>
+      </SetupStep>
 
       <details className="setup-options">
         <summary data-testid="connection-options">
@@ -666,15 +652,55 @@ function SamlConnectionForm({
         </div>
       </details>
 
+      <NewConnectionFooter error={formError} title="The identity provider's details were not accepted" testId="connection" busy={busy} onCancel={onCancel} />
+    </form>
+  );
+}
+
+/** One numbered step of adding a connection. */
+export function SetupStep({ id, n, title, children }: { id: string; n: number; title: ReactNode; children: ReactNode }) {
+  return (
+    <section className="stack setup-step" aria-labelledby={id}>
+      <h3 id={id} className="h4">
+        <span className="step-number">{n}</span> {title}
+      </h3>
+      {children}
+    </section>
+  );
+}
+
+/** The end of a new-connection form: what happens next, the refusal, and the buttons (`testId`-error, `testId`-submit). */
+export function NewConnectionFooter({ error, title, testId, busy, onCancel }: { error: unknown; title: string; testId: string; busy: boolean; onCancel: () => void }) {
+  return (
+    <>
       <p className="muted small">The connection starts in testing: only your test sign-in uses it until a test passes, then its button goes on the sign-in page.</p>
-      <ProblemNotice error={formError} title="The identity provider's details were not accepted" testId="connection-error" />
+      <ProblemNotice error={error} title={title} testId={`${testId}-error`} />
       <FormActions onCancel={onCancel}>
-        <button type="submit" className="btn primary" disabled={busy} data-testid="connection-submit">
+        <button type="submit" className="btn primary" disabled={busy} data-testid={`${testId}-submit`}>
           {busy ? <Spinner small /> : <Icon name="plus" size={16} />} Add connection
         </button>
       </FormActions>
-    </form>
+    </>
   );
+}
+
+/**
+ * Posts a new connection and hands it to `onCreated`; a refusal is kept in `error` (where the form's
+ * own checks put theirs too). Busy stays on after success: the form is on its way out.
+ */
+export function useCreateConnection(onCreated: (c: SsoConnection) => void) {
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const create = async (body: object) => {
+    setBusy(true);
+    try {
+      onCreated(await api.post<SsoConnection>('/sso/connections', body));
+    } catch (err) {
+      setError(err);
+      setBusy(false);
+    }
+  };
+  return { busy, error, setError, create };
 }
 
 /* ---------- The values for the identity provider ---------- */

@@ -4,7 +4,7 @@ import { priorityLabel } from '../format';
 import { useApi } from '../hooks';
 import { useSession } from '../session';
 import type { Page, RequestCategory, Team, Ticket, TicketType, User } from '../types';
-import { Field, FormError, Icon, Spinner, type IconName } from './ui';
+import { Field, FormError, Icon, Options, Spinner, type IconName } from './ui';
 
 const KINDS: { type: TicketType; title: string; text: string; icon: IconName }[] = [
   { type: 'incident', title: 'Something is broken', text: 'Report a problem with a device, an app or a service.', icon: 'wrench' },
@@ -179,11 +179,7 @@ export function TicketForm({ staff, initialType = 'incident', onCreated, onCance
         <Field label={type === 'request' ? 'When do you need it?' : 'How urgent is it?'}>
           {(id) => (
             <select id={id} value={urgency} onChange={(e) => setUrgency(Number(e.target.value))} data-testid="ticket-urgency">
-              {URGENCY[type].map((u) => (
-                <option key={u.value} value={u.value}>
-                  {u.label}
-                </option>
-              ))}
+              <Options options={URGENCY[type].map((u) => [u.value, u.label])} />
             </select>
           )}
         </Field>
@@ -191,11 +187,7 @@ export function TicketForm({ staff, initialType = 'incident', onCreated, onCance
           <Field label="Impact" hint={`Priority: ${priorityLabel(impact + urgency - 1)}`}>
             {(id, d) => (
               <select id={id} aria-describedby={d} value={impact} onChange={(e) => setImpact(Number(e.target.value))} data-testid="ticket-impact">
-                {IMPACT.map((u) => (
-                  <option key={u.value} value={u.value}>
-                    {u.label}
-                  </option>
-                ))}
+                <Options options={IMPACT.map((u) => [u.value, u.label])} />
               </select>
             )}
           </Field>
@@ -229,12 +221,7 @@ export function TicketForm({ staff, initialType = 'incident', onCreated, onCance
             <Field label="Team">
               {(id) => (
                 <select id={id} value={teamId} onChange={(e) => setTeamId(e.target.value)} disabled={teams.loading}>
-                  <option value="">No team</option>
-                  {(teams.data?.items ?? []).map((t) => (
-                    <option key={t.id} value={t.id}>
-                      {t.name}
-                    </option>
-                  ))}
+                  <Options empty="No team" options={(teams.data?.items ?? []).map((t) => [t.id, t.name])} />
                 </select>
               )}
             </Field>
@@ -243,12 +230,7 @@ export function TicketForm({ staff, initialType = 'incident', onCreated, onCance
             <Field label="Assignee">
               {(id) => (
                 <select id={id} value={assigneeId} onChange={(e) => setAssigneeId(e.target.value)} disabled={people.loading}>
-                  <option value="">Unassigned</option>
-                  {agents.map((u) => (
-                    <option key={u.id} value={u.id}>
-                      {u.id === session.user.id ? `${u.displayName} (me)` : u.displayName}
-                    </option>
-                  ))}
+                  <Options empty="Unassigned" options={agents.map((u) => [u.id, u.id === session.user.id ? `${u.displayName} (me)` : u.displayName])} />
                 </select>
               )}
             </Field>

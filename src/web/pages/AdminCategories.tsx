@@ -2,8 +2,8 @@ import { useState, type FormEvent } from 'react';
 import { api } from '../api';
 import { AdminNav } from '../components/AdminNav';
 import { PageHeader } from '../components/PageHeader';
-import { EmptyState, ErrorNotice, Field, FormError, Icon, SkeletonRows, Spinner } from '../components/ui';
-import { useApi, useTitle } from '../hooks';
+import { EmptyState, ErrorNotice, Field, FormError, Icon, Options, SkeletonRows, Spinner } from '../components/ui';
+import { useApi, useTask, useTitle } from '../hooks';
 import { useSession } from '../session';
 import type { RequestCategory, Team } from '../types';
 
@@ -107,12 +107,7 @@ function CategoryForm({ teams, category, onSaved, onCancel }: { teams: Team[]; c
         <Field label="Fulfilled by">
           {(id) => (
             <select id={id} value={teamId} onChange={(e) => setTeamId(e.target.value)} data-testid={`${idp}-team`}>
-              <option value="">Choose a team…</option>
-              {teams.map((t) => (
-                <option key={t.id} value={t.id}>
-                  {t.name}
-                </option>
-              ))}
+              <Options empty="Choose a team…" options={teams.map((t) => [t.id, t.name])} />
             </select>
           )}
         </Field>
@@ -145,20 +140,13 @@ function CategoryForm({ teams, category, onSaved, onCancel }: { teams: Team[]; c
 function CategoryCard({ category, teams, onChanged, onDeleted }: { category: RequestCategory; teams: Team[]; onChanged: (c: RequestCategory) => void; onDeleted: () => void }) {
   const [editing, setEditing] = useState(false);
   const [confirming, setConfirming] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, run } = useTask();
 
-  const remove = async () => {
-    setBusy(true);
-    setError(null);
-    try {
+  const remove = () =>
+    run(async () => {
       await api.delete(`/request-categories/${category.id}`);
       onDeleted();
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
-  };
+    });
 
   return (
     <li className="card" data-testid="category-card" data-name={category.name}>

@@ -2,7 +2,8 @@ import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } fr
 import { api, ApiError, qs } from '../api';
 import { AdminNav } from '../components/AdminNav';
 import { PageHeader } from '../components/PageHeader';
-import { CopyButton, Dialog, ErrorNotice, Field, FormError, Icon, Notice, RelativeTime, SkeletonRows, Spinner, FormActions } from '../components/ui';
+import { DataTable } from '../components/AdminParts';
+import { CopyButton, Dialog, ErrorNotice, Field, FormError, Icon, Notice, Options, RelativeTime, SkeletonRows, Spinner, FormActions, Table } from '../components/ui';
 import { certificateUrgency, formatDate, formatDateTime } from '../format';
 import { useApi, usePaged, useTitle } from '../hooks';
 import { useSession } from '../session';
@@ -12,12 +13,13 @@ import type { Provisioning, ScimActivity, ScimCredential, ScimCredentialKind, Sc
 const DAY_MS = 86_400_000;
 const ACTIVITY_PAGE = 50;
 
-const LIFETIMES: { days: number; label: string }[] = [
-  { days: 30, label: '30 days' },
-  { days: 90, label: '90 days' },
-  { days: 180, label: '6 months' },
-  { days: 365, label: '1 year' },
-  { days: 730, label: '2 years' },
+/** A secret's lifetime choices, as [days, label]. */
+const LIFETIMES: [string, string][] = [
+  ['30', '30 days'],
+  ['90', '90 days'],
+  ['180', '6 months'],
+  ['365', '1 year'],
+  ['730', '2 years'],
 ];
 const DEFAULT_LIFETIME = '365';
 
@@ -242,11 +244,7 @@ function Credentials({
           <Field label="Valid for">
             {(id) => (
               <select id={id} value={days} disabled={full} onChange={(e) => setDays(e.target.value)} data-testid={`${kind}-lifetime`}>
-                {LIFETIMES.map((l) => (
-                  <option key={l.days} value={String(l.days)}>
-                    {l.label}
-                  </option>
-                ))}
+                <Options options={LIFETIMES} />
               </select>
             )}
           </Field>
@@ -279,35 +277,18 @@ function Credentials({
             </SectionEmpty>
           </div>
         ) : (
-          <div className="table-frame">
-            <table className="table cred-table" data-testid={`${kind}-table`}>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  {kind === 'client' && <th scope="col">Client ID</th>}
-                  <th scope="col">State</th>
-                  <th scope="col">Created</th>
-                  <th scope="col">Last used</th>
-                  <th scope="col">Expires</th>
-                  <th scope="col">
-                    <span className="sr-only">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {items.map((c) => (
-                  <CredentialRow
-                    key={c.id}
-                    credential={c}
-                    busy={busy}
-                    onActive={(active) => void setActive(c, active)}
-                    onRenew={() => setRenewing(c)}
-                    onRemove={() => setRemoving(c)}
-                  />
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable className="cred-table" testId={`${kind}-table`} headers={['Name', ...(kind === 'client' ? ['Client ID'] : []), 'State', 'Created', 'Last used', 'Expires', <span className="sr-only">Actions</span>]}>
+            {items.map((c) => (
+              <CredentialRow
+                key={c.id}
+                credential={c}
+                busy={busy}
+                onActive={(active) => void setActive(c, active)}
+                onRenew={() => setRenewing(c)}
+                onRemove={() => setRemoving(c)}
+              />
+            ))}
+          </DataTable>
         )}
       </div>
 
@@ -532,11 +513,7 @@ function RenewCredential({ credential: c, onRenewed, onCancel, onStale }: { cred
       <Field label="New secret valid for">
         {(id) => (
           <select id={id} value={days} onChange={(e) => setDays(e.target.value)} data-testid="renew-lifetime">
-            {LIFETIMES.map((l) => (
-              <option key={l.days} value={String(l.days)}>
-                {l.label}
-              </option>
-            ))}
+            <Options options={LIFETIMES} />
           </select>
         )}
       </Field>
@@ -685,23 +662,11 @@ function Activity({ onRefresh }: { onRefresh: () => void }) {
           </div>
         ) : (
           <div className="table-frame" aria-busy={loading}>
-            <table className="table activity-table" data-testid="activity-table">
-              <thead>
-                <tr>
-                  <th scope="col">Time</th>
-                  <th scope="col">Operation</th>
-                  <th scope="col">Resource</th>
-                  <th scope="col">Result</th>
-                  <th scope="col">Duration</th>
-                  <th scope="col">Error</th>
-                </tr>
-              </thead>
-              <tbody>
-                {items.map((a) => (
-                  <ActivityRow key={a.id} activity={a} />
-                ))}
-              </tbody>
-            </table>
+            <Table className="activity-table" testId="activity-table" headers={['Time', 'Operation', 'Resource', 'Result', 'Duration', 'Error']}>
+              {items.map((a) => (
+                <ActivityRow key={a.id} activity={a} />
+              ))}
+            </Table>
           </div>
         )}
         {list.hasMore && items.length > 0 && (

@@ -2,12 +2,13 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { Link } from 'react-router';
 import { api, ApiError } from '../api';
 import { AdminNav } from '../components/AdminNav';
+import { DataTable } from '../components/AdminParts';
 import { PageHeader } from '../components/PageHeader';
 import { OidcSettingsForm } from '../components/OidcForms';
 import { ConnectionSettingsForm, NewConnectionForm, ProblemNotice, providerOf, RpValueList, SpValueList, spSetupFor } from '../components/SsoForms';
 import { CopyButton, Dialog, EmptyState, ErrorNotice, Field, FormError, Icon, Notice, RelativeTime, SkeletonRows, Spinner, FormActions } from '../components/ui';
 import { certificateUrgency, commonName, formatDate, formatDateTime, groupHex, ROLE_LABELS } from '../format';
-import { useApi, useTitle, type Loaded } from '../hooks';
+import { useApi, useTask, useTitle, type Loaded } from '../hooks';
 import { useSession } from '../session';
 import { RULE_ROLES, type OidcSsoConnection, type RoleRule, type RuleRole, type SamlSsoConnection, type SsoCertificate, type SsoConnection, type SsoDomain, type SsoEnforcement, type GovernanceState, type PendingIdentityChange } from '../types';
 
@@ -435,19 +436,12 @@ function CertificateRow({ cert }: { cert: SsoCertificate }) {
 }
 
 function DeleteConnection({ connection: c, onDeleted, onCancel }: { connection: SsoConnection; onDeleted: () => void; onCancel: () => void }) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const remove = async () => {
-    setBusy(true);
-    setError(null);
-    try {
+  const { busy, error, run } = useTask();
+  const remove = () =>
+    run(async () => {
       await api.delete(`/sso/connections/${c.id}`);
       onDeleted();
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
-  };
+    });
   return (
     <div className="stack">
       <p>
@@ -547,43 +541,28 @@ function RoleRules() {
         ) : items.length === 0 ? (
           <p className="muted small empty-line">No rules yet: roles come only from what administrators grant on the People page.</p>
         ) : (
-          <div className="table-frame">
-            <table className="table rules-table" data-testid="rules-table">
-              <thead>
-                <tr>
-                  <th scope="col">Group</th>
-                  <th scope="col">Role</th>
-                  <th scope="col">Precedence</th>
-                  <th scope="col">Added</th>
-                  <th scope="col">
-                    <span className="sr-only">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {items.map((r) => (
-                  <tr key={r.id} data-testid="rule-row" data-group={r.groupRef} data-role={r.role}>
-                    <td className="mono small wrap cell-group">{r.groupRef}</td>
-                    <td data-label="Role">
-                      <span className={`chip role-${r.role}`}>{ROLE_LABELS[r.role]}</span>
-                    </td>
-                    <td data-label="Precedence" className="small">
-                      <span className="mobile-label">Precedence </span>
-                      {r.precedence}
-                    </td>
-                    <td data-label="Added" className="muted small nowrap">
-                      <RelativeTime date={r.createdAt} />
-                    </td>
-                    <td className="cell-actions">
-                      <button type="button" className="btn small ghost danger-text" onClick={() => void remove(r)} disabled={busy !== null} data-testid="rule-delete" aria-label={`Remove the rule for ${r.groupRef}`}>
-                        {busy === r.id ? <Spinner small /> : <Icon name="trash" size={14} />} Remove
-                      </button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable className="rules-table" testId="rules-table" headers={['Group', 'Role', 'Precedence', 'Added', <span className="sr-only">Actions</span>]}>
+            {items.map((r) => (
+              <tr key={r.id} data-testid="rule-row" data-group={r.groupRef} data-role={r.role}>
+                <td className="mono small wrap cell-group">{r.groupRef}</td>
+                <td data-label="Role">
+                  <span className={`chip role-${r.role}`}>{ROLE_LABELS[r.role]}</span>
+                </td>
+                <td data-label="Precedence" className="small">
+                  <span className="mobile-label">Precedence </span>
+                  {r.precedence}
+                </td>
+                <td data-label="Added" className="muted small nowrap">
+                  <RelativeTime date={r.createdAt} />
+                </td>
+                <td className="cell-actions">
+                  <button type="button" className="btn small ghost danger-text" onClick={() => void remove(r)} disabled={busy !== null} data-testid="rule-delete" aria-label={`Remove the rule for ${r.groupRef}`}>
+                    {busy === r.id ? <Spinner small /> : <Icon name="trash" size={14} />} Remove
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </DataTable>
         )}
       </div>
     </section>
@@ -907,21 +886,12 @@ const CHANGE_STATUS: Record<PendingIdentityChange['status'], string> = {
 function Governance() {
   const { path } = useSession();
   const state = useApi<GovernanceState>('/governance');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, run } = useTask();
   const g = state.data;
 
   const act = async (fn: () => Promise<unknown>) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await fn();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-      state.reload();
-    }
+    await run(async () => void (await fn()));
+    state.reload();
   };
 
   return (

@@ -3,7 +3,7 @@ import { Link, useParams } from 'react-router';
 import { api, ApiError } from '../api';
 import { AdminNav } from '../components/AdminNav';
 import { PageHeader } from '../components/PageHeader';
-import { CopyButton, EmptyState, ErrorNotice, FormError, Icon, Loading, Spinner } from '../components/ui';
+import { CopyButton, EmptyState, ErrorNotice, FormError, Icon, Loading, Spinner, Table } from '../components/ui';
 import { formatDateTime, groupHex, humanize, ROLE_LABELS } from '../format';
 import { useApi, useTitle } from '../hooks';
 import { useSession } from '../session';
@@ -392,46 +392,38 @@ export function AdminSsoTrace() {
             </h3>
             <span className="muted small">{attributes.length} attribute{attributes.length === 1 ? '' : 's'}</span>
           </div>
-          <table className="table claims-table" data-testid="trace-claims">
-            <thead>
-              <tr>
-                <th scope="col">Attribute</th>
-                <th scope="col">Values</th>
-              </tr>
-            </thead>
-            <tbody>
-              <tr className="nameid-row">
-                <td>
-                  <strong>NameID</strong>
-                  {claims.nameIdFormat && (
-                    <>
-                      <br />
-                      <span className="muted small mono wrap">{claims.nameIdFormat}</span>
-                    </>
+          <Table className="claims-table" testId="trace-claims" headers={['Attribute', 'Values']}>
+            <tr className="nameid-row">
+              <td>
+                <strong>NameID</strong>
+                {claims.nameIdFormat && (
+                  <>
+                    <br />
+                    <span className="muted small mono wrap">{claims.nameIdFormat}</span>
+                  </>
+                )}
+              </td>
+              <td className="mono small wrap">{claims.nameId ?? <span className="muted">(none)</span>}</td>
+            </tr>
+            {attributes.map(([name, values]) => (
+              <tr key={name}>
+                <td className="mono small wrap attr-name">{name}</td>
+                <td className="mono small wrap">
+                  {values.length === 0 ? (
+                    <span className="muted">(empty)</span>
+                  ) : values.length === 1 ? (
+                    values[0]
+                  ) : (
+                    <ul className="value-list">
+                      {values.map((v, i) => (
+                        <li key={i}>{v}</li>
+                      ))}
+                    </ul>
                   )}
                 </td>
-                <td className="mono small wrap">{claims.nameId ?? <span className="muted">(none)</span>}</td>
               </tr>
-              {attributes.map(([name, values]) => (
-                <tr key={name}>
-                  <td className="mono small wrap attr-name">{name}</td>
-                  <td className="mono small wrap">
-                    {values.length === 0 ? (
-                      <span className="muted">(empty)</span>
-                    ) : values.length === 1 ? (
-                      values[0]
-                    ) : (
-                      <ul className="value-list">
-                        {values.map((v, i) => (
-                          <li key={i}>{v}</li>
-                        ))}
-                      </ul>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            ))}
+          </Table>
         </section>
       )}
 
@@ -443,36 +435,28 @@ export function AdminSsoTrace() {
             </h3>
             <span className="muted small">as received; the checks above say whether they were trusted</span>
           </div>
-          <table className="table claims-table" data-testid="trace-id-token-claims">
-            <thead>
-              <tr>
-                <th scope="col">Claim</th>
-                <th scope="col">Value</th>
+          <Table className="claims-table" testId="trace-id-token-claims" headers={['Claim', 'Value']}>
+            {Object.entries(idTokenClaims).map(([name, value]) => (
+              <tr key={name}>
+                <td className="mono small wrap attr-name">{name}</td>
+                <td className="mono small wrap">
+                  {Array.isArray(value) ? (
+                    <ul className="value-list">
+                      {value.map((v, i) => (
+                        <li key={i}>{typeof v === 'string' ? v : JSON.stringify(v)}</li>
+                      ))}
+                    </ul>
+                  ) : typeof value === 'string' ? (
+                    value
+                  ) : typeof value === 'number' && TIME_CLAIMS.has(name) ? (
+                    <span title={String(value)}>{formatDateTime(new Date(value * 1000).toISOString())}</span>
+                  ) : (
+                    JSON.stringify(value)
+                  )}
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {Object.entries(idTokenClaims).map(([name, value]) => (
-                <tr key={name}>
-                  <td className="mono small wrap attr-name">{name}</td>
-                  <td className="mono small wrap">
-                    {Array.isArray(value) ? (
-                      <ul className="value-list">
-                        {value.map((v, i) => (
-                          <li key={i}>{typeof v === 'string' ? v : JSON.stringify(v)}</li>
-                        ))}
-                      </ul>
-                    ) : typeof value === 'string' ? (
-                      value
-                    ) : typeof value === 'number' && TIME_CLAIMS.has(name) ? (
-                      <span title={String(value)}>{formatDateTime(new Date(value * 1000).toISOString())}</span>
-                    ) : (
-                      JSON.stringify(value)
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            ))}
+          </Table>
         </section>
       )}
 

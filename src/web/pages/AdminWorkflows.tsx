@@ -4,7 +4,7 @@ import { api, ApiError, errorMessage, qs } from '../api';
 import { AdminNav } from '../components/AdminNav';
 import { ConfirmDialog, DataTable, problemAt, RefreshButton, Section, SectionEmpty, Switch, useActions } from '../components/AdminParts';
 import { PageHeader } from '../components/PageHeader';
-import { Dialog, ErrorNotice, Field, FormActions, FormError, Icon, RelativeTime, SkeletonRows, Spinner } from '../components/ui';
+import { Dialog, ErrorNotice, Field, FormActions, FormError, Icon, Options, RelativeTime, SkeletonRows, Spinner } from '../components/ui';
 import { useApi, useTitle } from '../hooks';
 import { useSession } from '../session';
 import { WORKFLOW_TRIGGERS, type NewWorkflowRule, type Team, type WebhookList, type WorkflowAction, type WorkflowConditions, type WorkflowList, type WorkflowRule, type WorkflowRun, type WorkflowTemplate, type WorkflowTrigger } from '../types';
@@ -219,12 +219,7 @@ function TemplateCard({ template: t, rule, teams, onChanged }: { template: Workf
         <div className="field">
           <label htmlFor={teamSelectId}>Team queue</label>
           <select id={teamSelectId} value={team} onChange={(e) => setTeam(e.target.value)} disabled={actions.busy !== null} data-testid="template-team">
-            <option value="">No team (the unassigned queue)</option>
-            {teams.map((tm) => (
-              <option key={tm.id} value={tm.id}>
-                {tm.name}
-              </option>
-            ))}
+            <Options empty="No team (the unassigned queue)" options={teams.map((tm) => [tm.id, tm.name])} />
           </select>
         </div>
         <button type="button" className="btn primary" onClick={() => void enable()} disabled={actions.busy !== null || (on && team === currentTeam)} data-testid="template-enable">
@@ -386,11 +381,7 @@ function RuleForm({ teams, endpoints, onAdded, onCancel }: { teams: Team[]; endp
         <Field label="When">
           {(id) => (
             <select id={id} value={trigger} onChange={(e) => setTrigger(e.target.value as WorkflowTrigger)} data-testid="rule-trigger">
-              {WORKFLOW_TRIGGERS.map((t) => (
-                <option key={t} value={t}>
-                  {triggerText(t)}
-                </option>
-              ))}
+              <Options options={WORKFLOW_TRIGGERS.map((t) => [t, triggerText(t)])} />
             </select>
           )}
         </Field>
@@ -411,12 +402,7 @@ function RuleForm({ teams, endpoints, onAdded, onCancel }: { teams: Team[]; endp
           <Field label="Account source" error={conditionError('source')}>
             {(id) => (
               <select id={id} value={conditions.source} onChange={(e) => setCond('source', e.target.value)} data-testid="cond-source">
-                <option value="">Any</option>
-                {(Object.keys(SOURCES) as (keyof typeof SOURCES)[]).map((s) => (
-                  <option key={s} value={s}>
-                    {SOURCES[s]}
-                  </option>
-                ))}
+                <Options empty="Any" options={(Object.keys(SOURCES) as (keyof typeof SOURCES)[]).map((s) => [s, SOURCES[s]])} />
               </select>
             )}
           </Field>
@@ -442,12 +428,7 @@ function RuleForm({ teams, endpoints, onAdded, onCancel }: { teams: Team[]; endp
               <Field label="Team queue">
                 {(id) => (
                   <select id={id} value={ticket.teamId} onChange={(e) => setTk('teamId', e.target.value)} data-testid="ticket-team">
-                    <option value="">No team (the unassigned queue)</option>
-                    {teams.map((t) => (
-                      <option key={t.id} value={t.id}>
-                        {t.name}
-                      </option>
-                    ))}
+                    <Options empty="No team (the unassigned queue)" options={teams.map((t) => [t.id, t.name])} />
                   </select>
                 )}
               </Field>
@@ -472,12 +453,7 @@ function RuleForm({ teams, endpoints, onAdded, onCancel }: { teams: Team[]; endp
         <Field label="Call a webhook endpoint" hint={endpoints.length ? 'It gets the event, the person and the ticket, signed like every webhook message.' : 'Add an endpoint on the Webhooks page first.'} error={webhookError}>
           {(id, d) => (
             <select id={id} aria-describedby={d} value={endpointId} onChange={(e) => setEndpointId(e.target.value)} disabled={!endpoints.length} data-testid="action-webhook">
-              <option value="">None</option>
-              {endpoints.map((e) => (
-                <option key={e.id} value={e.id}>
-                  {e.url}
-                </option>
-              ))}
+              <Options empty="None" options={endpoints.map((e) => [e.id, e.url])} />
             </select>
           )}
         </Field>
