@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState, type ComponentProps, type ReactNode } from 'react';
 import { ApiError } from '../api';
-import { CopyButton, Dialog, FormActions, FormError, Icon, Spinner, Table, type IconName } from './ui';
+import { CopyButton, Dialog, EmptyState, FormActions, FormError, Icon, Spinner, Table, type IconName } from './ui';
 
 /**
  * Pieces the admin pages share: a section with its heading, a table frame, an on/off switch, a
@@ -72,15 +72,16 @@ export function Section({ id, title, description, actions, children, testId }: {
 }
 
 /** An empty list inside a section (the shared empty look, with a heading below the section's). */
-export function SectionEmpty({ title, icon = 'inbox', children }: { title: string; icon?: IconName; children?: ReactNode }) {
+export function SectionEmpty(props: { title: string; icon?: IconName; children?: ReactNode }) {
+  return <EmptyState {...props} heading="h4" />;
+}
+
+/** A people list that a search or filter left empty. */
+export function NobodyMatches() {
   return (
-    <div className="empty" data-testid="empty-state">
-      <div className="empty-icon" aria-hidden="true">
-        <Icon name={icon} size={28} />
-      </div>
-      <h4 className="h3">{title}</h4>
-      {children && <p className="muted">{children}</p>}
-    </div>
+    <EmptyState title="Nobody matches" icon="users">
+      Try another search or filter.
+    </EmptyState>
   );
 }
 

@@ -1,7 +1,7 @@
 import { useRef, useState, type FormEvent } from 'react';
 import { ApiError } from '../api';
 import type { OidcSsoConnection, SsoConnection } from '../types';
-import { CopyButton, Field, FormActions, Spinner } from './ui';
+import { CopyButton, Field, FormActions, SubmitButton } from './ui';
 import { Check, freeSlug, NewConnectionFooter, OptionChecks, ProblemNotice, RpValueList, SetupStep, SLUG, useConnectionSettings, useCreateConnection, type Options, type Provider } from './SsoForms';
 
 const TENANT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -283,9 +283,9 @@ export function OidcSettingsForm({ connection: c, onSaved, onCancel }: { connect
       )}
       <ProblemNotice error={error} title="The changes were not saved" testId="oidc-settings-error" />
       <FormActions onCancel={onCancel}>
-        <button type="submit" className="btn primary" disabled={busy} data-testid="oidc-settings-submit">
-          {busy && <Spinner small />} Save changes
-        </button>
+        <SubmitButton busy={busy} testId="oidc-settings-submit">
+          Save changes
+        </SubmitButton>
       </FormActions>
     </form>
   );

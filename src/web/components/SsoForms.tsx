@@ -2,7 +2,7 @@ import { useEffect, useId, useRef, useState, type DragEvent, type FormEvent, typ
 import { api, ApiError, errorMessage } from '../api';
 import type { AttributeKey, IdpSourceBody, OidcSsoConnection, SamlSsoConnection, SsoConnection } from '../types';
 import { ATTRIBUTE_KEYS } from '../types';
-import { BreakableUrl, CopyButton, Field, Icon, Spinner, FormActions } from './ui';
+import { BreakableUrl, CopyButton, Field, Icon, FormActions, SubmitButton } from './ui';
 import { NewOidcConnectionForm } from './OidcForms';
 
 /* ---------- Reading files in the browser ---------- */
@@ -676,9 +676,9 @@ export function NewConnectionFooter({ error, title, testId, busy, onCancel }: { 
       <p className="muted small">The connection starts in testing: only your test sign-in uses it until a test passes, then its button goes on the sign-in page.</p>
       <ProblemNotice error={error} title={title} testId={`${testId}-error`} />
       <FormActions onCancel={onCancel}>
-        <button type="submit" className="btn primary" disabled={busy} data-testid={`${testId}-submit`}>
-          {busy ? <Spinner small /> : <Icon name="plus" size={16} />} Add connection
-        </button>
+        <SubmitButton busy={busy} icon="plus" testId={`${testId}-submit`}>
+          Add connection
+        </SubmitButton>
       </FormActions>
     </>
   );
@@ -931,9 +931,9 @@ export function ConnectionSettingsForm({ connection: c, onSaved, onCancel }: { c
 
       <ProblemNotice error={error} title="The changes were not saved" testId="settings-error" />
       <FormActions onCancel={onCancel}>
-        <button type="submit" className="btn primary" disabled={busy} data-testid="settings-submit">
-          {busy && <Spinner small />} Save changes
-        </button>
+        <SubmitButton busy={busy} testId="settings-submit">
+          Save changes
+        </SubmitButton>
       </FormActions>
     </form>
   );

@@ -40,13 +40,14 @@ export function SkeletonRows({ rows = 5 }: { rows?: number }) {
   );
 }
 
-export function EmptyState({ title, children, action, icon = 'inbox' }: { title: string; children?: ReactNode; action?: ReactNode; icon?: IconName }) {
+/** An empty list or page; `heading` is h4 inside a section that has its own heading. */
+export function EmptyState({ title, children, action, icon = 'inbox', heading: Heading = 'h2' }: { title: string; children?: ReactNode; action?: ReactNode; icon?: IconName; heading?: 'h2' | 'h4' }) {
   return (
     <div className="empty" data-testid="empty-state">
       <div className="empty-icon" aria-hidden="true">
         <Icon name={icon} size={28} />
       </div>
-      <h2 className="h3">{title}</h2>
+      <Heading className="h3">{title}</Heading>
       {children && <p className="muted">{children}</p>}
       {action && <div className="empty-action">{action}</div>}
     </div>
@@ -590,5 +591,14 @@ export function PagedTable<T>({
       </div>
       <LoadMore list={list} />
     </>
+  );
+}
+
+/** A form's submit button: disabled with a spinner while the form is busy, otherwise with its icon, if any. */
+export function SubmitButton({ busy, icon, iconSize = 16, className = 'btn primary', testId, children }: { busy: boolean; icon?: IconName; iconSize?: number; className?: string; testId?: string; children: ReactNode }) {
+  return (
+    <button type="submit" className={className} disabled={busy} data-testid={testId}>
+      {busy ? <Spinner small /> : icon ? <Icon name={icon} size={iconSize} /> : null} {children}
+    </button>
   );
 }

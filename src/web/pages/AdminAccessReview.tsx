@@ -1,9 +1,9 @@
 import { useState, type FormEvent } from 'react';
 import { api, qs } from '../api';
 import { AdminNav } from '../components/AdminNav';
-import { BreakGlassChip, STATUS_CHOICES } from '../components/AdminParts';
+import { BreakGlassChip, NobodyMatches, STATUS_CHOICES } from '../components/AdminParts';
 import { PageHeader } from '../components/PageHeader';
-import { Avatar, Dialog, EmptyState, ErrorNotice, ExportLinks, Field, FilterSelect, FormActions, FormError, Icon, Loading, Notice, PagedTable, RelativeTime, SearchBox, Spinner, Table } from '../components/ui';
+import { Avatar, Dialog, ErrorNotice, ExportLinks, Field, FilterSelect, FormActions, FormError, Icon, Loading, Notice, PagedTable, RelativeTime, SearchBox, Table, SubmitButton } from '../components/ui';
 import { formatDateTime, ROLE_LABELS } from '../format';
 import { useApi, useFilterParams, usePaged, useTask, useTitle, useTypedSearch } from '../hooks';
 import { useSession } from '../session';
@@ -92,11 +92,7 @@ export function AdminAccessReview() {
           </form>
           <PagedTable
             list={list}
-            empty={
-              <EmptyState title="Nobody matches" icon="users">
-                Try another search or filter.
-              </EmptyState>
-            }
+            empty={<NobodyMatches />}
             className="review-table"
             testId="review-table"
             headers={['Person', 'Roles and where they came from', 'Source', 'Last sign-in', 'Last SCIM change']}
@@ -239,9 +235,9 @@ function RevokeForm({ person, grant, onCancel, onDone }: { person: Pick<ReviewPe
       </Field>
       <FormError error={error} testId="revoke-error" />
       <FormActions onCancel={onCancel}>
-        <button type="submit" className="btn danger" disabled={busy} data-testid="revoke-submit">
-          {busy && <Spinner small />} Revoke role
-        </button>
+        <SubmitButton busy={busy} className="btn danger" testId="revoke-submit">
+          Revoke role
+        </SubmitButton>
       </FormActions>
     </form>
   );

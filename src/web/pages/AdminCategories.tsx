@@ -2,7 +2,7 @@ import { useState, type FormEvent } from 'react';
 import { api } from '../api';
 import { AdminNav } from '../components/AdminNav';
 import { PageHeader } from '../components/PageHeader';
-import { EmptyState, ErrorNotice, Field, FormError, Icon, Options, SkeletonRows, Spinner } from '../components/ui';
+import { EmptyState, ErrorNotice, Field, FormError, Icon, Options, SkeletonRows, Spinner, SubmitButton } from '../components/ui';
 import { useApi, useTask, useTitle } from '../hooks';
 import { useSession } from '../session';
 import type { RequestCategory, Team } from '../types';
@@ -124,9 +124,9 @@ function CategoryForm({ teams, category, onSaved, onCancel }: { teams: Team[]; c
       </label>
       <FormError error={error} />
       <div className="form-actions">
-        <button type="submit" className="btn primary" disabled={busy} data-testid={`${idp}-submit`}>
-          {busy ? <Spinner small /> : category ? null : <Icon name="plus" size={16} />} {category ? 'Save' : 'Create category'}
-        </button>
+        <SubmitButton busy={busy} icon={category ? undefined : 'plus'} testId={`${idp}-submit`}>
+          {category ? 'Save' : 'Create category'}
+        </SubmitButton>
         {onCancel && (
           <button type="button" className="btn ghost" onClick={onCancel}>
             Cancel

@@ -1,13 +1,12 @@
-import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from 'react';
+import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import { api, ApiError, qs } from '../api';
 import { AdminNav } from '../components/AdminNav';
 import { PageHeader } from '../components/PageHeader';
-import { DataTable } from '../components/AdminParts';
+import { DataTable, SectionEmpty } from '../components/AdminParts';
 import { CopyButton, Dialog, ErrorNotice, Field, FormError, Icon, Notice, Options, RelativeTime, SkeletonRows, Spinner, FormActions, Table } from '../components/ui';
 import { certificateUrgency, formatDate, formatDateTime } from '../format';
 import { useApi, usePaged, useTitle } from '../hooks';
 import { useSession } from '../session';
-import type { IconName } from '../components/ui';
 import type { Provisioning, ScimActivity, ScimCredential, ScimCredentialKind, ScimCredentialSecret } from '../types';
 
 const DAY_MS = 86_400_000;
@@ -87,18 +86,6 @@ export function AdminProvisioning() {
   );
 }
 
-/** An empty list inside a section: the shared EmptyState's look, with a heading at this section's level. */
-function SectionEmpty({ title, icon, children }: { title: string; icon: IconName; children: ReactNode }) {
-  return (
-    <div className="empty" data-testid="empty-state">
-      <div className="empty-icon" aria-hidden="true">
-        <Icon name={icon} size={28} />
-      </div>
-      <h4 className="h3">{title}</h4>
-      <p className="muted">{children}</p>
-    </div>
-  );
-}
 
 /* ---------- Tenant URL and token endpoint ---------- */
 

@@ -2,7 +2,7 @@ import { useState, type FormEvent } from 'react';
 import { api, qs } from '../api';
 import { AdminNav } from '../components/AdminNav';
 import { PageHeader } from '../components/PageHeader';
-import { Avatar, EmptyState, ErrorNotice, Field, FormError, Icon, SkeletonRows, Spinner } from '../components/ui';
+import { Avatar, EmptyState, ErrorNotice, Field, FormError, Icon, SkeletonRows, Spinner, SubmitButton } from '../components/ui';
 import { useApi, useTitle } from '../hooks';
 import { useSession } from '../session';
 import type { Page, Team, User } from '../types';
@@ -44,9 +44,9 @@ export function AdminTeams() {
         <Field label="New team">
           {(id) => <input id={id} placeholder="e.g. Service Desk, Network, Workplace" value={name} onChange={(e) => setName(e.target.value)} maxLength={100} data-testid="new-team-name" />}
         </Field>
-        <button type="submit" className="btn primary" disabled={busy} data-testid="new-team-submit">
-          {busy ? <Spinner small /> : <Icon name="plus" size={16} />} Create team
-        </button>
+        <SubmitButton busy={busy} icon="plus" testId="new-team-submit">
+          Create team
+        </SubmitButton>
         <FormError error={error} />
       </form>
       <ErrorNotice error={teams.error} onRetry={teams.reload} />

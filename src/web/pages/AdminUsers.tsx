@@ -1,9 +1,9 @@
 import { useState, type FormEvent } from 'react';
 import { api, qs } from '../api';
 import { AdminNav } from '../components/AdminNav';
-import { BreakGlassChip, STATUS_CHOICES } from '../components/AdminParts';
+import { BreakGlassChip, NobodyMatches, STATUS_CHOICES } from '../components/AdminParts';
 import { PageHeader } from '../components/PageHeader';
-import { Avatar, Dialog, EmptyState, ErrorNotice, Field, FilterSelect, FormActions, FormError, Icon, Loading, Notice, PagedTable, RelativeTime, SearchBox, Spinner } from '../components/ui';
+import { Avatar, Dialog, ErrorNotice, Field, FilterSelect, FormActions, FormError, Icon, Loading, Notice, PagedTable, RelativeTime, SearchBox, Spinner, SubmitButton } from '../components/ui';
 import { formatDateTime, humanize, ROLE_HINTS, ROLE_LABELS } from '../format';
 import { useApi, useFilterParams, usePaged, useSlashKey, useTitle, useTypedSearch } from '../hooks';
 import { useSession } from '../session';
@@ -46,11 +46,7 @@ export function AdminUsers() {
 
       <PagedTable
         list={list}
-        empty={
-          <EmptyState title="Nobody matches" icon="users">
-            Try another search or filter.
-          </EmptyState>
-        }
+        empty={<NobodyMatches />}
         className="users-table"
         testId="users-table"
         headers={['Person', 'Roles', 'Status', 'Sign-in', 'Created', <span className="sr-only">Actions</span>]}
@@ -177,9 +173,9 @@ function NewUserForm({ onCreated, onCancel }: { onCreated: (u: User) => void; on
       </label>
       <FormError error={error} />
       <FormActions onCancel={onCancel}>
-        <button type="submit" className="btn primary" disabled={busy} data-testid="new-user-submit">
-          {busy && <Spinner small />} Create user
-        </button>
+        <SubmitButton busy={busy} testId="new-user-submit">
+          Create user
+        </SubmitButton>
       </FormActions>
     </form>
   );

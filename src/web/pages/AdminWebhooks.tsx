@@ -3,7 +3,7 @@ import { api, errorMessage } from '../api';
 import { AdminNav } from '../components/AdminNav';
 import { ConfirmDialog, DataTable, HttpStatus, problemAt, RefreshButton, SecretOnce, Section, SectionEmpty, Switch, useActions } from '../components/AdminParts';
 import { PageHeader } from '../components/PageHeader';
-import { BreakableUrl, Dialog, ErrorNotice, Field, FormActions, FormError, Icon, RelativeTime, SkeletonRows, Spinner } from '../components/ui';
+import { BreakableUrl, Dialog, ErrorNotice, Field, FormActions, FormError, Icon, RelativeTime, SkeletonRows, Spinner, SubmitButton } from '../components/ui';
 import { formatDateTime } from '../format';
 import { useApi, useTitle } from '../hooks';
 import { useSession } from '../session';
@@ -229,9 +229,9 @@ function AddEndpointForm({ eventTypes, onAdded, onCancel }: { eventTypes: string
       </fieldset>
       <FormError error={urlError || eventsError || descriptionError ? null : error} testId="add-endpoint-error" />
       <FormActions onCancel={onCancel}>
-        <button type="submit" className="btn primary" disabled={busy} data-testid="add-endpoint-submit">
-          {busy ? <Spinner small /> : <Icon name="plus" size={15} />} Add endpoint
-        </button>
+        <SubmitButton busy={busy} icon="plus" iconSize={15} testId="add-endpoint-submit">
+          Add endpoint
+        </SubmitButton>
       </FormActions>
     </form>
   );

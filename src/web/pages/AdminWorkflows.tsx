@@ -4,7 +4,7 @@ import { api, ApiError, errorMessage, qs } from '../api';
 import { AdminNav } from '../components/AdminNav';
 import { ConfirmDialog, DataTable, problemAt, RefreshButton, Section, SectionEmpty, Switch, useActions } from '../components/AdminParts';
 import { PageHeader } from '../components/PageHeader';
-import { Dialog, ErrorNotice, Field, FormActions, FormError, Icon, Options, RelativeTime, SkeletonRows, Spinner } from '../components/ui';
+import { Dialog, ErrorNotice, Field, FormActions, FormError, Icon, Options, RelativeTime, SkeletonRows, Spinner, SubmitButton } from '../components/ui';
 import { useApi, useTitle } from '../hooks';
 import { useSession } from '../session';
 import { WORKFLOW_TRIGGERS, type NewWorkflowRule, type Team, type WebhookList, type WorkflowAction, type WorkflowConditions, type WorkflowList, type WorkflowRule, type WorkflowRun, type WorkflowTemplate, type WorkflowTrigger } from '../types';
@@ -461,9 +461,9 @@ function RuleForm({ teams, endpoints, onAdded, onCancel }: { teams: Team[]; endp
 
       <FormError error={shownElsewhere ? null : error} testId="rule-error" />
       <FormActions onCancel={onCancel}>
-        <button type="submit" className="btn primary" disabled={busy} data-testid="rule-submit">
-          {busy ? <Spinner small /> : <Icon name="plus" size={15} />} Add rule
-        </button>
+        <SubmitButton busy={busy} icon="plus" iconSize={15} testId="rule-submit">
+          Add rule
+        </SubmitButton>
       </FormActions>
     </form>
   );
