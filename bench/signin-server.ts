@@ -19,7 +19,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 // The modules are the other checkout's; their shapes are today's (checked: the same signatures at
-// cb2b5a3), so today's types describe them.
+// 380f93c), so today's types describe them.
 type AppModule = typeof import('../src/app.js');
 type ConfigModule = typeof import('../src/config.js');
 type DbModule = typeof import('../src/db/db.js');

@@ -10,6 +10,11 @@ export interface Config {
   publicUrl: string;
   /** Unset: the embedded PGlite database in `dataDir`. */
   databaseUrl: string | undefined;
+  /**
+   * Send statements to PostgreSQL as named prepared statements (KEYDESK_PG_PREPARED_STATEMENTS,
+   * default true); false for a pooler that cannot carry them (PgBouncer in transaction mode before 1.21).
+   */
+  preparedStatements: boolean;
   dataDir: string;
   /** Key material for encrypting stored secrets (TOTP seeds) and signing state. */
   secret: string;
@@ -111,6 +116,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: env.HOST || '127.0.0.1',
     publicUrl: publicUrlVar(env, port),
     databaseUrl,
+    preparedStatements: boolVar(env, 'KEYDESK_PG_PREPARED_STATEMENTS', true),
     dataDir,
     secret: secretVar(env, databaseUrl, dataDir),
     logLevel: env.LOG_LEVEL || 'info',

@@ -9,7 +9,7 @@ export class UsageError extends Error {}
 
 /** Opens the configured database, brings it up to date, runs `fn`, closes it. */
 export async function withDb<T>(config: Config, fn: (db: Db) => Promise<T>): Promise<T> {
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, preparedStatements: config.preparedStatements });
   try {
     await migrate(db);
     return await fn(db);

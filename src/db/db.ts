@@ -1,4 +1,5 @@
 import { PGlite } from '@electric-sql/pglite';
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 
 /** Anything SQL can be sent to: the database itself or an open transaction. One dialect: PostgreSQL. */
@@ -21,20 +22,66 @@ const pgTypes = {
   },
 };
 
+/**
+ * Most of what the app sends is a handful of statement texts, some of them large CTEs (a sign-in's,
+ * a SCIM write's), and PostgreSQL parses and plans an unnamed statement anew each time: on a
+ * sign-in that was most of the database's CPU. A named statement is parsed once per connection,
+ * and after five executions PostgreSQL may keep a generic plan. Texts built at run time (filters)
+ * could be many, and each named statement holds memory in its backend for the connection's life,
+ * so a connection prepares at most MAX_PREPARED_PER_CONNECTION texts and sends the rest unnamed.
+ */
+const MAX_PREPARED_PER_CONNECTION = 200;
+
+/** A statement's name: a digest of its text, so every connection and node gives a text the same name. */
+const statementNames = new Map<string, string>();
+function statementName(sql: string): string {
+  let name = statementNames.get(sql);
+  if (name === undefined) {
+    name = `kd_${createHash('sha256').update(sql).digest('base64url').slice(0, 22)}`;
+    // Only the app's own texts come here (values travel as parameters), but bound the memo all the same.
+    if (statementNames.size >= 10 * MAX_PREPARED_PER_CONNECTION) statementNames.clear();
+    statementNames.set(sql, name);
+  }
+  return name;
+}
+
+/** The names each connection has prepared (pg keeps its own record; this one is for the limit). */
+const preparedOn = new WeakMap<pg.PoolClient, Set<string>>();
+
+function send<R>(client: pg.PoolClient, sql: string, params: readonly unknown[], prepare: boolean): Promise<pg.QueryResult<R & pg.QueryResultRow>> {
+  // Without parameters pg uses the simple protocol, which also carries the migrations' scripts of
+  // several statements (a named statement holds one).
+  if (!prepare || params.length === 0) return client.query(sql, params as unknown[]);
+  const name = statementName(sql);
+  let names = preparedOn.get(client);
+  if (!names) preparedOn.set(client, (names = new Set()));
+  if (!names.has(name)) {
+    if (names.size >= MAX_PREPARED_PER_CONNECTION) return client.query(sql, params as unknown[]);
+    names.add(name);
+  }
+  return client.query({ name, text: sql, values: params as unknown[] });
+}
+
 class PostgresDb implements Db {
   readonly kind = 'postgres' as const;
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly prepare: boolean,
+  ) {}
 
   async query<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
-    const res = await this.pool.query(sql, params as unknown[]);
-    return res.rows as T[];
+    const client = await this.pool.connect();
+    try {
+      return (await send<T>(client, sql, params, this.prepare)).rows;
+    } finally {
+      client.release();
+    }
   }
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     const tx: Queryable = {
-      query: async <R>(sql: string, params: readonly unknown[] = []) =>
-        (await client.query(sql, params as unknown[])).rows as R[],
+      query: async <R>(sql: string, params: readonly unknown[] = []) => (await send<R>(client, sql, params, this.prepare)).rows,
     };
     try {
       await client.query('BEGIN');
@@ -74,11 +121,16 @@ class PgliteDb implements Db {
   }
 }
 
-export async function openPostgres(url: string, max = 10): Promise<Db> {
+/**
+ * A pool of `max` connections to the PostgreSQL server at `url`. `preparedStatements: false` sends
+ * every statement unnamed, for a connection pooler that cannot carry named statements between
+ * clients (PgBouncer in transaction mode before 1.21, or without max_prepared_statements).
+ */
+export async function openPostgres(url: string, max = 10, opts: { preparedStatements?: boolean } = {}): Promise<Db> {
   const pool = new pg.Pool({ connectionString: url, max, types: pgTypes });
   // A dropped idle connection must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
-  return new PostgresDb(pool);
+  return new PostgresDb(pool, opts.preparedStatements ?? true);
 }
 
 /** `dataDir` undefined: in memory (tests). */
@@ -88,8 +140,8 @@ export async function openPglite(dataDir?: string): Promise<Db> {
   return new PgliteDb(db);
 }
 
-export function openDatabase(opts: { databaseUrl?: string; dataDir?: string }): Promise<Db> {
-  return opts.databaseUrl ? openPostgres(opts.databaseUrl) : openPglite(opts.dataDir);
+export function openDatabase(opts: { databaseUrl?: string; dataDir?: string; preparedStatements?: boolean }): Promise<Db> {
+  return opts.databaseUrl ? openPostgres(opts.databaseUrl, 10, { preparedStatements: opts.preparedStatements }) : openPglite(opts.dataDir);
 }
 
 /** Unique-violation test that works for both drivers (both surface SQLSTATE as `code`). */

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { deflateRawSync } from 'node:zlib';
 import type { Queryable } from '../../db/db.js';
 import { StaleConnection } from '../connections.js';
 import { escapeXml } from './xml.js';
+import { redirectBindingUrl } from './redirect-binding.js';
 
 /** How long a sent AuthnRequest stays answerable: long enough for MFA and a slow password manager. */
 const REQUEST_TTL_MINUTES = 15;
@@ -32,12 +32,8 @@ export async function startAuthnRequest(
     [input.tenantId, requestId, input.connectionId, input.relayState, input.test, REQUEST_TTL_MINUTES, input.connectionVersion],
   );
   if (!stored.length) throw new StaleConnection();
-  const url = new URL(input.ssoUrl);
-  url.searchParams.set('SAMLRequest', deflateRawSync(Buffer.from(xml, 'utf8')).toString('base64'));
   // The RelayState we send is an opaque key; the real destination stays in our database.
-  url.searchParams.set('RelayState', requestId);
-  if (input.loginHint) url.searchParams.set('login_hint', input.loginHint);
-  return { url: url.toString(), requestId };
+  return { url: redirectBindingUrl(input.ssoUrl, 'SAMLRequest', xml, { RelayState: requestId, login_hint: input.loginHint }), requestId };
 }
 
 export async function pruneSamlState(q: Queryable): Promise<void> {

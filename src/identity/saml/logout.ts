@@ -1,11 +1,12 @@
 import { createVerify, randomBytes } from 'node:crypto';
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { inflateRawSync } from 'node:zlib';
 import type { Ctx } from '../../context.js';
 import type { Queryable } from '../../db/db.js';
 import { audit } from '../../audit/audit.js';
 import type { SamlConnection } from '../connections.js';
 import type { SpUrls } from './metadata.js';
 import { SamlFailure } from './failure.js';
+import { redirectBindingUrl } from './redirect-binding.js';
 import { attr, childElement, childElements, escapeXml, parseUntrustedXml, text, XmlRejected, NS } from './xml.js';
 
 const MAX_LOGOUT_BYTES = 64 * 1024;
@@ -14,13 +15,6 @@ const SIG_ALGS: Record<string, { node: string; sha1: boolean }> = {
   'http://www.w3.org/2001/04/xmldsig-more#rsa-sha512': { node: 'RSA-SHA512', sha1: false },
   'http://www.w3.org/2000/09/xmldsig#rsa-sha1': { node: 'RSA-SHA1', sha1: true },
 };
-
-function redirectUrl(target: string, param: 'SAMLRequest' | 'SAMLResponse', xml: string, relayState: string | null): string {
-  const url = new URL(target);
-  url.searchParams.set(param, deflateRawSync(Buffer.from(xml, 'utf8')).toString('base64'));
-  if (relayState) url.searchParams.set('RelayState', relayState);
-  return url.toString();
-}
 
 /**
  * SP-initiated single logout over HTTP-Redirect (Entra accepts only that binding): names the IdP
@@ -35,7 +29,7 @@ export function logoutRequestUrl(conn: SamlConnection, sp: SpUrls, s: { nameId: 
     `<saml:Issuer>${escapeXml(sp.entityId)}</saml:Issuer><saml:NameID${format}>${escapeXml(s.nameId)}</saml:NameID>` +
     (s.sessionIndex ? `<samlp:SessionIndex>${escapeXml(s.sessionIndex)}</samlp:SessionIndex>` : '') +
     `</samlp:LogoutRequest>`;
-  return redirectUrl(conn.config.sloUrl, 'SAMLRequest', xml, relayState);
+  return redirectBindingUrl(conn.config.sloUrl, 'SAMLRequest', xml, { RelayState: relayState });
 }
 
 /** The query parameter exactly as it arrived (still URL-encoded): what the IdP signed. */
@@ -125,5 +119,5 @@ export async function handleIdpLogoutRequest(
     `<samlp:LogoutResponse xmlns:samlp="${NS.samlp}" xmlns:saml="${NS.saml}" ID="_${randomBytes(20).toString('hex')}" Version="2.0"` +
     ` IssueInstant="${new Date(now).toISOString()}" Destination="${escapeXml(conn.config.sloUrl)}" InResponseTo="${escapeXml(id)}">` +
     `<saml:Issuer>${escapeXml(sp.entityId)}</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status></samlp:LogoutResponse>`;
-  return { redirect: redirectUrl(conn.config.sloUrl, 'SAMLResponse', response, relay !== null ? decodeURIComponent(relay) : null), revoked: revoked.length };
+  return { redirect: redirectBindingUrl(conn.config.sloUrl, 'SAMLResponse', response, { RelayState: relay !== null ? decodeURIComponent(relay) : null }), revoked: revoked.length };
 }

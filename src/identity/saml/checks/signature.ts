@@ -119,8 +119,12 @@ export function verifySignature(p: ParsedResponse, profile: SignatureProfile, op
     }
     const signedInfo = Buffer.from(canonicalSignedInfo(s), 'utf8');
     const value = Buffer.from(s.signatureValue, 'base64');
-    const carried = carriedCertificates(s.signature);
-    const order = [...trusted].sort((a, b) => Number(carried.some((c) => c.equals(b.raw))) - Number(carried.some((c) => c.equals(a.raw))));
+    // With several trusted (a rollover), the one the signature names in KeyInfo is tried first.
+    let order = trusted;
+    if (trusted.length > 1) {
+      const carried = carriedCertificates(s.signature);
+      order = [...trusted].sort((a, b) => Number(carried.some((c) => c.equals(b.raw))) - Number(carried.some((c) => c.equals(a.raw))));
+    }
     const signer = order.find((t) => {
       // The methods accepted are RSA: a certificate with another kind of key verifies nothing here.
       if (t.key.asymmetricKeyType !== 'rsa') return false;

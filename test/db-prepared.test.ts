@@ -1,0 +1,75 @@
+/**
+ * Statements go to PostgreSQL as named prepared statements (src/db/db.ts): each connection parses a
+ * text once, prepares at most 200 texts (the rest go unnamed, so texts built at run time cannot
+ * grow a backend's memory without bound), sends parameterless scripts of several statements as
+ * before, and prepares nothing with `preparedStatements: false` (KEYDESK_PG_PREPARED_STATEMENTS).
+ * Read from PostgreSQL's own pg_prepared_statements, on whatever the run's database is.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { openPostgres, type Db } from '../src/db/db.js';
+import { freshPostgresDatabase } from './helpers/app.js';
+import { loadConfig } from '../src/config.js';
+
+let server: Awaited<ReturnType<typeof freshPostgresDatabase>>;
+const opened: Db[] = [];
+
+before(async () => {
+  server = await freshPostgresDatabase();
+});
+after(async () => {
+  for (const db of opened) await db.close();
+  await server.drop();
+});
+
+async function open(preparedStatements?: boolean): Promise<Db> {
+  const db = await openPostgres(server.url, 1, preparedStatements === undefined ? {} : { preparedStatements });
+  opened.push(db);
+  return db;
+}
+
+/** The statements this connection has prepared (a query without parameters is itself never prepared). */
+const prepared = async (db: Db) =>
+  (await db.query<{ statement: string }>(`SELECT statement FROM pg_prepared_statements WHERE name LIKE 'kd\\_%' ORDER BY prepare_time`)).map((r) => r.statement);
+
+test('a statement with parameters is prepared once on its connection and then reused', async () => {
+  const db = await open();
+  for (let i = 0; i < 3; i++) assert.deepEqual(await db.query('SELECT $1::int + 1 AS n', [i]), [{ n: i + 1 }]);
+  await db.transaction(async (tx) => assert.deepEqual(await tx.query('SELECT $1::int + 1 AS n', [41]), [{ n: 42 }]));
+  assert.deepEqual(await prepared(db), ['SELECT $1::int + 1 AS n']);
+});
+
+test('a connection prepares at most 200 texts; beyond them statements still run, unnamed', async () => {
+  const db = await open();
+  for (let i = 0; i < 230; i++) assert.deepEqual(await db.query(`SELECT $1::int AS n, ${i} AS k`, [i]), [{ n: i, k: i }]);
+  const names = await prepared(db);
+  assert.equal(names.length, 200);
+  assert.equal(names[0], 'SELECT $1::int AS n, 0 AS k');
+  assert.ok(!names.includes('SELECT $1::int AS n, 229 AS k'));
+  // A text already prepared stays in use past the limit.
+  assert.deepEqual(await db.query('SELECT $1::int AS n, 0 AS k', [7]), [{ n: 7, k: 0 }]);
+  assert.equal((await prepared(db)).length, 200);
+});
+
+test('a script of several statements without parameters runs as before', async () => {
+  const db = await open();
+  await db.query('CREATE TEMP TABLE t1 (n int); INSERT INTO t1 VALUES (1), (2);');
+  assert.deepEqual(await db.query('SELECT count(*)::int AS c FROM t1 WHERE n > $1', [0]), [{ c: 2 }]);
+});
+
+test('a statement that fails leaves the connection usable and its text can run again', async () => {
+  const db = await open();
+  await assert.rejects(db.query('SELECT 1 / $1::int AS x', [0]), /division by zero/);
+  assert.deepEqual(await db.query('SELECT 1 / $1::int AS x', [1]), [{ x: 1 }]);
+  await assert.rejects(db.query('SELEC $1', [1]), /syntax error/);
+  assert.deepEqual(await db.query('SELECT $1::int AS y', [3]), [{ y: 3 }]);
+});
+
+test('KEYDESK_PG_PREPARED_STATEMENTS=false prepares nothing', async () => {
+  const config = loadConfig({ KEYDESK_PG_PREPARED_STATEMENTS: 'false', DATABASE_URL: server.url, KEYDESK_SECRET: 'x'.repeat(32) });
+  assert.equal(config.preparedStatements, false);
+  assert.equal(loadConfig({ DATABASE_URL: server.url, KEYDESK_SECRET: 'x'.repeat(32) }).preparedStatements, true);
+  const db = await open(config.preparedStatements);
+  for (let i = 0; i < 3; i++) await db.query('SELECT $1::int AS n', [i]);
+  assert.deepEqual(await prepared(db), []);
+});
