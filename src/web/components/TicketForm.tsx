@@ -4,7 +4,7 @@ import { priorityLabel } from '../format';
 import { useApi } from '../hooks';
 import { useSession } from '../session';
 import type { Page, RequestCategory, Team, Ticket, TicketType, User } from '../types';
-import { Field, FormError, Icon, Options, Spinner, type IconName } from './ui';
+import { Field, FormActions, FormError, Icon, Options, Spinner, type IconName } from './ui';
 
 const KINDS: { type: TicketType; title: string; text: string; icon: IconName }[] = [
   { type: 'incident', title: 'Something is broken', text: 'Report a problem with a device, an app or a service.', icon: 'wrench' },
@@ -239,17 +239,12 @@ export function TicketForm({ staff, initialType = 'incident', onCreated, onCance
       )}
 
       <FormError error={error} testId="ticket-form-error" />
-      <div className="form-actions">
+      <FormActions onCancel={onCancel}>
         <button type="submit" className="btn primary" disabled={busy} data-testid="ticket-submit">
           {busy && <Spinner small label="Submitting" />}
           {type === 'change' ? 'Create change' : staff ? 'Create ticket' : 'Submit'}
         </button>
-        {onCancel && (
-          <button type="button" className="btn ghost" onClick={onCancel}>
-            Cancel
-          </button>
-        )}
-      </div>
+      </FormActions>
     </form>
   );
 }

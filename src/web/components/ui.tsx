@@ -462,14 +462,16 @@ export function LoadMore({ list }: { list: { hasMore: boolean; loadMore: () => v
   );
 }
 
-/** A form's buttons: its own (the submit first), then Cancel. */
-export function FormActions({ children, onCancel }: { children: ReactNode; onCancel: () => void }) {
+/** A form's buttons: its own (the submit first), then Cancel where the form can be cancelled. */
+export function FormActions({ children, onCancel }: { children: ReactNode; onCancel?: () => void }) {
   return (
     <div className="form-actions">
       {children}
-      <button type="button" className="btn ghost" onClick={onCancel}>
-        Cancel
-      </button>
+      {onCancel && (
+        <button type="button" className="btn ghost" onClick={onCancel}>
+          Cancel
+        </button>
+      )}
     </div>
   );
 }

@@ -489,8 +489,7 @@ function SyslogCard({ settings, onSaved, onRefresh }: { settings: AuditSettings;
 function RetentionCard({ settings, onSaved }: { settings: AuditSettings; onSaved: (s: AuditSettings) => void }) {
   const [forever, setForever] = useState(settings.retentionDays === null);
   const [days, setDays] = useState(String(settings.retentionDays ?? 365));
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, run } = useTask();
   const [saved, setSaved] = useState(false);
   const n = Number(days);
   const valid = forever || (/^\d+$/.test(days) && n >= 30 && n <= 36500);
@@ -500,17 +499,11 @@ function RetentionCard({ settings, onSaved }: { settings: AuditSettings; onSaved
   const save = async (e: FormEvent) => {
     e.preventDefault();
     if (!valid || !dirty || busy) return;
-    setBusy(true);
-    setError(null);
     setSaved(false);
-    try {
+    await run(async () => {
       onSaved(await api.patch<AuditSettings>('/audit/settings', { retentionDays: value }));
       setSaved(true);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (

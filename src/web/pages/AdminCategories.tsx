@@ -2,7 +2,7 @@ import { useState, type FormEvent } from 'react';
 import { api } from '../api';
 import { AdminNav } from '../components/AdminNav';
 import { PageHeader } from '../components/PageHeader';
-import { EmptyState, ErrorNotice, Field, FormError, Icon, Options, SkeletonRows, Spinner, SubmitButton } from '../components/ui';
+import { EmptyState, ErrorNotice, Field, FormActions, FormError, Icon, Options, SkeletonRows, Spinner, SubmitButton } from '../components/ui';
 import { useApi, useTask, useTitle } from '../hooks';
 import { useSession } from '../session';
 import type { RequestCategory, Team } from '../types';
@@ -123,16 +123,11 @@ function CategoryForm({ teams, category, onSaved, onCancel }: { teams: Team[]; c
         </span>
       </label>
       <FormError error={error} />
-      <div className="form-actions">
+      <FormActions onCancel={onCancel}>
         <SubmitButton busy={busy} icon={category ? undefined : 'plus'} testId={`${idp}-submit`}>
           {category ? 'Save' : 'Create category'}
         </SubmitButton>
-        {onCancel && (
-          <button type="button" className="btn ghost" onClick={onCancel}>
-            Cancel
-          </button>
-        )}
-      </div>
+      </FormActions>
     </form>
   );
 }
