@@ -2,7 +2,7 @@ import { Fragment, useEffect, useState, type FormEvent } from 'react';
 import { api, ApiError, fieldError, qs } from '../api';
 import { AdminNav } from '../components/AdminNav';
 import { PageHeader } from '../components/PageHeader';
-import { EmptyState, ErrorNotice, ExportLinks, Field, FormError, Icon, Notice, PagedTable, RelativeTime, SkeletonRows, Spinner } from '../components/ui';
+import { EmptyState, ErrorNotice, ExportLinks, Field, FormError, Icon, Notice, PagedTable, RelativeTime, SkeletonRows, Spinner, Options } from '../components/ui';
 import { formatDate, formatDateTime } from '../format';
 import { useApi, useFilterParams, usePaged, useTask, useTitle } from '../hooks';
 import { useSession } from '../session';
@@ -144,12 +144,7 @@ export function AdminAudit() {
         <div className="field inline">
           <label htmlFor="audit-target-type">Target</label>
           <select id="audit-target-type" value={draft.targetType} onChange={(e) => set('targetType', e.target.value)} data-testid="audit-target-type">
-            <option value="">Any kind</option>
-            {[...new Set([...TARGET_TYPES, ...(draft.targetType ? [draft.targetType] : [])])].map((tt) => (
-              <option key={tt} value={tt}>
-                {tt.replace(/_/g, ' ')}
-              </option>
-            ))}
+            <Options empty="Any kind" options={[...new Set([...TARGET_TYPES, ...(draft.targetType ? [draft.targetType] : [])])].map((tt) => [tt, tt.replace(/_/g, ' ')])} />
           </select>
         </div>
         <div className="field inline">

@@ -6,7 +6,7 @@ import { DataTable } from '../components/AdminParts';
 import { PageHeader } from '../components/PageHeader';
 import { OidcSettingsForm } from '../components/OidcForms';
 import { ConnectionSettingsForm, NewConnectionForm, ProblemNotice, providerOf, RpValueList, SpValueList, spSetupFor } from '../components/SsoForms';
-import { CopyButton, Dialog, EmptyState, ErrorNotice, Field, FormError, Icon, Notice, RelativeTime, SkeletonRows, Spinner, FormActions } from '../components/ui';
+import { CopyButton, Dialog, EmptyState, ErrorNotice, Field, FormError, Icon, Notice, RelativeTime, SkeletonRows, Spinner, FormActions, Options } from '../components/ui';
 import { certificateUrgency, commonName, formatDate, formatDateTime, groupHex, ROLE_LABELS } from '../format';
 import { useApi, useTask, useTitle, type Loaded } from '../hooks';
 import { useSession } from '../session';
@@ -518,11 +518,7 @@ function RoleRules() {
           <Field label="Role">
             {(id) => (
               <select id={id} value={role} onChange={(e) => setRole(e.target.value as RuleRole)} data-testid="rule-role">
-                {RULE_ROLES.map((r) => (
-                  <option key={r} value={r}>
-                    {ROLE_LABELS[r]}
-                  </option>
-                ))}
+                <Options options={RULE_ROLES.map((r) => [r, ROLE_LABELS[r]])} />
               </select>
             )}
           </Field>

@@ -3,7 +3,7 @@ import { Link, useParams } from 'react-router';
 import { api, ApiError } from '../api';
 import { AdminNav } from '../components/AdminNav';
 import { PageHeader } from '../components/PageHeader';
-import { CopyButton, EmptyState, ErrorNotice, FormError, Icon, Loading, Spinner, Table } from '../components/ui';
+import { CopyButton, EmptyState, ErrorNotice, FormError, Icon, Loading, Spinner, Table, Options } from '../components/ui';
 import { formatDateTime, groupHex, humanize, ROLE_LABELS } from '../format';
 import { useApi, useTitle } from '../hooks';
 import { useSession } from '../session';
@@ -549,12 +549,7 @@ function NextSteps({ connectionSlug, groups, overage }: { connectionSlug: string
                     ) : (
                       <span className="group-pick">
                         <select aria-label={`Role for ${g}`} value={chosen[g] ?? ''} onChange={(e) => setChosen({ ...chosen, [g]: e.target.value as RuleRole | '' })} data-testid="next-group-role">
-                          <option value="">No role</option>
-                          {RULE_ROLES.map((r) => (
-                            <option key={r} value={r}>
-                              {ROLE_LABELS[r]}
-                            </option>
-                          ))}
+                          <Options empty="No role" options={RULE_ROLES.map((r) => [r, ROLE_LABELS[r]])} />
                         </select>
                         <button
                           type="button"

@@ -2,7 +2,7 @@ import { useState, type FormEvent } from 'react';
 import { api, qs } from '../api';
 import { AdminNav } from '../components/AdminNav';
 import { PageHeader } from '../components/PageHeader';
-import { Avatar, EmptyState, ErrorNotice, Field, FormError, Icon, SkeletonRows, Spinner, SubmitButton } from '../components/ui';
+import { Avatar, EmptyState, ErrorNotice, Field, FormError, Icon, SkeletonRows, Spinner, SubmitButton, Options } from '../components/ui';
 import { useApi, useTitle } from '../hooks';
 import { useSession } from '../session';
 import type { Page, Team, User } from '../types';
@@ -163,11 +163,7 @@ function TeamCard({ team, candidates, onChanged }: { team: Team; candidates: Use
         </label>
         <select id={`add-${team.id}`} value={adding} onChange={(e) => setAdding(e.target.value)} disabled={busy || addable.length === 0}>
           <option value="">{addable.length ? 'Add a member…' : 'Everyone on staff is a member'}</option>
-          {addable.map((u) => (
-            <option key={u.id} value={u.id}>
-              {u.displayName}
-            </option>
-          ))}
+          <Options options={addable.map((u) => [u.id, u.displayName])} />
         </select>
         <button type="submit" className="btn small" disabled={busy || !adding}>
           {busy && <Spinner small />} Add

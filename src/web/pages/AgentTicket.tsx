@@ -7,7 +7,7 @@ import { Composer } from '../components/Composer';
 import { PageHeader } from '../components/PageHeader';
 import { SlaClocks } from '../components/Sla';
 import { Timeline } from '../components/Timeline';
-import { Avatar, Dialog, EmptyState, ErrorNotice, Field, FormError, Icon, Loading, Notice, PriorityBadge, RelativeTime, Spinner, StatusBadge, TypeTag, FormActions } from '../components/ui';
+import { Avatar, Dialog, EmptyState, ErrorNotice, Field, FormError, Icon, Loading, Notice, PriorityBadge, RelativeTime, Spinner, StatusBadge, TypeTag, FormActions, Options } from '../components/ui';
 import { formatDateTime, LEVELS, statusLabel } from '../format';
 import { useApi, useTitle } from '../hooks';
 import { useSession } from '../session';
@@ -240,12 +240,7 @@ export function AgentTicket() {
                   onChange={(e) => void patch('assignee', { assigneeId: e.target.value || null })}
                   data-testid="assignee-select"
                 >
-                  <option value="">Unassigned</option>
-                  {assigneeOptions.map((u) => (
-                    <option key={u.id} value={u.id}>
-                      {u.id === session.user.id ? `${u.displayName} (me)` : u.displayName}
-                    </option>
-                  ))}
+                  <Options empty="Unassigned" options={assigneeOptions.map((u) => [u.id, u.id === session.user.id ? `${u.displayName} (me)` : u.displayName])} />
                 </select>
               </div>
               <div className="field">
@@ -257,12 +252,7 @@ export function AgentTicket() {
                   onChange={(e) => void patch('team', { teamId: e.target.value || null })}
                   data-testid="team-select"
                 >
-                  <option value="">No team</option>
-                  {(teams.data?.items ?? []).map((tm) => (
-                    <option key={tm.id} value={tm.id}>
-                      {tm.name}
-                    </option>
-                  ))}
+                  <Options empty="No team" options={(teams.data?.items ?? []).map((tm) => [tm.id, tm.name])} />
                 </select>
               </div>
             </div>
@@ -283,21 +273,13 @@ export function AgentTicket() {
               <div className="field">
                 <label htmlFor="impact">Impact</label>
                 <select id="impact" value={t.impact} disabled={!workable || busy !== null} onChange={(e) => void patch('impact', { impact: Number(e.target.value) })}>
-                  {LEVELS.map((l) => (
-                    <option key={l.value} value={l.value}>
-                      {l.label}
-                    </option>
-                  ))}
+                  <Options options={LEVELS.map((l) => [l.value, l.label])} />
                 </select>
               </div>
               <div className="field">
                 <label htmlFor="urgency">Urgency</label>
                 <select id="urgency" value={t.urgency} disabled={!workable || busy !== null} onChange={(e) => void patch('urgency', { urgency: Number(e.target.value) })}>
-                  {LEVELS.map((l) => (
-                    <option key={l.value} value={l.value}>
-                      {l.label}
-                    </option>
-                  ))}
+                  <Options options={LEVELS.map((l) => [l.value, l.label])} />
                 </select>
               </div>
             </div>
