@@ -2,7 +2,7 @@ import { useEffect, useId, useRef, useState, type ComponentProps, type ReactNode
 import { errorMessage } from '../api';
 import { formatDateTime, hueOf, initials, priorityLabel, relativeTime, statusLabel, statusTone, TYPE_LABELS } from '../format';
 import type { Paged } from '../hooks';
-import type { TicketType } from '../types';
+import type { Ticket, TicketType } from '../types';
 
 export function Spinner({ label = 'Loading', small = false }: { label?: string; small?: boolean }) {
   return <span className={small ? 'spinner small' : 'spinner'} role="status" aria-label={label} />;
@@ -112,6 +112,20 @@ export function PriorityBadge({ priority, compact = false }: { priority: number;
 
 export function TypeTag({ type }: { type: TicketType }) {
   return <span className={`type-tag type-${type}`}>{TYPE_LABELS[type]}</span>;
+}
+
+/** Under a ticket page's title: its reference, type and status, and its priority where the reader works with it. */
+export function TicketMeta({ ticket: t, priority = false }: { ticket: Pick<Ticket, 'ref' | 'type' | 'status' | 'priority'>; priority?: boolean }) {
+  return (
+    <span className="header-meta">
+      <span className="mono ref" data-testid="ticket-ref">
+        {t.ref}
+      </span>
+      <TypeTag type={t.type} />
+      <StatusBadge status={t.status} testId="ticket-status" />
+      {priority && <PriorityBadge priority={t.priority} />}
+    </span>
+  );
 }
 
 export function Avatar({ name, size = 28 }: { name: string; size?: number }) {

@@ -7,7 +7,7 @@ import { Composer } from '../components/Composer';
 import { PageHeader } from '../components/PageHeader';
 import { SlaClocks } from '../components/Sla';
 import { Timeline } from '../components/Timeline';
-import { Avatar, Dialog, EmptyState, ErrorNotice, Field, FormError, Icon, Loading, Notice, PriorityBadge, RelativeTime, Spinner, StatusBadge, TypeTag, FormActions, Options } from '../components/ui';
+import { Avatar, Dialog, EmptyState, ErrorNotice, Field, FormError, Icon, Loading, Notice, RelativeTime, Spinner, StatusBadge, FormActions, Options, TicketMeta } from '../components/ui';
 import { formatDateTime, LEVELS, statusLabel } from '../format';
 import { useApi, useTitle } from '../hooks';
 import { useSession } from '../session';
@@ -101,16 +101,7 @@ export function AgentTicket() {
       <PageHeader
         back={{ to: path('/agent'), label: 'Workspace' }}
         title={<span data-testid="ticket-title-text">{t.title}</span>}
-        subtitle={
-          <span className="header-meta">
-            <span className="mono ref" data-testid="ticket-ref">
-              {t.ref}
-            </span>
-            <TypeTag type={t.type} />
-            <StatusBadge status={t.status} testId="ticket-status" />
-            <PriorityBadge priority={t.priority} />
-          </span>
-        }
+        subtitle={<TicketMeta ticket={t} priority />}
       />
       {justCreated && <Notice tone="success">{t.ref} has been created.</Notice>}
       {decided && (

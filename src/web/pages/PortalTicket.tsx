@@ -5,7 +5,7 @@ import { ApprovalForm } from '../components/ApprovalForm';
 import { Composer } from '../components/Composer';
 import { PageHeader } from '../components/PageHeader';
 import { Timeline } from '../components/Timeline';
-import { EmptyState, ErrorNotice, FormError, Loading, Notice, RelativeTime, Spinner, StatusBadge, TypeTag } from '../components/ui';
+import { EmptyState, ErrorNotice, FormError, Loading, Notice, RelativeTime, Spinner, TicketMeta } from '../components/ui';
 import { formatDateTime, isOpenStatus, statusLabel } from '../format';
 import { useApi, useTitle } from '../hooks';
 import { useSession } from '../session';
@@ -70,15 +70,7 @@ export function PortalTicket() {
       <PageHeader
         back={{ to: path('/portal'), label: 'My tickets' }}
         title={<span data-testid="ticket-title-text">{t.title}</span>}
-        subtitle={
-          <span className="header-meta">
-            <span className="mono ref" data-testid="ticket-ref">
-              {t.ref}
-            </span>
-            <TypeTag type={t.type} />
-            <StatusBadge status={t.status} testId="ticket-status" />
-          </span>
-        }
+        subtitle={<TicketMeta ticket={t} />}
       />
       {justCreated && (
         <Notice tone="success" testId="created-notice">
