@@ -265,29 +265,9 @@ export function AdminSsoTrace() {
           ) : (
             <ol className="step-list">
               {steps.map((s, i) => (
-                <li key={i} className={s.ok ? 'step ok' : 'step failed'} data-testid="trace-step" data-ok={s.ok}>
-                  <span className="step-icon" aria-hidden="true">
-                    <Icon name={s.ok ? 'check' : 'x'} size={13} />
-                  </span>
-                  <span className="step-text">
-                    <span className="sr-only">{s.ok ? 'Passed: ' : 'Failed: '}</span>
-                    <strong>{s.check}</strong>
-                    {s.detail && <span className="step-detail">{s.detail}</span>}
-                  </span>
-                </li>
+                <StepItem key={i} ok={s.ok} check={s.check} detail={s.detail} testId="trace-step" />
               ))}
-              {!ok && error && !steps.some((s) => !s.ok) && (
-                <li className="step failed" data-testid="trace-step-error">
-                  <span className="step-icon" aria-hidden="true">
-                    <Icon name="x" size={13} />
-                  </span>
-                  <span className="step-text">
-                    <span className="sr-only">Failed: </span>
-                    <strong>{humanize(error.code)}</strong>
-                    <span className="step-detail">{error.message}</span>
-                  </span>
-                </li>
-              )}
+              {!ok && error && !steps.some((s) => !s.ok) && <StepItem ok={false} check={humanize(error.code)} detail={error.message} testId="trace-step-error" />}
             </ol>
           )}
         </section>
@@ -609,5 +589,21 @@ function NextSteps({ connectionSlug, groups, overage }: { connectionSlug: string
       </ol>
       <FormError error={error} testId="next-error" />
     </section>
+  );
+}
+
+/** One check of a sign-in; a failure the checks did not record comes as a failed step without `data-ok`. */
+function StepItem({ ok, check, detail, testId }: { ok: boolean; check: string; detail?: string; testId: 'trace-step' | 'trace-step-error' }) {
+  return (
+    <li className={ok ? 'step ok' : 'step failed'} data-testid={testId} data-ok={testId === 'trace-step' ? ok : undefined}>
+      <span className="step-icon" aria-hidden="true">
+        <Icon name={ok ? 'check' : 'x'} size={13} />
+      </span>
+      <span className="step-text">
+        <span className="sr-only">{ok ? 'Passed: ' : 'Failed: '}</span>
+        <strong>{check}</strong>
+        {detail && <span className="step-detail">{detail}</span>}
+      </span>
+    </li>
   );
 }
