@@ -618,3 +618,46 @@ export function SubmitButton({ busy, icon, iconSize = 16, className = 'btn prima
     </button>
   );
 }
+
+/**
+ * A cursor-paginated list (a `usePaged` result, or `items` picked from it) as cards in a `<ul>`: its
+ * load error, placeholder rows and `empty` each in a card of their own, and "Load more" under it.
+ * `emptyWhenFailed` false keeps the empty state away while a load error shows.
+ */
+export function PagedCards<T>({
+  list,
+  items = list.items,
+  rows = 3,
+  empty,
+  className,
+  testId,
+  emptyWhenFailed = true,
+  children,
+}: {
+  list: Paged<T>;
+  items?: T[];
+  rows?: number;
+  empty: ReactNode;
+  className: string;
+  testId: string;
+  emptyWhenFailed?: boolean;
+  children: (item: T) => ReactNode;
+}) {
+  return (
+    <>
+      <ErrorNotice error={list.error} onRetry={list.reload} />
+      {list.loading ? (
+        <div className="card">
+          <SkeletonRows rows={rows} />
+        </div>
+      ) : items.length === 0 && (emptyWhenFailed || !list.error) ? (
+        <div className="card">{empty}</div>
+      ) : (
+        <ul className={className} data-testid={testId}>
+          {items.map(children)}
+        </ul>
+      )}
+      <LoadMore list={list} />
+    </>
+  );
+}

@@ -3,7 +3,7 @@ import { Link, useSearchParams } from 'react-router';
 import { qs } from '../api';
 import { ApprovalForm } from '../components/ApprovalForm';
 import { PageHeader } from '../components/PageHeader';
-import { EmptyState, ErrorNotice, LoadMore, Notice, PriorityBadge, RelativeTime, SkeletonRows } from '../components/ui';
+import { EmptyState, Notice, PriorityBadge, RelativeTime, PagedCards } from '../components/ui';
 import { statusLabel } from '../format';
 import { usePaged, useTitle } from '../hooks';
 import { useSession } from '../session';
@@ -67,14 +67,12 @@ function WaitingList({ kind, heading }: { kind: 'request' | 'change'; heading?: 
           </Notice>
         ))}
       </div>
-      <ErrorNotice error={list.error} onRetry={list.reload} />
-      {list.loading ? (
-        <div className="card">
-          <SkeletonRows rows={3} />
-        </div>
-      ) : list.items.length === 0 ? (
-        <div className="card">
-          {kind === 'change' ? (
+      <PagedCards
+        list={list}
+        className="approval-cards"
+        testId="approval-list"
+        empty={
+          kind === 'change' ? (
             <EmptyState title="No changes to decide" icon="check">
               When a change is submitted for approval, it appears here.
             </EmptyState>
@@ -82,46 +80,43 @@ function WaitingList({ kind, heading }: { kind: 'request' | 'change'; heading?: 
             <EmptyState title="No requests to decide" icon="check">
               When someone you manage asks for something that needs their manager’s approval, it appears here.
             </EmptyState>
-          )}
-        </div>
-      ) : (
-        <ul className="approval-cards" data-testid="approval-list">
-          {list.items.map((t) => (
-            <li key={t.id} className="card approval-card" data-testid="approval-card" data-ref={t.ref}>
-              <div className="approval-card-head">
-                <div>
-                  <Link to={ticketPath(t)} className="mono ref">
-                    {t.ref}
-                  </Link>
-                  <h2 className="h3">{t.title}</h2>
-                  <p className="muted small">
-                    Raised by {t.requester.displayName} · <RelativeTime date={t.createdAt} />
-                    {t.category ? ` · ${t.category}` : ''}
-                    {t.team ? ` · fulfilled by ${t.team.name}` : ''}
-                    {t.assignee ? ` · owner ${t.assignee.displayName}` : ''}
-                  </p>
-                </div>
-                <PriorityBadge priority={t.priority} />
-              </div>
-              {t.description && <div className="prose clamp">{t.description}</div>}
-              {t.canApprove ? (
-                <ApprovalForm
-                  ticket={t}
-                  onDecided={(_next, decision) => {
-                    list.update((items) => items.filter((i) => i.id !== t.id));
-                    setDone((d) => [...d, { ref: t.ref, decision }]);
-                  }}
-                />
-              ) : (
+          )
+        }
+      >
+        {(t) => (
+          <li key={t.id} className="card approval-card" data-testid="approval-card" data-ref={t.ref}>
+            <div className="approval-card-head">
+              <div>
+                <Link to={ticketPath(t)} className="mono ref">
+                  {t.ref}
+                </Link>
+                <h2 className="h3">{t.title}</h2>
                 <p className="muted small">
-                  {t.requester.id === session.user.id ? `You raised this ${kind}, so someone else must decide.` : `You cannot decide on this ${kind}.`}
+                  Raised by {t.requester.displayName} · <RelativeTime date={t.createdAt} />
+                  {t.category ? ` · ${t.category}` : ''}
+                  {t.team ? ` · fulfilled by ${t.team.name}` : ''}
+                  {t.assignee ? ` · owner ${t.assignee.displayName}` : ''}
                 </p>
-              )}
-            </li>
-          ))}
-        </ul>
-      )}
-      <LoadMore list={list} />
+              </div>
+              <PriorityBadge priority={t.priority} />
+            </div>
+            {t.description && <div className="prose clamp">{t.description}</div>}
+            {t.canApprove ? (
+              <ApprovalForm
+                ticket={t}
+                onDecided={(_next, decision) => {
+                  list.update((items) => items.filter((i) => i.id !== t.id));
+                  setDone((d) => [...d, { ref: t.ref, decision }]);
+                }}
+              />
+            ) : (
+              <p className="muted small">
+                {t.requester.id === session.user.id ? `You raised this ${kind}, so someone else must decide.` : `You cannot decide on this ${kind}.`}
+              </p>
+            )}
+          </li>
+        )}
+      </PagedCards>
     </section>
   );
 }
@@ -133,37 +128,33 @@ function MyDecisions() {
   const decided = list.items.filter((t) => t.status !== 'awaiting_approval');
   return (
     <>
-      <ErrorNotice error={list.error} onRetry={list.reload} />
-      {list.loading ? (
-        <div className="card">
-          <SkeletonRows rows={3} />
-        </div>
-      ) : decided.length === 0 ? (
-        <div className="card">
+      <PagedCards
+        list={list}
+        items={decided}
+        className="approval-cards"
+        testId="decision-list"
+        empty={
           <EmptyState title="No decisions yet" icon="check">
             Requests you approve or reject appear here.
           </EmptyState>
-        </div>
-      ) : (
-        <ul className="approval-cards" data-testid="decision-list">
-          {decided.map((t) => (
-            <li key={t.id} className="card approval-card" data-testid="decision-card" data-ref={t.ref}>
-              <div className="approval-card-head">
-                <div>
-                  <Link to={path(`/portal/tickets/${t.ref}`)} className="mono ref">
-                    {t.ref}
-                  </Link>
-                  <h2 className="h3">{t.title}</h2>
-                  <p className="muted small">
-                    Raised by {t.requester.displayName} · <RelativeTime date={t.createdAt} /> · now {statusLabel(t.status).toLowerCase()}
-                  </p>
-                </div>
+        }
+      >
+        {(t) => (
+          <li key={t.id} className="card approval-card" data-testid="decision-card" data-ref={t.ref}>
+            <div className="approval-card-head">
+              <div>
+                <Link to={path(`/portal/tickets/${t.ref}`)} className="mono ref">
+                  {t.ref}
+                </Link>
+                <h2 className="h3">{t.title}</h2>
+                <p className="muted small">
+                  Raised by {t.requester.displayName} · <RelativeTime date={t.createdAt} /> · now {statusLabel(t.status).toLowerCase()}
+                </p>
               </div>
-            </li>
-          ))}
-        </ul>
-      )}
-      <LoadMore list={list} />
+            </div>
+          </li>
+        )}
+      </PagedCards>
     </>
   );
 }
@@ -174,42 +165,37 @@ function DecidedList() {
   const list = usePaged<Decision>(`/approvals${qs({ limit: 25 })}`);
   return (
     <>
-      <ErrorNotice error={list.error} onRetry={list.reload} />
-      {list.loading ? (
-        <div className="card">
-          <SkeletonRows rows={3} />
-        </div>
-      ) : list.items.length === 0 ? (
-        <div className="card">
+      <PagedCards
+        list={list}
+        className="approval-cards"
+        testId="decision-list"
+        empty={
           <EmptyState title="No decisions yet" icon="check">
             Approvals and rejections appear here once change managers and managers make them.
           </EmptyState>
-        </div>
-      ) : (
-        <ul className="approval-cards" data-testid="decision-list">
-          {list.items.map((d) => (
-            <li key={d.id} className="card approval-card" data-testid="decision-card" data-ref={d.change.ref}>
-              <div className="approval-card-head">
-                <div>
-                  <Link to={path(`/agent/tickets/${d.change.ref}`)} className="mono ref" data-testid="decision-change-link">
-                    {d.change.ref}
-                  </Link>
-                  <h2 className="h3">{d.change.title}</h2>
-                  <p className="muted small">
-                    {d.approver.displayName} · <RelativeTime date={d.decidedAt} /> · now {statusLabel(d.change.status).toLowerCase()}
-                  </p>
-                </div>
-                <span className={`badge tone-${d.decision === 'approved' ? 'green' : 'red'}`} data-testid="decision">
-                  <span className="badge-dot" aria-hidden="true" />
-                  {d.decision === 'approved' ? 'Approved' : 'Rejected'}
-                </span>
+        }
+      >
+        {(d) => (
+          <li key={d.id} className="card approval-card" data-testid="decision-card" data-ref={d.change.ref}>
+            <div className="approval-card-head">
+              <div>
+                <Link to={path(`/agent/tickets/${d.change.ref}`)} className="mono ref" data-testid="decision-change-link">
+                  {d.change.ref}
+                </Link>
+                <h2 className="h3">{d.change.title}</h2>
+                <p className="muted small">
+                  {d.approver.displayName} · <RelativeTime date={d.decidedAt} /> · now {statusLabel(d.change.status).toLowerCase()}
+                </p>
               </div>
-              {d.comment && <div className="prose">{d.comment}</div>}
-            </li>
-          ))}
-        </ul>
-      )}
-      <LoadMore list={list} />
+              <span className={`badge tone-${d.decision === 'approved' ? 'green' : 'red'}`} data-testid="decision">
+                <span className="badge-dot" aria-hidden="true" />
+                {d.decision === 'approved' ? 'Approved' : 'Rejected'}
+              </span>
+            </div>
+            {d.comment && <div className="prose">{d.comment}</div>}
+          </li>
+        )}
+      </PagedCards>
     </>
   );
 }

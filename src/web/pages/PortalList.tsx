@@ -1,7 +1,7 @@
 import { Link, useSearchParams } from 'react-router';
 import { qs } from '../api';
 import { PageHeader } from '../components/PageHeader';
-import { EmptyState, ErrorNotice, Icon, RelativeTime, SkeletonRows, StatusBadge, TypeTag, LoadMore } from '../components/ui';
+import { EmptyState, Icon, RelativeTime, StatusBadge, TypeTag, PagedCards } from '../components/ui';
 import { usePaged, useTitle } from '../hooks';
 import { useSession } from '../session';
 import type { Ticket } from '../types';
@@ -61,13 +61,13 @@ export function PortalList() {
         </button>
       </div>
 
-      <ErrorNotice error={list.error} onRetry={list.reload} />
-      {list.loading ? (
-        <div className="card">
-          <SkeletonRows rows={4} />
-        </div>
-      ) : list.items.length === 0 && !list.error ? (
-        <div className="card">
+      <PagedCards
+        list={list}
+        rows={4}
+        className="ticket-cards"
+        testId="ticket-list"
+        emptyWhenFailed={false}
+        empty={
           <EmptyState
             title={view === 'open' ? 'No open tickets' : 'No tickets yet'}
             action={
@@ -78,30 +78,27 @@ export function PortalList() {
           >
             {view === 'open' ? 'Everything you raised has been dealt with. ' : ''}When something breaks or you need something, raise a ticket and follow it here.
           </EmptyState>
-        </div>
-      ) : (
-        <ul className="ticket-cards" data-testid="ticket-list">
-          {list.items.map((t) => (
-            <li key={t.id}>
-              <Link to={path(`/portal/tickets/${t.ref}`)} className="ticket-card" data-testid="ticket-row" data-ref={t.ref}>
-                <div className="ticket-card-main">
-                  <div className="ticket-card-meta">
-                    <span className="mono ref">{t.ref}</span>
-                    <TypeTag type={t.type} />
-                  </div>
-                  <span className="ticket-card-title">{t.title}</span>
-                  <span className="muted small">
-                    Raised <RelativeTime date={t.createdAt} /> · updated <RelativeTime date={t.updatedAt} />
-                    {t.assignee ? ` · with ${t.assignee.displayName}` : ''}
-                  </span>
+        }
+      >
+        {(t) => (
+          <li key={t.id}>
+            <Link to={path(`/portal/tickets/${t.ref}`)} className="ticket-card" data-testid="ticket-row" data-ref={t.ref}>
+              <div className="ticket-card-main">
+                <div className="ticket-card-meta">
+                  <span className="mono ref">{t.ref}</span>
+                  <TypeTag type={t.type} />
                 </div>
-                <StatusBadge status={t.status} />
-              </Link>
-            </li>
-          ))}
-        </ul>
-      )}
-      <LoadMore list={list} />
+                <span className="ticket-card-title">{t.title}</span>
+                <span className="muted small">
+                  Raised <RelativeTime date={t.createdAt} /> · updated <RelativeTime date={t.updatedAt} />
+                  {t.assignee ? ` · with ${t.assignee.displayName}` : ''}
+                </span>
+              </div>
+              <StatusBadge status={t.status} />
+            </Link>
+          </li>
+        )}
+      </PagedCards>
     </div>
   );
 }
