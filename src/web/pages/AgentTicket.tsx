@@ -3,10 +3,9 @@ import { Link, useLocation, useParams } from 'react-router';
 import { api, ApiError, qs } from '../api';
 import { ApprovalForm } from '../components/ApprovalForm';
 import { TicketChecklist } from '../components/Checklist';
-import { Composer } from '../components/Composer';
 import { PageHeader } from '../components/PageHeader';
 import { SlaClocks } from '../components/Sla';
-import { Timeline } from '../components/Timeline';
+import { TicketConversation } from '../components/TicketConversation';
 import { Avatar, Dialog, EmptyState, ErrorNotice, Field, FormError, Icon, Loading, Notice, RelativeTime, Spinner, StatusBadge, FormActions, Options, TicketMeta } from '../components/ui';
 import { formatDateTime, LEVELS, statusLabel } from '../format';
 import { useApi, useTitle } from '../hooks';
@@ -183,30 +182,17 @@ export function AgentTicket() {
 
           <TicketChecklist ticketId={t.id} canTick={workable} onChanged={events.reload} />
 
-          <section className="card" aria-labelledby="conv-h">
-            <div className="card-head">
-              <h2 id="conv-h" className="h3">
-                Conversation and activity
-              </h2>
-            </div>
-            {comments.loading || events.loading ? (
-              <Loading />
-            ) : (
-              <>
-                <ErrorNotice error={comments.error ?? events.error} />
-                <Timeline comments={comments.data?.items ?? []} events={events.data?.items ?? []} names={names} viewerId={session.user.id} empty={<p className="muted">No activity yet.</p>} />
-              </>
-            )}
-            <Composer
-              ticketId={t.id}
-              staff
-              disabled={t.status === 'closed' ? 'This ticket is closed and takes no more comments.' : null}
-              onPosted={(c) => {
-                comments.setData((prev) => ({ items: [...(prev?.items ?? []), c] }));
-                ticket.reload();
-              }}
-            />
-          </section>
+          <TicketConversation
+            title="Conversation and activity"
+            ticket={t}
+            comments={comments}
+            events={events}
+            names={names}
+            staff
+            empty={<p className="muted">No activity yet.</p>}
+            closedNote="This ticket is closed and takes no more comments."
+            onPosted={ticket.reload}
+          />
         </div>
 
         <aside className="ticket-side">

@@ -2,9 +2,8 @@ import { useState } from 'react';
 import { Link, useLocation, useParams } from 'react-router';
 import { api, ApiError } from '../api';
 import { ApprovalForm } from '../components/ApprovalForm';
-import { Composer } from '../components/Composer';
 import { PageHeader } from '../components/PageHeader';
-import { Timeline } from '../components/Timeline';
+import { TicketConversation } from '../components/TicketConversation';
 import { EmptyState, ErrorNotice, FormError, Loading, Notice, RelativeTime, Spinner, TicketMeta } from '../components/ui';
 import { formatDateTime, isOpenStatus, statusLabel } from '../format';
 import { useApi, useTitle } from '../hooks';
@@ -127,36 +126,18 @@ export function PortalTicket() {
             </div>
           </section>
 
-          <section className="card" aria-labelledby="conv-h">
-            <div className="card-head">
-              <h2 id="conv-h" className="h3">
-                Conversation
-              </h2>
-            </div>
-            {comments.loading || events.loading ? (
-              <Loading />
-            ) : (
-              <>
-                <ErrorNotice error={comments.error ?? events.error} />
-                <Timeline
-                  comments={publicComments}
-                  events={events.data?.items ?? []}
-                  names={names}
-                  viewerId={session.user.id}
-                  empty={<p className="muted">No messages yet.</p>}
-                />
-              </>
-            )}
-            <Composer
-              ticketId={t.id}
-              staff={false}
-              disabled={t.status === 'closed' ? 'This ticket is closed. Raise a new ticket if you need more help.' : null}
-              onPosted={(c) => {
-                comments.setData((prev) => ({ items: [...(prev?.items ?? []), c] }));
-                ticket.reload();
-              }}
-            />
-          </section>
+          <TicketConversation
+            title="Conversation"
+            ticket={t}
+            comments={comments}
+            events={events}
+            shown={publicComments}
+            names={names}
+            staff={false}
+            empty={<p className="muted">No messages yet.</p>}
+            closedNote="This ticket is closed. Raise a new ticket if you need more help."
+            onPosted={ticket.reload}
+          />
         </div>
 
         <aside className="ticket-side">
