@@ -1,8 +1,8 @@
 import { useRef, useState, type FormEvent } from 'react';
 import { ApiError } from '../api';
 import type { OidcSsoConnection, SsoConnection } from '../types';
-import { CopyButton, Field, FormActions, SubmitButton } from './ui';
-import { Check, freeSlug, NewConnectionFooter, OptionChecks, ProblemNotice, RpValueList, SetupStep, SLUG, useConnectionSettings, useCreateConnection, type Options, type Provider } from './SsoForms';
+import { CopyButton, Field } from './ui';
+import { Check, freeSlug, NewConnectionFooter, OptionChecks, RpValueList, SettingsFooter, SetupStep, SLUG, useConnectionSettings, useCreateConnection, type Options, type Provider } from './SsoForms';
 
 const TENANT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -281,12 +281,7 @@ export function OidcSettingsForm({ connection: c, onSaved, onCancel }: { connect
           {(id, d) => <textarea id={id} aria-describedby={d} rows={3} className="mono" value={tenants} onChange={(e) => setTenants(e.target.value)} data-testid="oidc-settings-tenants" />}
         </Field>
       )}
-      <ProblemNotice error={error} title="The changes were not saved" testId="oidc-settings-error" />
-      <FormActions onCancel={onCancel}>
-        <SubmitButton busy={busy} testId="oidc-settings-submit">
-          Save changes
-        </SubmitButton>
-      </FormActions>
+      <SettingsFooter error={error} testId="oidc-settings" busy={busy} onCancel={onCancel} />
     </form>
   );
 }

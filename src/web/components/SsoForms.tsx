@@ -929,12 +929,21 @@ export function ConnectionSettingsForm({ connection: c, onSaved, onCancel }: { c
         {replace && <IdpSourcePicker value={source} onChange={setSource} provider={providerOf(c.idp.entityId)} />}
       </section>
 
-      <ProblemNotice error={error} title="The changes were not saved" testId="settings-error" />
+      <SettingsFooter error={error} testId="settings" busy={busy} onCancel={onCancel} />
+    </form>
+  );
+}
+
+/** The end of a connection's settings form: the refusal and the buttons (`testId`-error, `testId`-submit). */
+export function SettingsFooter({ error, testId, busy, onCancel }: { error: unknown; testId: string; busy: boolean; onCancel: () => void }) {
+  return (
+    <>
+      <ProblemNotice error={error} title="The changes were not saved" testId={`${testId}-error`} />
       <FormActions onCancel={onCancel}>
-        <SubmitButton busy={busy} testId="settings-submit">
+        <SubmitButton busy={busy} testId={`${testId}-submit`}>
           Save changes
         </SubmitButton>
       </FormActions>
-    </form>
+    </>
   );
 }
