@@ -394,11 +394,7 @@ function SyslogCard({ settings, onSaved, onRefresh }: { settings: AuditSettings;
           <button type="button" className="btn" disabled={!sys.host || dirty || busy !== null} onClick={() => void sendTest()} title={dirty ? 'Save first' : undefined} data-testid="syslog-test">
             {busy === 'test' ? <Spinner small /> : <Icon name="play" size={14} />} Send test message
           </button>
-          {saved && !dirty && (
-            <span className="muted small" role="status">
-              <Icon name="check" size={14} /> Saved
-            </span>
-          )}
+          {saved && !dirty && <SavedNote />}
         </div>
       </form>
 
@@ -534,13 +530,18 @@ function RetentionCard({ settings, onSaved }: { settings: AuditSettings; onSaved
           <button type="submit" className="btn primary" disabled={!valid || !dirty || busy} data-testid="retention-save">
             {busy && <Spinner small />} Save
           </button>
-          {saved && !dirty && (
-            <span className="muted small" role="status">
-              <Icon name="check" size={14} /> Saved
-            </span>
-          )}
+          {saved && !dirty && <SavedNote />}
         </div>
       </form>
     </div>
+  );
+}
+
+/** Said beside a settings form's Save button once what it saved is what the form shows. */
+function SavedNote() {
+  return (
+    <span className="muted small" role="status">
+      <Icon name="check" size={14} /> Saved
+    </span>
   );
 }

@@ -365,79 +365,63 @@ export function AdminSsoTrace() {
       </div>
 
       {claims && (
-        <section className="card flush claims-card" aria-labelledby="claims-h">
-          <div className="card-head padded">
-            <h3 id="claims-h" className="h3">
-              Claims received
-            </h3>
-            <span className="muted small">{attributes.length} attribute{attributes.length === 1 ? '' : 's'}</span>
-          </div>
-          <Table className="claims-table" testId="trace-claims" headers={['Attribute', 'Values']}>
-            <tr className="nameid-row">
-              <td>
-                <strong>NameID</strong>
-                {claims.nameIdFormat && (
-                  <>
-                    <br />
-                    <span className="muted small mono wrap">{claims.nameIdFormat}</span>
-                  </>
+        <ClaimsCard id="claims-h" title="Claims received" note={`${attributes.length} attribute${attributes.length === 1 ? '' : 's'}`} testId="trace-claims" headers={['Attribute', 'Values']}>
+          <tr className="nameid-row">
+            <td>
+              <strong>NameID</strong>
+              {claims.nameIdFormat && (
+                <>
+                  <br />
+                  <span className="muted small mono wrap">{claims.nameIdFormat}</span>
+                </>
+              )}
+            </td>
+            <td className="mono small wrap">{claims.nameId ?? <span className="muted">(none)</span>}</td>
+          </tr>
+          {attributes.map(([name, values]) => (
+            <tr key={name}>
+              <td className="mono small wrap attr-name">{name}</td>
+              <td className="mono small wrap">
+                {values.length === 0 ? (
+                  <span className="muted">(empty)</span>
+                ) : values.length === 1 ? (
+                  values[0]
+                ) : (
+                  <ul className="value-list">
+                    {values.map((v, i) => (
+                      <li key={i}>{v}</li>
+                    ))}
+                  </ul>
                 )}
               </td>
-              <td className="mono small wrap">{claims.nameId ?? <span className="muted">(none)</span>}</td>
             </tr>
-            {attributes.map(([name, values]) => (
-              <tr key={name}>
-                <td className="mono small wrap attr-name">{name}</td>
-                <td className="mono small wrap">
-                  {values.length === 0 ? (
-                    <span className="muted">(empty)</span>
-                  ) : values.length === 1 ? (
-                    values[0]
-                  ) : (
-                    <ul className="value-list">
-                      {values.map((v, i) => (
-                        <li key={i}>{v}</li>
-                      ))}
-                    </ul>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </Table>
-        </section>
+          ))}
+        </ClaimsCard>
       )}
 
       {idTokenClaims && (
-        <section className="card flush claims-card" aria-labelledby="id-claims-h">
-          <div className="card-head padded">
-            <h3 id="id-claims-h" className="h3">
-              Claims in the ID token
-            </h3>
-            <span className="muted small">as received; the checks above say whether they were trusted</span>
-          </div>
-          <Table className="claims-table" testId="trace-id-token-claims" headers={['Claim', 'Value']}>
-            {Object.entries(idTokenClaims).map(([name, value]) => (
-              <tr key={name}>
-                <td className="mono small wrap attr-name">{name}</td>
-                <td className="mono small wrap">
-                  {Array.isArray(value) ? (
-                    <ul className="value-list">
-                      {value.map((v, i) => (
-                        <li key={i}>{typeof v === 'string' ? v : JSON.stringify(v)}</li>
-                      ))}
-                    </ul>
-                  ) : typeof value === 'string' ? (
-                    value
-                  ) : typeof value === 'number' && TIME_CLAIMS.has(name) ? (
-                    <span title={String(value)}>{formatDateTime(new Date(value * 1000).toISOString())}</span>
-                  ) : (
-                    JSON.stringify(value)
-                  )}
-                </td>
-              </tr>
-            ))}
-          </Table>
-        </section>
+        <ClaimsCard id="id-claims-h" title="Claims in the ID token" note="as received; the checks above say whether they were trusted" testId="trace-id-token-claims" headers={['Claim', 'Value']}>
+          {Object.entries(idTokenClaims).map(([name, value]) => (
+            <tr key={name}>
+              <td className="mono small wrap attr-name">{name}</td>
+              <td className="mono small wrap">
+                {Array.isArray(value) ? (
+                  <ul className="value-list">
+                    {value.map((v, i) => (
+                      <li key={i}>{typeof v === 'string' ? v : JSON.stringify(v)}</li>
+                    ))}
+                  </ul>
+                ) : typeof value === 'string' ? (
+                  value
+                ) : typeof value === 'number' && TIME_CLAIMS.has(name) ? (
+                  <span title={String(value)}>{formatDateTime(new Date(value * 1000).toISOString())}</span>
+                ) : (
+                  JSON.stringify(value)
+                )}
+              </td>
+            </tr>
+          ))}
+        </ClaimsCard>
       )}
 
       {t.trace.idToken && (
@@ -605,5 +589,22 @@ function StepItem({ ok, check, detail, testId }: { ok: boolean; check: string; d
         {detail && <span className="step-detail">{detail}</span>}
       </span>
     </li>
+  );
+}
+
+/** A table of what the identity provider sent, in a card of its own under a heading and a short note. */
+function ClaimsCard({ id, title, note, testId, headers, children }: { id: string; title: string; note: string; testId: string; headers: string[]; children: ReactNode }) {
+  return (
+    <section className="card flush claims-card" aria-labelledby={id}>
+      <div className="card-head padded">
+        <h3 id={id} className="h3">
+          {title}
+        </h3>
+        <span className="muted small">{note}</span>
+      </div>
+      <Table className="claims-table" testId={testId} headers={headers}>
+        {children}
+      </Table>
+    </section>
   );
 }
