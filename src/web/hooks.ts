@@ -183,3 +183,21 @@ export function useTask() {
   };
   return { busy, error, setError, run };
 }
+
+/** useTask for a part of a page with several actions: `busy` names the one running; they share one error. */
+export function useKeyedTask() {
+  const [busy, setBusy] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const run = async (key: string, fn: () => Promise<void>) => {
+    setBusy(key);
+    setError(null);
+    try {
+      await fn();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(null);
+    }
+  };
+  return { busy, error, setError, run };
+}

@@ -8,7 +8,7 @@ import { OidcSettingsForm } from '../components/OidcForms';
 import { ConnectionSettingsForm, NewConnectionForm, ProblemNotice, providerOf, RpValueList, SpValueList, spSetupFor } from '../components/SsoForms';
 import { CopyButton, Dialog, EmptyState, ErrorNotice, Field, FormError, Icon, Notice, RelativeTime, SkeletonRows, Spinner, FormActions, Options } from '../components/ui';
 import { certificateUrgency, commonName, formatDate, formatDateTime, groupHex, ROLE_LABELS } from '../format';
-import { useApi, useTask, useTitle, type Loaded } from '../hooks';
+import { useApi, useKeyedTask, useTask, useTitle, type Loaded } from '../hooks';
 import { useSession } from '../session';
 import { RULE_ROLES, type OidcSsoConnection, type RoleRule, type RuleRole, type SamlSsoConnection, type SsoCertificate, type SsoConnection, type SsoDomain, type SsoEnforcement, type GovernanceState, type PendingIdentityChange } from '../types';
 
@@ -465,8 +465,7 @@ function RoleRules() {
   const [groupRef, setGroupRef] = useState('');
   const [role, setRole] = useState<RuleRole>('agent');
   const [precedence, setPrecedence] = useState('100');
-  const [busy, setBusy] = useState<string | null>(null);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, setError, run } = useKeyedTask();
   const items = rules.data?.items ?? [];
 
   const add = async (e: FormEvent) => {
@@ -474,30 +473,19 @@ function RoleRules() {
     setError(null);
     if (!groupRef.trim()) return setError('Enter the group: its object ID in Entra, or its name in Okta.');
     if (!/^\d+$/.test(precedence.trim()) || Number(precedence) > 100000) return setError('Precedence is a whole number from 0 to 100000.');
-    setBusy('add');
-    try {
+    await run('add', async () => {
       const rule = await api.post<RoleRule>('/sso/role-rules', { groupRef: groupRef.trim(), role, precedence: Number(precedence) });
       rules.setData((prev) => ({ items: [...(prev?.items ?? []), rule].sort((a, b) => a.precedence - b.precedence || a.createdAt.localeCompare(b.createdAt)) }));
       setGroupRef('');
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(null);
-    }
+    });
   };
 
   const remove = async (r: RoleRule) => {
     if (!window.confirm(`Remove the rule “${r.groupRef} → ${ROLE_LABELS[r.role]}”? Everyone who has the role only through this rule loses it now.`)) return;
-    setBusy(r.id);
-    setError(null);
-    try {
+    await run(r.id, async () => {
       await api.delete(`/sso/role-rules/${r.id}`);
       rules.setData((prev) => ({ items: (prev?.items ?? []).filter((x) => x.id !== r.id) }));
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(null);
-    }
+    });
   };
 
   return (
@@ -570,8 +558,7 @@ function RoleRules() {
 function Domains() {
   const domains = useApi<{ items: SsoDomain[] }>('/sso/domains');
   const [domain, setDomain] = useState('');
-  const [busy, setBusy] = useState<string | null>(null);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, setError, run } = useKeyedTask();
   const [rowError, setRowError] = useState<{ domain: string; error: unknown } | null>(null);
   const [justAdded, setJustAdded] = useState<string | null>(null);
   const [verified, setVerified] = useState<string | null>(null);
@@ -586,47 +573,33 @@ function Domains() {
     setRowError(null);
     setError(null);
     if (!value) return setError('Enter the domain of your work email addresses, such as contoso.com.');
-    setBusy('add');
-    try {
+    await run('add', async () => {
       const d = await api.post<SsoDomain>('/sso/domains', { domain: value });
       put(d);
       setDomain('');
       setJustAdded(d.domain);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(null);
-    }
+    });
   };
 
-  const verify = async (d: SsoDomain) => {
-    setBusy(`verify:${d.domain}`);
+  // A row's action says what went wrong on that row.
+  const onRow = (key: string, d: SsoDomain, fn: () => Promise<void>) => {
     setRowError(null);
-    setError(null);
-    try {
+    return run(`${key}:${d.domain}`, () => fn().catch((err: unknown) => setRowError({ domain: d.domain, error: err })));
+  };
+
+  const verify = (d: SsoDomain) =>
+    onRow('verify', d, async () => {
       put(await api.post<SsoDomain>(`/sso/domains/${encodeURIComponent(d.domain)}/verify`));
       setVerified(d.domain);
       if (justAdded === d.domain) setJustAdded(null);
-    } catch (err) {
-      setRowError({ domain: d.domain, error: err });
-    } finally {
-      setBusy(null);
-    }
-  };
+    });
 
   const remove = async (d: SsoDomain) => {
     if (!window.confirm(`Remove ${d.domain}? People with ${d.domain} addresses will have to find this workspace by its name.`)) return;
-    setBusy(`delete:${d.domain}`);
-    setRowError(null);
-    setError(null);
-    try {
+    await onRow('delete', d, async () => {
       await api.delete(`/sso/domains/${encodeURIComponent(d.domain)}`);
       domains.setData((prev) => ({ items: (prev?.items ?? []).filter((x) => x.domain !== d.domain) }));
-    } catch (err) {
-      setRowError({ domain: d.domain, error: err });
-    } finally {
-      setBusy(null);
-    }
+    });
   };
 
   return (
