@@ -148,7 +148,7 @@ async function main(argv: string[]) {
   const config = loadConfig();
   if (cmd === 'serve') return serve(config, values.demo);
   if (cmd === 'migrate') {
-    const applied = await withDb(config, migrate);
+    const applied = await withDb(config, migrate, false);
     return print(values.json, { applied }, applied.length ? `Applied migrations: ${applied.join(', ')}` : 'The database is up to date.');
   }
   if (cmd === 'tenant' && sub === 'create') {

@@ -3,6 +3,9 @@
  * text once, prepares at most 200 texts (the rest go unnamed, so texts built at run time cannot
  * grow a backend's memory without bound), sends parameterless scripts of several statements as
  * before, and prepares nothing with `preparedStatements: false` (KEYDESK_PG_PREPARED_STATEMENTS).
+ * A schema change under a running process (a migration while it serves) costs it at most one
+ * failed statement: a statement outside a transaction is sent again, and every connection that
+ * prepared statements before the change is replaced.
  * Read from PostgreSQL's own pg_prepared_statements, on whatever the run's database is.
  */
 import { after, before, test } from 'node:test';
@@ -22,8 +25,8 @@ after(async () => {
   await server.drop();
 });
 
-async function open(preparedStatements?: boolean): Promise<Db> {
-  const db = await openPostgres(server.url, 1, preparedStatements === undefined ? {} : { preparedStatements });
+async function open(preparedStatements?: boolean, connections = 1): Promise<Db> {
+  const db = await openPostgres(server.url, connections, preparedStatements === undefined ? {} : { preparedStatements });
   opened.push(db);
   return db;
 }
@@ -72,4 +75,45 @@ test('KEYDESK_PG_PREPARED_STATEMENTS=false prepares nothing', async () => {
   const db = await open(config.preparedStatements);
   for (let i = 0; i < 3; i++) await db.query('SELECT $1::int AS n', [i]);
   assert.deepEqual(await prepared(db), []);
+});
+
+/** Both connections of a pool of two prepare `sql` (two transactions held open at once). */
+async function prepareOnBoth(db: Db, sql: string, params: unknown[]): Promise<void> {
+  let arrived = 0;
+  let go!: () => void;
+  const bothIn = new Promise<void>((resolve) => (go = resolve));
+  await Promise.all(
+    [0, 1].map(() =>
+      db.transaction(async (tx) => {
+        await tx.query(sql, params);
+        if (++arrived === 2) go();
+        await bothIn;
+      }),
+    ),
+  );
+}
+
+test('a column added under a running process: the next statement outside a transaction runs (sent again), and no other connection fails', async () => {
+  const ddl = await open(false);
+  await ddl.query('CREATE TABLE shape_a (n int); INSERT INTO shape_a VALUES (1);');
+  const db = await open(true, 2);
+  const sql = 'SELECT * FROM shape_a WHERE n = $1';
+  await prepareOnBoth(db, sql, [1]);
+  await ddl.query('ALTER TABLE shape_a ADD COLUMN extra text');
+  assert.deepEqual(await db.query(sql, [1]), [{ n: 1, extra: null }]);
+  // The other connection prepared it before the change too: it is replaced, not failed.
+  await prepareOnBoth(db, sql, [1]);
+  assert.deepEqual(await db.query(sql, [1]), [{ n: 1, extra: null }]);
+});
+
+test('a column added under a running process: a transaction that meets the stale statement fails once, and the next one runs', async () => {
+  const ddl = await open(false);
+  await ddl.query('CREATE TABLE shape_b (n int); INSERT INTO shape_b VALUES (2);');
+  const db = await open(true, 2);
+  const sql = 'SELECT * FROM shape_b WHERE n = $1';
+  await prepareOnBoth(db, sql, [2]);
+  await ddl.query('ALTER TABLE shape_b ADD COLUMN extra text');
+  await assert.rejects(db.transaction((tx) => tx.query(sql, [2])), /cached plan must not change result type/);
+  for (let i = 0; i < 3; i++) assert.deepEqual(await db.transaction((tx) => tx.query(sql, [2])), [{ n: 2, extra: null }]);
+  await prepareOnBoth(db, sql, [2]);
 });

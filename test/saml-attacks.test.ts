@@ -142,6 +142,31 @@ describe('SAML attacks, each refused with its reason', () => {
     }
   });
 
+  test('a namespace declared once and used by thousands of siblings (canonical form of hundreds of MB) is refused before any c14n, with a trace', async () => {
+    // Exclusive c14n declares p: again on every <p:e/>: 40,000 characters × 15,000 elements. No
+    // signature is needed, since the digest is computed before any key is used (the test's own
+    // signer could not even canonicalise it).
+    const { p } = await honest();
+    const bombs = [
+      `<saml:Advice xmlns:p="urn:${'x'.repeat(40_000)}">${'<p:e/>'.repeat(15_000)}</saml:Advice>`,
+      // The default namespace the same way, below an element that declares it for its children only.
+      `<saml:Advice><q:r xmlns:q="urn:q" xmlns="urn:${'y'.repeat(40_000)}">${'<e/>'.repeat(15_000)}</q:r></saml:Advice>`,
+    ];
+    for (const bomb of bombs) {
+      const r = await refused(wrapInResponse(p, buildAssertion(p).replace('</saml:Assertion>', `${bomb}</saml:Assertion>`)), 'too_large');
+      assert.equal(r.status, 400);
+      assert.match(r.error.message, /namespace declarations when canonicalised/);
+    }
+  });
+
+  test('attributes named __proto__, constructor or toString are read as attributes (no 500), and only as attributes', async () => {
+    const odd = JSON.parse('{"__proto__": ["a"], "constructor": ["b"], "toString": ["c"]}') as Record<string, string[]>;
+    const { xml } = await honest({ attributes: { ...parts().attributes, ...odd } });
+    assert.match(xml, /Name="__proto__"/);
+    const r = await post(xml);
+    assert.equal(r.status, 303, JSON.stringify(r.error));
+  });
+
   test('a Response signature that points at the assertion rather than at the Response', async () => {
     const p = parts({ inResponseTo: await requestId(), assertionId: '_a1' + randomUUID().replace(/-/g, '') });
     const response = wrapInResponse(p, buildAssertion(p));

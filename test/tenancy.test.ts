@@ -1,6 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startApp, type TestApp } from './helpers/app.js';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { startApp, TEST_DB, type TestApp } from './helpers/app.js';
 import type { Client } from './helpers/client.js';
 import { cliDatabase, keydesk } from './helpers/cli.js';
 
@@ -133,5 +135,18 @@ describe('keydesk tenant create', () => {
     const unknown = await run(['user', 'recover', 'acme', '--email', 'nobody@acme.test']).catch((e) => e);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /no account with the email nobody@acme\.test/);
+  });
+});
+
+describe('keydesk migrate', () => {
+  test('says which migrations it applied, then that the database is up to date', async (tc) => {
+    const cdb = await cliDatabase();
+    tc.after(cdb.drop);
+    const files = readdirSync(path.join(import.meta.dirname, '../src/db/migrations')).filter((f) => f.endsWith('.sql'));
+    const first = JSON.parse((await keydesk(['migrate', '--json'], cdb.env)).stdout);
+    // An embedded folder starts empty; the run's PostgreSQL database was migrated when it was made.
+    assert.equal(first.applied.length, TEST_DB === 'pglite' ? files.length : 0);
+    const again = await keydesk(['migrate'], cdb.env);
+    assert.match(again.stdout, /The database is up to date\./);
   });
 });

@@ -70,8 +70,11 @@ const DEFAULT_ROW: Row = {
   syslog_last_error_at: null,
 };
 
+// Named, not *: a prepared statement's result may not change shape when a migration adds a column.
+const ROW_COLUMNS = Object.keys(DEFAULT_ROW).join(', ');
+
 async function loadRow(q: Queryable, tenantId: string, forUpdate = false): Promise<Row> {
-  const [row] = await q.query<Row>(`SELECT * FROM audit_settings WHERE tenant_id = $1${forUpdate ? ' FOR UPDATE' : ''}`, [tenantId]);
+  const [row] = await q.query<Row>(`SELECT ${ROW_COLUMNS} FROM audit_settings WHERE tenant_id = $1${forUpdate ? ' FOR UPDATE' : ''}`, [tenantId]);
   return row ?? DEFAULT_ROW;
 }
 

@@ -7,11 +7,14 @@ import { findTenantBySlug } from '../tenancy/tenants.js';
 /** A mistake in how the command was called: printed with the usage, exit code 2. */
 export class UsageError extends Error {}
 
-/** Opens the configured database, brings it up to date, runs `fn`, closes it. */
-export async function withDb<T>(config: Config, fn: (db: Db) => Promise<T>): Promise<T> {
+/**
+ * Opens the configured database, brings it up to date (unless `migrateFirst` is false: the
+ * `migrate` command does that itself, to say what it applied), runs `fn`, closes it.
+ */
+export async function withDb<T>(config: Config, fn: (db: Db) => Promise<T>, migrateFirst = true): Promise<T> {
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, preparedStatements: config.preparedStatements });
   try {
-    await migrate(db);
+    if (migrateFirst) await migrate(db);
     return await fn(db);
   } finally {
     await db.close();

@@ -62,26 +62,79 @@ function send<R>(client: pg.PoolClient, sql: string, params: readonly unknown[],
   return client.query({ name, text: sql, values: params as unknown[] });
 }
 
+/**
+ * PostgreSQL's answer when a connection's named statement no longer fits the schema: a migration
+ * changed the shape of its result ("cached plan must not change result type"), or the statement is
+ * gone. The statement did not run.
+ */
+function isStaleStatement(err: unknown): boolean {
+  const e = err as { code?: string; message?: string } | null;
+  return (e?.code === '0A000' && /cached plan must not change result type/.test(e.message ?? '')) || e?.code === '26000';
+}
+
 class PostgresDb implements Db {
   readonly kind = 'postgres' as const;
+  /**
+   * Moves on when any connection finds its statements stale (a schema change under a running
+   * node): every connection checked out before then is closed at its next checkout rather than
+   * failing a statement of its own, so a migration costs a process one failed statement at most.
+   */
+  private generation = 0;
+  private readonly generationOf = new WeakMap<pg.PoolClient, number>();
+
   constructor(
     private readonly pool: pg.Pool,
     private readonly prepare: boolean,
   ) {}
 
+  private async connect(): Promise<pg.PoolClient> {
+    for (;;) {
+      const client = await this.pool.connect();
+      const generation = this.generationOf.get(client);
+      if (generation === undefined || generation === this.generation) {
+        this.generationOf.set(client, this.generation);
+        return client;
+      }
+      client.release(new Error('named statements from before a schema change'));
+    }
+  }
+
+  /** Gives the connection back; closes it (and every older one, at checkout) when its statements went stale. */
+  private release(client: pg.PoolClient, err: unknown): void {
+    if (!isStaleStatement(err)) return client.release();
+    if (this.generationOf.get(client) === this.generation) this.generation++;
+    client.release(err as Error);
+  }
+
   async query<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
-    const client = await this.pool.connect();
-    try {
-      return (await send<T>(client, sql, params, this.prepare)).rows;
-    } finally {
-      client.release();
+    for (let attempt = 0; ; attempt++) {
+      const client = await this.connect();
+      let failure: unknown;
+      try {
+        return (await send<T>(client, sql, params, this.prepare)).rows;
+      } catch (err) {
+        failure = err;
+        // It did not run: once more on a connection that prepares it afresh.
+        if (attempt === 0 && isStaleStatement(err)) continue;
+        throw err;
+      } finally {
+        this.release(client, failure);
+      }
     }
   }
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+    const client = await this.connect();
+    let stale: unknown;
     const tx: Queryable = {
-      query: async <R>(sql: string, params: readonly unknown[] = []) => (await send<R>(client, sql, params, this.prepare)).rows,
+      query: async <R>(sql: string, params: readonly unknown[] = []) => {
+        try {
+          return (await send<R>(client, sql, params, this.prepare)).rows;
+        } catch (err) {
+          if (isStaleStatement(err)) stale = err;
+          throw err;
+        }
+      },
     };
     try {
       await client.query('BEGIN');
@@ -92,7 +145,7 @@ class PostgresDb implements Db {
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
     } finally {
-      client.release();
+      this.release(client, stale);
     }
   }
 

@@ -54,7 +54,8 @@ export function mapClaims(
   const lower = new Map(Object.entries(input.attributes).map(([k, v]) => [k.toLowerCase(), v]));
   const values = (key: ClaimKey): string[] | null => {
     for (const n of names(key)) {
-      const v = input.attributes[n] ?? lower.get(n.toLowerCase());
+      // Own names only: an attribute (or an override) named "constructor" is not Object's.
+      const v = (Object.hasOwn(input.attributes, n) ? input.attributes[n] : undefined) ?? lower.get(n.toLowerCase());
       if (v) return v.filter((x) => x.trim() !== '');
     }
     return null;
@@ -67,7 +68,7 @@ export function mapClaims(
   const given = first('givenName');
   const surname = first('surname');
   const displayName = first('displayName') ?? ([given, surname].filter(Boolean).join(' ') || email || input.nameId || 'Unknown user');
-  const overage = GROUPS_OVERAGE_CLAIM in input.attributes;
+  const overage = Object.hasOwn(input.attributes, GROUPS_OVERAGE_CLAIM);
   const listed = values('groups');
   const roles = values('roles') ?? [];
   const groups = listed || roles.length ? [...new Set([...(listed ?? []), ...roles])] : null;

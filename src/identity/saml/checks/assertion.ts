@@ -76,14 +76,19 @@ export function checkAssertion(
   checkWindow(attr(confirmation, 'NotBefore'), confirmationNotOnOrAfter, now, skewMs, 'SubjectConfirmationData');
 
   const nameIdNode = child(subject, 'NameID', NS.saml);
-  const attributes: Record<string, string[]> = {};
+  // Collected in a Map, then made an object by defining properties: an IdP may name an attribute
+  // __proto__ or constructor, which `obj[name] ??= []` would read from Object.prototype.
+  const collected = new Map<string, string[]>();
   for (const statement of children(a, 'AttributeStatement', NS.saml)) {
     for (const at of children(statement, 'Attribute', NS.saml)) {
       const name = attr(at, 'Name');
       if (!name) continue;
-      (attributes[name] ??= []).push(...children(at, 'AttributeValue', NS.saml).map(text));
+      let values = collected.get(name);
+      if (!values) collected.set(name, (values = []));
+      values.push(...children(at, 'AttributeValue', NS.saml).map(text));
     }
   }
+  const attributes: Record<string, string[]> = Object.fromEntries(collected);
   const ends = [notOnOrAfter, confirmationNotOnOrAfter].filter((x): x is string => !!x).map((x) => Date.parse(x));
   const id = attr(a, 'ID');
   if (!id) throw new SamlFailure('malformed', 'The assertion has no ID.');

@@ -17,6 +17,31 @@ export interface ParsedResponse {
 /** The attributes an XML signature reference may point at (xml-crypto's idAttributes: SAML's ID, and the others). */
 const ID_ATTRIBUTES: ReadonlySet<string> = new Set(['ID', 'Id', 'id']);
 
+/**
+ * Exclusive c14n (Exclusive XML Canonicalization 1.0 §3) writes a namespace declaration again on
+ * each element that uses a prefix its nearest output ancestor did not declare: one declaration of a
+ * 40,000-character URI used by 15,000 siblings canonicalises to 600 MB, and the digest is computed
+ * before any key is involved. An honest Entra response with 150 groups comes to about 20,000.
+ */
+const MAX_REDECLARED_NAMESPACE_CHARS = 1_048_576;
+
+/**
+ * An upper bound on what exclusive c14n may write in namespace declarations on `el` beyond those
+ * `el` carries itself: the length of every prefix `el` or its attributes use (the default namespace
+ * for an unprefixed element) and does not declare.
+ */
+function namespacesNotDeclaredHere(el: Element): number {
+  let chars = 0;
+  const prefix = el.prefix ?? '';
+  if (!el.hasAttribute(prefix ? `xmlns:${prefix}` : 'xmlns')) chars += prefix.length + (el.namespaceURI ?? '').length + 10;
+  const attrs = el.attributes;
+  for (let i = 0; i < attrs.length; i++) {
+    const a = attrs.item(i)!;
+    if (a.prefix && a.prefix !== 'xmlns' && a.prefix !== 'xml' && a.prefix !== prefix && !el.hasAttribute(`xmlns:${a.prefix}`)) chars += a.prefix.length + (a.namespaceURI ?? '').length + 10;
+  }
+  return chars;
+}
+
 const isDsSignature = (n: Element) => n.localName === 'Signature' && n.namespaceURI === NS.ds;
 
 /**
@@ -56,12 +81,20 @@ export function parseResponse(samlResponse: string): ParsedResponse {
   // Every attribute named ID, Id or id counts, in any namespace (wsu:Id too): a reference resolver
   // such as xml-crypto's matches by local name, so an ID is unique only if it is unique among all.
   const idCount = new Map<string, number>();
+  let redeclared = 0;
   for (const el of all) {
     const attrs = el.attributes;
     for (let i = 0; i < attrs.length; i++) {
       const a = attrs.item(i)!;
       if (ID_ATTRIBUTES.has(a.localName ?? a.name) && a.prefix !== 'xmlns') idCount.set(a.value, (idCount.get(a.value) ?? 0) + 1);
     }
+    redeclared += namespacesNotDeclaredHere(el);
+  }
+  if (redeclared > MAX_REDECLARED_NAMESPACE_CHARS) {
+    throw new SamlFailure(
+      'too_large',
+      `The response would grow by more than ${MAX_REDECLARED_NAMESPACE_CHARS / 1_048_576} MB of namespace declarations when canonicalised (elements using a namespace declared on an ancestor); SAML responses need a few KB.`,
+    );
   }
   const assertions = all.filter((n) => n.localName === 'Assertion' && n.namespaceURI === NS.saml);
   if (all.some((n) => n.localName === 'EncryptedAssertion')) {
