@@ -164,27 +164,9 @@ export function useTypedSearch(current: string, apply: (q: string) => void): [st
 }
 
 /**
- * One action at a time with its busy flag and its error: `run` clears the error, marks busy, awaits
- * `fn` and keeps what it threw; busy ends either way.
+ * Actions with a busy flag and one shared error: `run(key, fn)` clears the error, marks `key` busy,
+ * awaits `fn` and keeps what it threw; busy ends either way. `busy` names the action running.
  */
-export function useTask() {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const run = async (fn: () => Promise<void>) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await fn();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
-  return { busy, error, setError, run };
-}
-
-/** useTask for a part of a page with several actions: `busy` names the one running; they share one error. */
 export function useKeyedTask() {
   const [busy, setBusy] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -200,4 +182,10 @@ export function useKeyedTask() {
     }
   };
   return { busy, error, setError, run };
+}
+
+/** useKeyedTask for one action: `busy` is whether it runs. */
+export function useTask() {
+  const task = useKeyedTask();
+  return { busy: task.busy !== null, error: task.error, setError: task.setError, run: (fn: () => Promise<void>) => task.run('', fn) };
 }
