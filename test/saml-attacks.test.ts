@@ -4,6 +4,9 @@ import { inflateRawSync } from 'node:zlib';
 import { randomUUID } from 'node:crypto';
 import { startApp, type TestApp, type TestTenant } from './helpers/app.js';
 import { Client } from './helpers/client.js';
+import { verifySamlMessage } from '../src/identity/saml/verify-response.js';
+import { SamlFailure } from '../src/identity/saml/failure.js';
+import { SigninTrace } from '../src/identity/signin/trace.js';
 import { ALG, b64, buildAssertion, makeKeyPair, sign, wrapInResponse, type KeyPair, type ResponseParts } from './helpers/saml-forge.js';
 
 const TID = randomUUID();
@@ -157,6 +160,17 @@ describe('SAML attacks, each refused with its reason', () => {
       assert.equal(r.status, 400);
       assert.match(r.error.message, /namespace declarations when canonicalised/);
     }
+  });
+
+  test('a check that meets an error of its own (here a stored certificate node cannot read) refuses the message with a trace: it fails closed', async () => {
+    const { xml } = await honest();
+    const trace = new SigninTrace();
+    const broken = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----';
+    const e = { certificates: [broken], idpEntityId: IDP, spEntityId: `${base}/metadata`, acsUrl: `${base}/acs`, allowSha1: false, skewMs: 180_000, now: Date.now() };
+    await assert.rejects(verifySamlMessage(b64(xml), e, trace), (err: unknown) => err instanceof SamlFailure && err.code === 'malformed' && /could not process the response/.test(err.message));
+    const last = trace.steps.at(-1)!;
+    assert.equal(last.ok, false);
+    assert.match(last.check, /Signature verifies/);
   });
 
   test('attributes named __proto__, constructor or toString are read as attributes (no 500), and only as attributes', async () => {
