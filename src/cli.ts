@@ -66,7 +66,7 @@ Environment: PORT, PUBLIC_URL, DATABASE_URL (unset: embedded database in KEYDESK
 KEYDESK_WEBHOOK_ALLOW_PRIVATE (webhooks may call private and loopback addresses), KEYDESK_WORKER (false: no job worker)`;
 
 async function serve(config: Config, demo: boolean) {
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, preparedStatements: config.preparedStatements });
+  const db = await openDatabase(config);
   await migrate(db);
   const creds = demo ? await ensureDemoTenant(db, config.dataDir, config.publicUrl) : null;
   // In the demo, one log line per request would scroll the banner (URL, accounts, password) away:

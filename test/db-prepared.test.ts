@@ -93,13 +93,22 @@ async function prepareOnBoth(db: Db, sql: string, params: unknown[]): Promise<vo
   );
 }
 
-test('a column added under a running process: the next statement outside a transaction runs (sent again), and no other connection fails', async () => {
+/**
+ * A table holding the row `n`, whose `SELECT *` both connections of a new pool of two have
+ * prepared; then a column is added from another connection, as a migration would.
+ */
+async function columnAddedUnderPool(table: string, n: number): Promise<{ db: Db; sql: string }> {
   const ddl = await open(false);
-  await ddl.query('CREATE TABLE shape_a (n int); INSERT INTO shape_a VALUES (1);');
+  await ddl.query(`CREATE TABLE ${table} (n int); INSERT INTO ${table} VALUES (${n});`);
   const db = await open(true, 2);
-  const sql = 'SELECT * FROM shape_a WHERE n = $1';
-  await prepareOnBoth(db, sql, [1]);
-  await ddl.query('ALTER TABLE shape_a ADD COLUMN extra text');
+  const sql = `SELECT * FROM ${table} WHERE n = $1`;
+  await prepareOnBoth(db, sql, [n]);
+  await ddl.query(`ALTER TABLE ${table} ADD COLUMN extra text`);
+  return { db, sql };
+}
+
+test('a column added under a running process: the next statement outside a transaction runs (sent again), and no other connection fails', async () => {
+  const { db, sql } = await columnAddedUnderPool('shape_a', 1);
   assert.deepEqual(await db.query(sql, [1]), [{ n: 1, extra: null }]);
   // The other connection prepared it before the change too: it is replaced, not failed.
   await prepareOnBoth(db, sql, [1]);
@@ -107,12 +116,7 @@ test('a column added under a running process: the next statement outside a trans
 });
 
 test('a column added under a running process: a transaction that meets the stale statement fails once, and the next one runs', async () => {
-  const ddl = await open(false);
-  await ddl.query('CREATE TABLE shape_b (n int); INSERT INTO shape_b VALUES (2);');
-  const db = await open(true, 2);
-  const sql = 'SELECT * FROM shape_b WHERE n = $1';
-  await prepareOnBoth(db, sql, [2]);
-  await ddl.query('ALTER TABLE shape_b ADD COLUMN extra text');
+  const { db, sql } = await columnAddedUnderPool('shape_b', 2);
   await assert.rejects(db.transaction((tx) => tx.query(sql, [2])), /cached plan must not change result type/);
   for (let i = 0; i < 3; i++) assert.deepEqual(await db.transaction((tx) => tx.query(sql, [2])), [{ n: 2, extra: null }]);
   await prepareOnBoth(db, sql, [2]);

@@ -12,7 +12,7 @@ export class UsageError extends Error {}
  * `migrate` command does that itself, to say what it applied), runs `fn`, closes it.
  */
 export async function withDb<T>(config: Config, fn: (db: Db) => Promise<T>, migrateFirst = true): Promise<T> {
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, preparedStatements: config.preparedStatements });
+  const db = await openDatabase(config);
   try {
     if (migrateFirst) await migrate(db);
     return await fn(db);
