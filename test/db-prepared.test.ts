@@ -6,11 +6,13 @@
  * A schema change under a running process (a migration while it serves) costs it at most one
  * failed statement: a statement outside a transaction is sent again, and every connection that
  * prepared statements before the change is replaced.
- * Read from PostgreSQL's own pg_prepared_statements, on whatever the run's database is.
+ * The embedded database goes through the same pg pool (PGlite's node-postgres adapter), so it
+ * prepares too; its one session forgets its statements after a schema change.
+ * Read from PostgreSQL's own pg_prepared_statements.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openPostgres, type Db } from '../src/db/db.js';
+import { openPglite, openPostgres, type Db } from '../src/db/db.js';
 import { freshPostgresDatabase } from './helpers/app.js';
 import { loadConfig } from '../src/config.js';
 
@@ -120,4 +122,20 @@ test('a column added under a running process: a transaction that meets the stale
   await assert.rejects(db.transaction((tx) => tx.query(sql, [2])), /cached plan must not change result type/);
   for (let i = 0; i < 3; i++) assert.deepEqual(await db.transaction((tx) => tx.query(sql, [2])), [{ n: 2, extra: null }]);
   await prepareOnBoth(db, sql, [2]);
+});
+
+test('the embedded database (PGlite) prepares statements too, and after a schema change fails at most one transaction', async () => {
+  const db = await openPglite();
+  opened.push(db);
+  await db.query('CREATE TABLE shape_c (n int); INSERT INTO shape_c VALUES (3);');
+  const sql = 'SELECT * FROM shape_c WHERE n = $1';
+  for (let i = 0; i < 2; i++) assert.deepEqual(await db.query(sql, [3]), [{ n: 3 }]);
+  assert.deepEqual(await prepared(db), [sql]);
+  // Its one session is the one that changes the schema: outside a transaction the statement is sent again.
+  await db.query('ALTER TABLE shape_c ADD COLUMN extra text');
+  assert.deepEqual(await db.query(sql, [3]), [{ n: 3, extra: null }]);
+  await db.query('ALTER TABLE shape_c ADD COLUMN more int');
+  await assert.rejects(db.transaction((tx) => tx.query(sql, [3])), /cached plan must not change result type/);
+  for (let i = 0; i < 2; i++) assert.deepEqual(await db.transaction((tx) => tx.query(sql, [3])), [{ n: 3, extra: null, more: null }]);
+  assert.deepEqual(await prepared(db), [sql]);
 });

@@ -1,4 +1,5 @@
 import { PGlite } from '@electric-sql/pglite';
+import { createPgConfig } from '@electric-sql/pglite/node-postgres';
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 
@@ -14,7 +15,7 @@ export interface Db extends Queryable {
   close(): Promise<void>;
 }
 
-/** pg returns int8 as strings; our int8 values (counters, ids) fit a JS number, as PGlite returns them. */
+/** pg returns int8 as strings; our int8 values (counters, ids) fit a JS number. */
 const pgTypes = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
     if (oid === 20) return (v: string) => Number(v);
@@ -45,19 +46,23 @@ function statementName(sql: string): string {
   return name;
 }
 
-/** The names each connection has prepared (pg keeps its own record; this one is for the limit). */
-const preparedOn = new WeakMap<pg.PoolClient, Set<string>>();
+/**
+ * What Keydesk keeps about each pooled connection: the names it prepared (pg keeps its own record;
+ * this one is for the limit), and the schema generation its statements were prepared under.
+ */
+interface ConnectionState {
+  prepared: Set<string>;
+  generation: number;
+}
 
-function send<R>(client: pg.PoolClient, sql: string, params: readonly unknown[], prepare: boolean): Promise<pg.QueryResult<R & pg.QueryResultRow>> {
+function send<R>(client: pg.PoolClient, state: ConnectionState, sql: string, params: readonly unknown[], prepare: boolean): Promise<pg.QueryResult<R & pg.QueryResultRow>> {
   // Without parameters pg uses the simple protocol, which also carries the migrations' scripts of
   // several statements (a named statement holds one).
   if (!prepare || params.length === 0) return client.query(sql, params as unknown[]);
   const name = statementName(sql);
-  let names = preparedOn.get(client);
-  if (!names) preparedOn.set(client, (names = new Set()));
-  if (!names.has(name)) {
-    if (names.size >= MAX_PREPARED_PER_CONNECTION) return client.query(sql, params as unknown[]);
-    names.add(name);
+  if (!state.prepared.has(name)) {
+    if (state.prepared.size >= MAX_PREPARED_PER_CONNECTION) return client.query(sql, params as unknown[]);
+    state.prepared.add(name);
   }
   return client.query({ name, text: sql, values: params as unknown[] });
 }
@@ -72,64 +77,91 @@ function isStaleStatement(err: unknown): boolean {
   return (e?.code === '0A000' && /cached plan must not change result type/.test(e.message ?? '')) || e?.code === '26000';
 }
 
-class PostgresDb implements Db {
-  readonly kind = 'postgres' as const;
+/**
+ * A pool of pg connections, to a PostgreSQL server or to the embedded PGlite through its
+ * node-postgres adapter: one driver, so both databases return the same types and both keep
+ * statements prepared (PGlite's own `query` parses and plans every statement afresh).
+ */
+class PooledDb implements Db {
   /**
    * Moves on when any connection finds its statements stale (a schema change under a running
-   * node): every connection checked out before then is closed at its next checkout rather than
-   * failing a statement of its own, so a migration costs a process one failed statement at most.
+   * node): every connection checked out before then forgets its statements at its next checkout
+   * rather than failing a statement of its own, so a migration costs a process one failed
+   * statement at most.
    */
   private generation = 0;
-  private readonly generationOf = new WeakMap<pg.PoolClient, number>();
+  private readonly states = new WeakMap<pg.PoolClient, ConnectionState>();
 
   constructor(
+    readonly kind: 'pglite' | 'postgres',
     private readonly pool: pg.Pool,
     private readonly prepare: boolean,
+    private readonly onClose: () => Promise<void> = async () => {},
   ) {}
 
-  private async connect(): Promise<pg.PoolClient> {
+  private async connect(): Promise<{ client: pg.PoolClient; state: ConnectionState }> {
     for (;;) {
       const client = await this.pool.connect();
-      const generation = this.generationOf.get(client);
-      if (generation === undefined || generation === this.generation) {
-        this.generationOf.set(client, this.generation);
-        return client;
+      let state = this.states.get(client);
+      if (!state) this.states.set(client, (state = { prepared: new Set(), generation: this.generation }));
+      if (state.generation === this.generation) return { client, state };
+      if (this.kind === 'pglite') {
+        await this.forgetStatements(client, state);
+        return { client, state };
       }
+      // A PostgreSQL connection's statements go with its backend.
       client.release(new Error('named statements from before a schema change'));
     }
   }
 
-  /** Gives the connection back; closes it (and every older one, at checkout) when its statements went stale. */
-  private release(client: pg.PoolClient, err: unknown): void {
+  /**
+   * PGlite is one session for the life of the process, and pg's record of what it prepared lives on
+   * the adapter's one connection object, so replacing the pg client would not drop the statements.
+   */
+  private async forgetStatements(client: pg.PoolClient, state: ConnectionState): Promise<void> {
+    await client.query('DEALLOCATE ALL');
+    (client as unknown as { connection: { parsedStatements: Record<string, string> } }).connection.parsedStatements = {};
+    state.prepared.clear();
+    state.generation = this.generation;
+  }
+
+  /** Gives the connection back; when its statements went stale, every connection forgets its own. */
+  private async release(client: pg.PoolClient, state: ConnectionState, err: unknown): Promise<void> {
     if (!isStaleStatement(err)) return client.release();
-    if (this.generationOf.get(client) === this.generation) this.generation++;
-    client.release(err as Error);
+    if (state.generation === this.generation) this.generation++;
+    if (this.kind === 'postgres') return client.release(err as Error);
+    try {
+      await this.forgetStatements(client, state);
+      client.release();
+    } catch (failure) {
+      client.release(failure as Error);
+    }
   }
 
   async query<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
     for (let attempt = 0; ; attempt++) {
-      const client = await this.connect();
+      const { client, state } = await this.connect();
       let failure: unknown;
       try {
-        return (await send<T>(client, sql, params, this.prepare)).rows;
+        return (await send<T>(client, state, sql, params, this.prepare)).rows;
       } catch (err) {
         failure = err;
         // It did not run: once more on a connection that prepares it afresh.
         if (attempt === 0 && isStaleStatement(err)) continue;
         throw err;
       } finally {
-        this.release(client, failure);
+        await this.release(client, state, failure);
       }
     }
   }
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    const client = await this.connect();
+    const { client, state } = await this.connect();
     let stale: unknown;
     const tx: Queryable = {
       query: async <R>(sql: string, params: readonly unknown[] = []) => {
         try {
-          return (await send<R>(client, sql, params, this.prepare)).rows;
+          return (await send<R>(client, state, sql, params, this.prepare)).rows;
         } catch (err) {
           if (isStaleStatement(err)) stale = err;
           throw err;
@@ -145,32 +177,13 @@ class PostgresDb implements Db {
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
     } finally {
-      this.release(client, stale);
+      await this.release(client, state, stale);
     }
   }
 
-  close(): Promise<void> {
-    return this.pool.end();
-  }
-}
-
-class PgliteDb implements Db {
-  readonly kind = 'pglite' as const;
-  constructor(private readonly pg: PGlite) {}
-
-  async query<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
-    return (await this.pg.query<T>(sql, params as unknown[])).rows;
-  }
-
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    // PGlite serialises transactions itself; statements outside wait for the transaction to end.
-    return this.pg.transaction(async (t) =>
-      fn({ query: async <R>(sql: string, params: readonly unknown[] = []) => (await t.query<R>(sql, params as unknown[])).rows }),
-    );
-  }
-
-  close(): Promise<void> {
-    return this.pg.close();
+  async close(): Promise<void> {
+    await this.pool.end();
+    await this.onClose();
   }
 }
 
@@ -183,14 +196,21 @@ export async function openPostgres(url: string, max = 10, opts: { preparedStatem
   const pool = new pg.Pool({ connectionString: url, max, types: pgTypes });
   // A dropped idle connection must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
-  return new PostgresDb(pool, opts.preparedStatements ?? true);
+  return new PooledDb('postgres', pool, opts.preparedStatements ?? true);
 }
 
-/** `dataDir` undefined: in memory (tests). */
+/**
+ * The embedded database in `dataDir` (undefined: in memory, for tests). PGlite is one session, so
+ * the pool holds one connection: a transaction has it to itself, and statements outside wait for
+ * the transaction to end, as they would with PGlite's own `transaction`.
+ */
 export async function openPglite(dataDir?: string): Promise<Db> {
-  const db = new PGlite(dataDir);
-  await db.waitReady;
-  return new PgliteDb(db);
+  const pglite = new PGlite(dataDir);
+  await pglite.waitReady;
+  // idleTimeoutMillis 0: the one connection stays open; closing it would gain nothing.
+  const pool = new pg.Pool({ ...createPgConfig(pglite), max: 1, idleTimeoutMillis: 0, types: pgTypes });
+  pool.on('error', () => undefined);
+  return new PooledDb('pglite', pool, true, () => pglite.close());
 }
 
 export function openDatabase(opts: { databaseUrl?: string; dataDir?: string; preparedStatements?: boolean }): Promise<Db> {
