@@ -2,8 +2,8 @@
  * Round trips to the database (issue 12), counted, not timed: a known person's SAML sign-in through
  * the ACS sends at most 7 statements (BEGIN and COMMIT included; a new person 9) and commits once, a failure's
  * trace is still written; a SCIM write's fixed cost outside its own transaction is one statement
- * (the tenant and credential), its activity line going in with its change; a read's line goes into
- * a batch.
+ * (the tenant and credential), and its audit line, identity events and activity line go in one
+ * statement with its change (a create: 7 statements); a read's line goes into a batch.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -170,7 +170,7 @@ describe('a SCIM request’s round trips', () => {
   before(async () => {
     scim = await scimClient(t, tt.tenant); // a tenant has at most two secret tokens
   });
-  test('a write sends one statement outside its own transaction (tenant and credential) and writes its activity line in it', async (ctx) => {
+  test('a write sends one statement outside its own transaction (tenant and credential), and writes its audit line, identity event and activity line in one statement before COMMIT', async (ctx) => {
     assert.equal((await scim.call('GET', 'Users?count=1')).status, 200); // warm up
     await t.flushRateLimits();
     await t.flushActivity();
@@ -183,7 +183,10 @@ describe('a SCIM request’s round trips', () => {
     assert.equal(outside.length, 1, outside.map((s) => s.sql.slice(0, 80)).join(' | '));
     assert.match(outside[0]!.sql, /FROM tenants t LEFT JOIN LATERAL/);
     const commit = sent.findIndex((s) => s.sql === 'COMMIT');
-    assert.match(sent[commit - 1]!.sql, /INSERT INTO scim_activity/, 'the activity line is the transaction’s last statement');
+    const last = sent[commit - 1]!.sql;
+    for (const table of ['audit_events', 'identity_events', 'scim_activity']) assert.match(last, new RegExp(`INSERT INTO ${table}\\b`), `${table} written in the transaction’s last statement`);
+    assert.equal(sent.filter((s) => /INSERT INTO (audit_events|identity_events|scim_activity)\b/.test(s.sql)).length, 1, 'and in no other');
+    assert.ok(sent.length <= 7, `a create: at most 7 statements, BEGIN and COMMIT included (${sent.length})`);
     // And it says what the admin needs: the created resource and the answer's status.
     const line = (await t.db.query<{ status: number; resource_id: string; operation: string }>(
       'SELECT status, resource_id, operation FROM scim_activity WHERE tenant_id = $1 ORDER BY id DESC LIMIT 1',

@@ -1,6 +1,7 @@
 import { toStorable } from '../db/storable.js';
 import type { Ctx } from '../context.js';
 import type { Queryable } from '../db/db.js';
+import { writeCtes, type Param } from '../db/held-writes.js';
 
 /** One line per SCIM request, so an admin can see what the identity provider did and what failed. */
 export interface ScimActivity {
@@ -22,22 +23,25 @@ export type ActivityRecord = Omit<ScimActivity, 'id' | 'at'>;
 export const ACTIVITY_RETENTION_DAYS = 30;
 
 /**
- * Writes one line now, with `q`: a write's line goes in with its change, in the request's own
- * transaction (scim/routes.ts), so the change and its line commit together.
+ * The CTE that writes these lines, in the order given (their ids follow it): a write's line goes
+ * in with its change, in the statement that writes the request's other records (scim/routes.ts).
  */
+export function activityCte(lines: readonly { tenantId: string; a: ActivityRecord }[], p: Param): string {
+  if (!lines.length) return '';
+  return `activity_rows AS (
+       INSERT INTO scim_activity (tenant_id, credential_name, method, path, operation, resource_type, resource_id, status, duration_ms, error)
+       SELECT (e ->> 'tenant_id')::uuid, e ->> 'credential_name', e ->> 'method', e ->> 'path', e ->> 'operation', e ->> 'resource_type',
+              e ->> 'resource_id', (e ->> 'status')::int, (e ->> 'duration_ms')::double precision, e ->> 'error'
+       FROM jsonb_array_elements(${p(JSON.stringify(lines.map(({ tenantId, a }) => ({ tenant_id: tenantId, ...storableLine(a) }))))}::jsonb) WITH ORDINALITY AS x(e, n) ORDER BY n)`;
+}
+
+/** Writes one line now, with `q`, in a statement of its own. */
 export async function recordActivity(q: Queryable, tenantId: string, a: ActivityRecord): Promise<void> {
   await insertLines(q, [{ tenantId, a }]);
 }
 
-/** The lines in one statement, in the order given (their ids follow it). */
 async function insertLines(q: Queryable, lines: { tenantId: string; a: ActivityRecord }[]): Promise<void> {
-  await q.query(
-    `INSERT INTO scim_activity (tenant_id, credential_name, method, path, operation, resource_type, resource_id, status, duration_ms, error)
-     SELECT (e ->> 'tenant_id')::uuid, e ->> 'credential_name', e ->> 'method', e ->> 'path', e ->> 'operation', e ->> 'resource_type',
-            e ->> 'resource_id', (e ->> 'status')::int, (e ->> 'duration_ms')::double precision, e ->> 'error'
-     FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(e, n) ORDER BY n`,
-    [JSON.stringify(lines.map(({ tenantId, a }) => ({ tenant_id: tenantId, ...storableLine(a) })))],
-  );
+  await writeCtes(q, (p) => activityCte(lines, p));
 }
 
 /** How long a queued line waits at most before its batch is written, in ms. */

@@ -1,10 +1,11 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
 import type { Db } from '../db/db.js';
+import { recordedTransaction } from '../audit/recorded-transaction.js';
 import { AppError, TooManyRequests } from '../http/errors.js';
 import { hit } from '../http/rate-limit.js';
 import { queryTextProblem, utf8JsonParser } from '../http/text.js';
-import { queueActivity, recordActivity, type ActivityRecord } from './activity.js';
+import { activityCte, queueActivity, type ActivityRecord } from './activity.js';
 import { authenticateScimBearer, type Caller } from './credentials.js';
 import { MAX_BODY_BYTES, resourceTypes, schemas, serviceProviderConfig } from './discovery.js';
 import { ScimError } from './errors.js';
@@ -207,10 +208,11 @@ function activityLine(request: FastifyRequest, reply: FastifyReply, status: numb
 }
 
 /**
- * The database as a SCIM request's domain functions see it: the write transaction of a route that
- * set `successStatus` also writes the request's activity line, so the change and its line commit
- * together (no statement or commit of its own). Its duration is the time to the commit. A created
- * resource's id is the result's `id`.
+ * The database as a SCIM request's domain functions see it: a write transaction holds its audit
+ * lines and identity events and, when its route set `successStatus`, also writes the request's
+ * activity line, all in one statement before COMMIT (src/audit/recorded-transaction.ts), so the
+ * change and its records commit together. The line's duration is the time to that statement. A
+ * created resource's id is the result's `id`.
  */
 function withActivityLine(db: Db, request: FastifyRequest, reply: FastifyReply): Db {
   return {
@@ -220,15 +222,12 @@ function withActivityLine(db: Db, request: FastifyRequest, reply: FastifyReply):
     async transaction(fn) {
       const s = request.scim!;
       let recorded = false;
-      const result = await db.transaction(async (tx) => {
-        const r = await fn(tx);
-        if (s.successStatus !== null && !s.recorded) {
-          const id = (r as { id?: unknown } | null)?.id;
-          if (s.resourceId === null && typeof id === 'string') s.resourceId = id;
-          await recordActivity(tx, s.tenantId!, activityLine(request, reply, s.successStatus));
-          recorded = true;
-        }
-        return r;
+      const result = await recordedTransaction(s.ctx!, db, fn, (r) => {
+        if (s.successStatus === null || s.recorded) return [];
+        const id = (r as { id?: unknown } | null)?.id;
+        if (s.resourceId === null && typeof id === 'string') s.resourceId = id;
+        recorded = true;
+        return [(p) => activityCte([{ tenantId: s.tenantId!, a: activityLine(request, reply, s.successStatus!) }], p)];
       });
       s.recorded ||= recorded;
       return result;

@@ -2,9 +2,10 @@ import type { Config } from '../../config.js';
 import type { Ctx, Tenant } from '../../context.js';
 import { isUniqueViolation, type Db, type Queryable } from '../../db/db.js';
 import { Conflict } from '../../http/errors.js';
-import { audit, auditCtes } from '../../audit/audit.js';
-import { holdWrites, writeCtes, type HeldWrites } from '../../db/held-writes.js';
-import { emitFirstSignin, identityEventCtes } from '../events.js';
+import { audit } from '../../audit/audit.js';
+import { recordedTransaction } from '../../audit/recorded-transaction.js';
+import type { HeldWrites } from '../../db/held-writes.js';
+import { emitFirstSignin } from '../events.js';
 import { safeLandingPath } from '../../http/redirects.js';
 import { auditPublished, isCurrent, isLive, StaleConnection, type Connection } from '../connections.js';
 import { admitAtSignin, resolveAccount } from '../provisioning/accounts.js';
@@ -121,22 +122,13 @@ export async function runSignin(a: SigninAttempt, verify: (tx: Queryable) => Pro
       if (first) await emitFirstSignin(ctx, tx, account.userId, { method: conn.protocol, connection: conn.slug });
       return { kind: 'signed_in' as const, userId: account.userId, session, landing: safeLandingPath(v.landing, tenant.slug) };
     };
+    // The sign-in's session, audit and identity events are written with its trace in one
+    // statement before COMMIT: nothing commits ahead of an answer.
     const signIn = () =>
-      db.transaction(async (direct) => {
-        // The sign-in's session, audit and identity events are held and written with its trace in
-        // one statement before COMMIT (src/db/held-writes.ts): nothing commits ahead of an answer.
-        const { q: tx, writes } = holdWrites(direct);
-        const result = await admit(tx, writes);
-        writes.seal();
-        await writeCtes(
-          direct,
-          (p) => (result.kind === 'signed_in' ? result.session.insertCte(p) : ''),
-          (p) => auditCtes(ctx, writes.of('audit'), p),
-          (p) => identityEventCtes(ctx, writes.of('identity'), p),
-          (p) => trace.insertCte(p, { tenantId: tenant.id, connectionId: conn.id, test: result.kind === 'tested', outcome: 'success', userId: result.userId }),
-        );
-        return result;
-      });
+      recordedTransaction(ctx, db, admit, (result) => [
+        (p) => (result.kind === 'signed_in' ? result.session.insertCte(p) : ''),
+        (p) => trace.insertCte(p, { tenantId: tenant.id, connectionId: conn.id, test: result.kind === 'tested', outcome: 'success', userId: result.userId }),
+      ]);
     // Two first sign-ins of one person at once (two tabs) race to create the account; the loser
     // finds it on a second try instead of answering 500.
     const result = await signIn().catch((err: unknown) => {

@@ -1,0 +1,28 @@
+import type { Ctx } from '../context.js';
+import type { Db, Queryable } from '../db/db.js';
+import { holdWrites, writeCtes, type HeldWrites, type Param } from '../db/held-writes.js';
+import { identityEventCtes } from '../identity/events.js';
+import { auditCtes } from './audit.js';
+
+/**
+ * Runs `fn` in one transaction whose audit lines and identity events are held
+ * (src/db/held-writes.ts) and written just before COMMIT, together with `more(result)` (a sign-in's
+ * session and trace, a SCIM request's activity line), in one statement: a change's records cost
+ * one round trip, and none is sent ahead of the answer. `fn` must not read what it held.
+ *
+ * @param more CTE builders for the rows that depend on `fn`'s result; '' from a builder writes nothing
+ */
+export function recordedTransaction<T>(
+  ctx: Ctx,
+  db: Db,
+  fn: (tx: Queryable, writes: HeldWrites) => Promise<T>,
+  more: (result: T) => ((p: Param) => string)[] = () => [],
+): Promise<T> {
+  return db.transaction(async (direct) => {
+    const { q, writes } = holdWrites(direct);
+    const result = await fn(q, writes);
+    writes.seal();
+    await writeCtes(direct, (p) => auditCtes(ctx, writes.of('audit'), p), (p) => identityEventCtes(ctx, writes.of('identity'), p), ...more(result));
+    return result;
+  });
+}
