@@ -200,6 +200,13 @@ async function operations(): Promise<Operation[]> {
     .flatMap(([path, ops]) => Object.entries<Schema>(ops).map(([method, op]) => ({ method: method.toUpperCase(), path, op })));
 }
 
+/** `depth` arrays, one inside the next, around a string: deeper than the JSON bound (MAX_JSON_DEPTH, 64) at 65. */
+function nestedArrays(depth: number): unknown {
+  let v: unknown = 'bottom';
+  for (let i = 0; i < depth; i++) v = [v];
+  return v;
+}
+
 describe('every string of every JSON body, from the OpenAPI document', () => {
   test('is refused with a 4xx that changes nothing, or taken; never a 5xx', async () => {
     const ops = (await operations()).filter((o) => o.op.requestBody?.content?.['application/json']?.schema);
@@ -242,6 +249,7 @@ describe('every string of every JSON body, from the OpenAPI document', () => {
       const must: Case[] = [
         { client: who[1], o, label: `${who[0]} ${key} NUL in a property name`, body: { ...base(), 'k\u0000': 'v' }, mustRefuse: true, unstorable: true },
         { client: who[1], o, label: `${who[0]} ${key} lone surrogate in a nested property name`, body: { ...base(), nested: { ['k\udfff']: ['v'] } }, mustRefuse: true, unstorable: true },
+        { client: who[1], o, label: `${who[0]} ${key} nested 65 levels deep`, body: { ...base(), nested: nestedArrays(65) }, mustRefuse: true, unstorable: true },
       ];
       const may: Case[] = [];
       for (const f of stringFields(schema)) {
@@ -532,5 +540,28 @@ describe('SCIM query parameters', () => {
       for (const [method, path, body] of otherWrites) judge(`${method} ${path}`, await scim.call(method, path, body), false);
     }
     assert.deepEqual(failures, []);
+  });
+
+  test('a body nested thousands of levels deep is refused in SCIM format and writes nothing, wherever the nesting is', async () => {
+    const target = (await scim.call('POST', 'Users', newUser(`deep-target-${randomUUID()}@corp.test`))).body;
+    const deep = (depth: number) => `${'['.repeat(depth)}1${']'.repeat(depth)}`;
+    // Written by hand: JSON.stringify cannot write 20,000 levels, but a caller can send them.
+    const withField = (doc: unknown, field: string, depth: number) => `${JSON.stringify(doc).slice(0, -1)},${JSON.stringify(field)}:${deep(depth)}}`;
+    for (const depth of [65, 20_000]) {
+      const before = await counts();
+      const cases: [string, string, string][] = [
+        ['POST', 'Users', withField(newUser(`deep-${randomUUID()}@corp.test`), 'urn:example:deep', depth)],
+        ['POST', 'Users', JSON.stringify(newUser(`deep-${randomUUID()}@corp.test`)).replace('"givenName":"Given"', `"givenName":${deep(depth)}`)],
+        ['PATCH', `Users/${target.id}`, JSON.stringify(patch({ op: 'replace', path: 'title', value: 'X' })).replace('"X"', deep(depth))],
+        ['PATCH', `Users/${target.id}`, JSON.stringify(patch({ op: 'add', value: { title: 'X' } })).replace('"X"', deep(depth))],
+      ];
+      for (const [method, path, body] of cases) {
+        const res = await scim.call(method, path, body);
+        assert.equal(isScimError(res, `${method} ${path} at depth ${depth}`), null);
+        assert.equal(res.status, 400, `${method} ${path} at depth ${depth}`);
+      }
+      assert.deepEqual(moved(before, await counts(), false), [], 'nothing written');
+      assert.equal((await scim.call('GET', `Users/${target.id}`)).body.title, undefined);
+    }
   });
 });

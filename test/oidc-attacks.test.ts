@@ -4,7 +4,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac, createPublicKey, generateKeyPairSync, randomUUID } from 'node:crypto';
+import { createHmac, createPublicKey, createSign, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { exportJWK, SignJWT } from 'jose';
 import { startApp, type TestApp, type TestTenant } from './helpers/app.js';
 import { Client } from './helpers/client.js';
@@ -511,6 +511,24 @@ describe('robustness', () => {
     await refused('bad_claims', token({ name: 'Eve\u0000', oid: randomUUID(), email: 'nul@corp.test' }));
     await refused('bad_claims', token({ groups: ['ok', 'bad\u0000'], oid: randomUUID(), email: 'nul2@corp.test' }));
     await refused('bad_claims', token({ sub: 'x'.repeat(9000), oid: randomUUID(), email: 'long@corp.test' }));
+  });
+
+  test('a signed claim nested 20,000 levels deep is refused as bad claims with a trace, never a 5xx', async () => {
+    // Signed by hand: JSON.stringify itself cannot write this, but an attacker's signer can.
+    const deepToken = raw((seen) => {
+      const claims = JSON.stringify({ iss: forger.issuer, aud: seen.clientId, sub: 'deep', oid: randomUUID(), tid: forger.tenantId, nonce: seen.nonce, iat: now(), exp: now() + 600, email: 'deep@corp.test' });
+      const payload = `${claims.slice(0, -1)},"extra":${'['.repeat(20_000)}"bottom"${']'.repeat(20_000)}}`;
+      const signingInput = `${Buffer.from(JSON.stringify({ alg: 'RS256', kid: forger.kid, typ: 'JWT' })).toString('base64url')}.${Buffer.from(payload).toString('base64url')}`;
+      return `${signingInput}.${createSign('RSA-SHA256').update(signingInput).sign(forger.key, 'base64url')}`;
+    });
+    const error = await refused('bad_claims', deepToken);
+    assert.match(error.message, /nested more than 64 levels deep/);
+    const [row] = await t.db.query<{ trace: { idTokenClaims: { extra: unknown } } }>(
+      "SELECT trace FROM signin_traces WHERE tenant_id = $1 AND error_code = 'bad_claims' ORDER BY created_at DESC LIMIT 1",
+      [tt.tenant.id],
+    );
+    // What the trace keeps of the claim stops at the bound, and says so.
+    assert.match(JSON.stringify(row!.trace.idTokenClaims.extra), /nested more than 64 levels deep: not kept/);
   });
 
   test('a refused answer uses up its request: the same callback cannot be answered again', async () => {

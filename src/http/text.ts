@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { storable } from '../db/storable.js';
+import { MAX_JSON_DEPTH, storable } from '../db/storable.js';
 import { AppError, invalidDetail } from './errors.js';
 
 // The text rule for requests: every string must be storable as PostgreSQL text (`storable`, defined
@@ -46,24 +46,27 @@ const PRIVATE_KEY_MESSAGE =
   'is a private key. Never paste private keys into Keydesk: it needs the certificate (-----BEGIN CERTIFICATE-----), URLs and IDs, never a key. If this key left your identity provider or your machine, rotate it.';
 
 /**
- * The first string in a parsed JSON value, keys included, that Keydesk does not take, as a dotted
- * path (the validator's notation): unstorable text, or a private key pasted where it never belongs
- * (never echoed back). Iterative: a 256 KB body can nest deeper than the call stack.
+ * The first part of a parsed JSON value, keys included, that Keydesk does not take, as a dotted
+ * path (the validator's notation): unstorable text, a private key pasted where it never belongs
+ * (never echoed back), or nesting deeper than MAX_JSON_DEPTH. Iterative: a 256 KB body can nest
+ * deeper than the call stack.
  */
 export function findUnstorable(value: unknown): { field: string; message: string } | null {
-  const stack: [unknown, string][] = [[value, '']];
+  const stack: [unknown, string, number][] = [[value, '', 0]];
   while (stack.length) {
-    const [v, at] = stack.pop()!;
+    const [v, at, depth] = stack.pop()!;
     if (typeof v === 'string') {
       if (!storable(v)) return { field: at, message: UNSTORABLE_MESSAGE };
       if (PRIVATE_KEY.test(v)) return { field: at, message: PRIVATE_KEY_MESSAGE };
-    } else if (Array.isArray(v)) {
-      v.forEach((e, i) => stack.push([e, at ? `${at}.${i}` : String(i)]));
     } else if (v && typeof v === 'object') {
-      for (const [k, e] of Object.entries(v)) {
-        // The key is not echoed: it is the very text that cannot be shown or stored.
-        if (!storable(k)) return { field: at, message: `has a property name that ${UNSTORABLE_MESSAGE}` };
-        stack.push([e, at ? `${at}.${k}` : k]);
+      if (depth >= MAX_JSON_DEPTH) return { field: at, message: `nests more than ${MAX_JSON_DEPTH} levels deep` };
+      if (Array.isArray(v)) v.forEach((e, i) => stack.push([e, at ? `${at}.${i}` : String(i), depth + 1]));
+      else {
+        for (const [k, e] of Object.entries(v)) {
+          // The key is not echoed: it is the very text that cannot be shown or stored.
+          if (!storable(k)) return { field: at, message: `has a property name that ${UNSTORABLE_MESSAGE}` };
+          stack.push([e, at ? `${at}.${k}` : k, depth + 1]);
+        }
       }
     }
   }

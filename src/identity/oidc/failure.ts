@@ -26,6 +26,8 @@ export const OIDC_FAILURES = {
   not_yet_valid: "The ID token is not valid yet (nbf or iat in the future). The provider's clock and Keydesk's differ by more than the allowed skew.",
   nonce_mismatch: 'The ID token does not carry the nonce of this sign-in: it belongs to another sign-in, or was replayed.',
   bad_claims: 'The ID token lacks a claim OpenID Connect requires (iss, sub, aud, exp, iat), or one has the wrong type.',
+  malformed:
+    'Keydesk could not process the provider’s answer with its checks (the message says what failed), so it refused it rather than guess. A genuine Entra or Okta answer does not do this: check that the connection’s issuer is an OpenID provider, and send the trace reference to Keydesk support if it persists.',
   groups_overage: 'The person is in too many groups for the token, so Entra sent a link instead of the groups claim; roles from group rules were not changed. In Entra, emit only "Groups assigned to the application" (Token configuration › groups claim).',
 } as const;
 

@@ -8,9 +8,9 @@ import { isLive, type OidcConnection } from '../connections.js';
 import { hashToken, randomToken, type SecretBox } from '../secrets.js';
 import { failedSignin, runSignin, type SigninOutcome, type VerifiedIdentity } from '../signin/complete.js';
 import { AccountFailure, SigninFailure } from '../signin/failure.js';
-import { allStorable } from '../../db/storable.js';
+import { allStorable, MAX_JSON_DEPTH } from '../../db/storable.js';
 import { OidcFailure } from './failure.js';
-import { SigninTrace } from '../signin/trace.js';
+import { failClosedChecks, SigninTrace } from '../signin/trace.js';
 import { mapIdToken } from './claims.js';
 import { consumePendingSignin, type PendingSignin } from './checks/callback-binding.js';
 import { checkIdTokenClaims } from './checks/claims.js';
@@ -137,7 +137,7 @@ async function verifyCallback(
   trace: SigninTrace,
   input: { params: URLSearchParams; state: string; redirectUri: string; pending: PendingSignin },
 ): Promise<VerifiedIdentity> {
-  const step = trace.step.bind(trace);
+  const step = failClosedChecks(trace, (reason) => new OidcFailure('malformed', `Keydesk could not process the provider's answer (${reason}), so it is refused.`));
   const callbackParams = await step('Identity provider reported success', () => {
     const { as: callbackAs, client: callbackClient } = parties(conn, callbackIssuer(conn.config, input.params.get('iss')));
     return checkProviderResponse(callbackAs, callbackClient, input.params, input.state, { redirectUri: input.redirectUri });
@@ -176,9 +176,9 @@ function isEntra(conn: OidcConnection, claims: oauth.IDToken): boolean {
   return /^https:\/\/login\.microsoftonline\.com\//.test(conn.config.issuer) || typeof claims.tid === 'string';
 }
 
-/** Claims Keydesk can store and look people up by: text without NUL, a subject and session id of sane length. */
+/** Claims Keydesk can store and look people up by: text without NUL, sane nesting, a subject and session id of sane length. */
 function usableClaims(claims: oauth.IDToken): oauth.IDToken {
-  if (!allStorable(claims)) throw new OidcFailure('bad_claims', 'The ID token carries text that cannot be stored (a NUL character or an unpaired surrogate).');
+  if (!allStorable(claims)) throw new OidcFailure('bad_claims', `The ID token carries text that cannot be stored (a NUL character or an unpaired surrogate), or claims nested more than ${MAX_JSON_DEPTH} levels deep.`);
   if (claims.sub.length > 255) throw new OidcFailure('bad_claims', `The ID token's sub is ${claims.sub.length} characters long (at most 255).`);
   if (claims.sid !== undefined && (typeof claims.sid !== 'string' || claims.sid.length > 200)) throw new OidcFailure('bad_claims', 'The ID token’s sid is not a session id of at most 200 characters.');
   return claims;

@@ -8,10 +8,9 @@ import { checkSignatureProfile } from './checks/signature-profile.js';
 import { verifySignature } from './checks/signature.js';
 import { checkStatus } from './checks/status.js';
 import { parseResponse, type ParsedResponse } from './checks/structure.js';
-import type { SigninTrace } from '../signin/trace.js';
+import { failClosedChecks, type SigninTrace } from '../signin/trace.js';
 import { redactXml } from './xml.js';
 import { SamlFailure } from './failure.js';
-import { SigninFailure } from '../signin/failure.js';
 
 export interface VerifiedResponse {
   facts: AssertionFacts;
@@ -40,21 +39,7 @@ export interface MessageExpectations {
  * @throws SamlFailure
  */
 export async function verifySamlMessage(samlResponse: string, e: MessageExpectations, trace: SigninTrace): Promise<{ facts: AssertionFacts; parsed: ParsedResponse }> {
-  // Fail closed, with a trace: a check that throws anything but its own failure (a library's
-  // RangeError on input it cannot handle) refuses the message rather than answering 500.
-  const step = <T>(name: string, fn: () => T, ok?: (v: T) => string | undefined) =>
-    trace.step(
-      name,
-      () => {
-        try {
-          return fn();
-        } catch (err) {
-          if (err instanceof SigninFailure) throw err;
-          throw new SamlFailure('malformed', `Keydesk could not process the response (${String((err as Error)?.message ?? err).slice(0, 200)}), so it is refused.`);
-        }
-      },
-      ok,
-    );
+  const step = failClosedChecks(trace, (reason) => new SamlFailure('malformed', `Keydesk could not process the response (${reason}), so it is refused.`));
   const parsed = await step('Message is one well-formed SAML Response with one assertion', () => parseResponse(samlResponse));
   trace.data.responseXml = redactXml(parsed.xml);
   await step('Identity provider reported success', () => checkStatus(parsed));

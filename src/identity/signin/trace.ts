@@ -4,6 +4,32 @@ import { storableJson } from '../../db/storable.js';
 import { writeCtes, type Param } from '../../db/held-writes.js';
 import { SigninFailure } from './failure.js';
 
+/** A check run as a trace step (SigninTrace.step), as a protocol's verifier composes them. */
+export type TraceCheck = <T>(name: string, fn: () => T | Promise<T>, ok?: (v: T) => string | undefined) => Promise<T>;
+
+/**
+ * The message checks of a protocol, as trace steps that fail closed: a check that throws anything
+ * but a SigninFailure (a library's RangeError on input it cannot handle) refuses the message with
+ * `refuse(reason)` and a failed step, rather than answering 500. Checks that talk to the database
+ * stay plain `trace.step`s, so an outage is not mistaken for a bad message.
+ * @param refuse the protocol's failure for a message it could not process; `reason` is at most 200 characters
+ */
+export function failClosedChecks(trace: SigninTrace, refuse: (reason: string) => SigninFailure): TraceCheck {
+  return (name, fn, ok) =>
+    trace.step(
+      name,
+      async () => {
+        try {
+          return await fn();
+        } catch (err) {
+          if (err instanceof SigninFailure) throw err;
+          throw refuse(String((err as Error | null)?.message ?? err).slice(0, 200));
+        }
+      },
+      ok,
+    );
+}
+
 /** Where a trace is filed: its tenant, connection, outcome, and the person it signed in. */
 export interface TraceRow {
   tenantId: string;
