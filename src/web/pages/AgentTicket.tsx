@@ -1,16 +1,16 @@
 import { useMemo, useState, type FormEvent } from 'react';
-import { Link, useLocation, useParams } from 'react-router';
-import { api, ApiError, qs } from '../api';
+import { api, qs } from '../api';
 import { ApprovalForm } from '../components/ApprovalForm';
 import { TicketChecklist } from '../components/Checklist';
 import { PageHeader } from '../components/PageHeader';
 import { SlaClocks } from '../components/Sla';
 import { TicketConversation } from '../components/TicketConversation';
-import { Avatar, Dialog, EmptyState, ErrorNotice, Field, FormError, Icon, Loading, Notice, RelativeTime, Spinner, StatusBadge, FormActions, Options, TicketMeta } from '../components/ui';
+import { SideCard, TicketDescription, TicketNotLoaded, ticketNotFound, useTicketPage } from '../components/TicketPage';
+import { Avatar, Dialog, Field, FormError, Icon, Loading, Notice, RelativeTime, Spinner, StatusBadge, FormActions, Options, TicketMeta } from '../components/ui';
 import { formatDateTime, LEVELS, statusLabel } from '../format';
-import { useApi, useTitle } from '../hooks';
+import { useApi } from '../hooks';
 import { useSession } from '../session';
-import type { Approval, Comment, Page, Team, Ticket, TicketEvent, User } from '../types';
+import type { Approval, Page, Team, Ticket, User } from '../types';
 
 const DONE = new Set(['resolved', 'fulfilled', 'closed', 'approved']);
 /** Reaching these asks how (the server requires the note too). */
@@ -18,14 +18,8 @@ const NEEDS_RESOLUTION = new Set(['resolved', 'fulfilled']);
 
 /** `/t/:tenant/agent/tickets/:ref`: everything an agent needs to work one ticket. */
 export function AgentTicket() {
-  const { ref = '' } = useParams();
   const { session, path, canWork } = useSession();
-  const location = useLocation();
-  const justCreated = (location.state as { created?: boolean } | null)?.created === true;
-  const enc = encodeURIComponent(ref);
-  const ticket = useApi<Ticket>(`/tickets/${enc}`);
-  const comments = useApi<{ items: Comment[] }>(`/tickets/${enc}/comments`);
-  const events = useApi<{ items: TicketEvent[] }>(`/tickets/${enc}/events`);
+  const { ref, enc, ticket, comments, events, justCreated, decided, onDecided } = useTicketPage();
   // Changes take approvals; so does a request its requester's manager was asked to approve.
   const takesApprovals = ticket.data?.type === 'change' || !!ticket.data?.approver;
   const approvals = useApi<{ items: Approval[] }>(takesApprovals ? `/tickets/${enc}/approvals` : null);
@@ -34,8 +28,6 @@ export function AgentTicket() {
   const [busy, setBusy] = useState<string | null>(null);
   const [resolving, setResolving] = useState<string | null>(null);
   const [actionError, setActionError] = useState<unknown>(null);
-  const [decided, setDecided] = useState<string | null>(null);
-  useTitle(ticket.data ? `${ticket.data.ref} ${ticket.data.title}` : ref, session.tenant.name);
 
   const names = useMemo(() => {
     const m: Record<string, string> = {};
@@ -51,17 +43,12 @@ export function AgentTicket() {
   }, [people.data, teams.data, ticket.data]);
   const agents = people.data?.items ?? [];
 
-  if (ticket.error instanceof ApiError && ticket.error.status === 404) {
+  if (!ticket.data || ticketNotFound(ticket)) {
     return (
-      <div className="page narrow-page">
-        <EmptyState title="Ticket not found" icon="alert" action={<Link className="btn" to={path('/agent')}>Back to the workspace</Link>}>
-          There is no ticket {ref} in this workspace.
-        </EmptyState>
-      </div>
+      <TicketNotLoaded ticket={ticket} back={{ to: path('/agent'), label: 'Back to the workspace' }}>
+        There is no ticket {ref} in this workspace.
+      </TicketNotLoaded>
     );
-  }
-  if (!ticket.data) {
-    return <div className="page">{ticket.error ? <ErrorNotice error={ticket.error} onRetry={ticket.reload} /> : <Loading label="Loading ticket…" />}</div>;
   }
 
   const t = ticket.data;
@@ -136,9 +123,7 @@ export function AgentTicket() {
               <ApprovalForm
                 ticket={t}
                 onDecided={(next, d) => {
-                  ticket.setData(next);
-                  setDecided(d);
-                  events.reload();
+                  onDecided(next, d);
                   approvals.reload();
                 }}
               />
@@ -168,17 +153,14 @@ export function AgentTicket() {
 
       <div className="ticket-layout">
         <div className="ticket-main">
-          <section className="card" aria-labelledby="desc-h">
-            <div className="card-head">
-              <h2 id="desc-h" className="h3">
-                Description
-              </h2>
+          <TicketDescription
+            ticket={t}
+            byline={
               <span className="muted small">
                 {t.requester.displayName} · <RelativeTime date={t.createdAt} />
               </span>
-            </div>
-            <div className="prose">{t.description ? t.description : <span className="muted">No description given.</span>}</div>
-          </section>
+            }
+          />
 
           <TicketChecklist ticketId={t.id} canTick={workable} onChanged={events.reload} />
 
@@ -235,17 +217,11 @@ export function AgentTicket() {
             </div>
           </section>
 
-          <section className="card" aria-labelledby="sla-h">
-            <h2 id="sla-h" className="h3">
-              Service level
-            </h2>
+          <SideCard id="sla-h" title="Service level">
             <SlaClocks ticket={t} />
-          </section>
+          </SideCard>
 
-          <section className="card" aria-labelledby="det-h">
-            <h2 id="det-h" className="h3">
-              Details
-            </h2>
+          <SideCard id="det-h" title="Details">
             <div className="grid-2 tight">
               <div className="field">
                 <label htmlFor="impact">Impact</label>
@@ -301,13 +277,10 @@ export function AgentTicket() {
                 </>
               )}
             </dl>
-          </section>
+          </SideCard>
 
           {takesApprovals && (
-            <section className="card" aria-labelledby="appr-h">
-              <h2 id="appr-h" className="h3">
-                Approvals
-              </h2>
+            <SideCard id="appr-h" title="Approvals">
               {approvals.loading ? (
                 <Loading />
               ) : (approvals.data?.items.length ?? 0) === 0 ? (
@@ -332,7 +305,7 @@ export function AgentTicket() {
                   ))}
                 </ul>
               )}
-            </section>
+            </SideCard>
           )}
         </aside>
       </div>

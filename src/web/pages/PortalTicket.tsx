@@ -1,14 +1,13 @@
-import { useState } from 'react';
-import { Link, useLocation, useParams } from 'react-router';
-import { api, ApiError } from '../api';
+import { api } from '../api';
 import { ApprovalForm } from '../components/ApprovalForm';
 import { PageHeader } from '../components/PageHeader';
 import { TicketConversation } from '../components/TicketConversation';
-import { EmptyState, ErrorNotice, FormError, Loading, Notice, RelativeTime, Spinner, TicketMeta } from '../components/ui';
+import { SideCard, TicketDescription, TicketNotLoaded, ticketNotFound, useTicketPage } from '../components/TicketPage';
+import { FormError, Notice, RelativeTime, Spinner, TicketMeta } from '../components/ui';
 import { formatDateTime, isOpenStatus, statusLabel } from '../format';
-import { useApi, useTitle } from '../hooks';
+import { useTask } from '../hooks';
 import { useSession } from '../session';
-import type { Comment, Ticket, TicketEvent } from '../types';
+import type { Ticket } from '../types';
 
 const REOPEN: Record<string, { from: string; to: string }> = {
   incident: { from: 'resolved', to: 'in_progress' },
@@ -17,30 +16,16 @@ const REOPEN: Record<string, { from: string; to: string }> = {
 
 /** `/t/:tenant/portal/tickets/:ref`: a requester's view: details, the public conversation, reopen. */
 export function PortalTicket() {
-  const { ref = '' } = useParams();
   const { session, path } = useSession();
-  const location = useLocation();
-  const justCreated = (location.state as { created?: boolean } | null)?.created === true;
-  const enc = encodeURIComponent(ref);
-  const ticket = useApi<Ticket>(`/tickets/${enc}`);
-  const comments = useApi<{ items: Comment[] }>(`/tickets/${enc}/comments`);
-  const events = useApi<{ items: TicketEvent[] }>(`/tickets/${enc}/events`);
-  const [busy, setBusy] = useState(false);
-  const [actionError, setActionError] = useState<unknown>(null);
-  const [decided, setDecided] = useState<string | null>(null);
-  useTitle(ticket.data ? `${ticket.data.ref} ${ticket.data.title}` : ref, session.tenant.name);
+  const { ref, ticket, comments, events, justCreated, decided, onDecided } = useTicketPage();
+  const reopening = useTask();
 
-  if (ticket.error instanceof ApiError && ticket.error.status === 404) {
+  if (!ticket.data || ticketNotFound(ticket)) {
     return (
-      <div className="page narrow-page">
-        <EmptyState title="Ticket not found" icon="alert" action={<Link className="btn" to={path('/portal')}>Back to my tickets</Link>}>
-          There is no ticket {ref} that you can see.
-        </EmptyState>
-      </div>
+      <TicketNotLoaded ticket={ticket} back={{ to: path('/portal'), label: 'Back to my tickets' }}>
+        There is no ticket {ref} that you can see.
+      </TicketNotLoaded>
     );
-  }
-  if (!ticket.data) {
-    return <div className="page">{ticket.error ? <ErrorNotice error={ticket.error} onRetry={ticket.reload} /> : <Loading label="Loading ticket…" />}</div>;
   }
   const t = ticket.data;
   const reopen = REOPEN[t.type];
@@ -52,16 +37,10 @@ export function PortalTicket() {
 
   const doReopen = async () => {
     if (!reopen) return;
-    setBusy(true);
-    setActionError(null);
-    try {
+    await reopening.run(async () => {
       ticket.setData(await api.post<Ticket>(`/tickets/${t.id}/status`, { status: reopen.to }));
       events.reload();
-    } catch (err) {
-      setActionError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -83,8 +62,8 @@ export function PortalTicket() {
             <span className="muted"> {canReopen ? 'If it is not, reopen the ticket and tell us what is still wrong.' : ''}</span>
           </div>
           {canReopen && (
-            <button type="button" className="btn" onClick={() => void doReopen()} disabled={busy} data-testid="reopen-button">
-              {busy && <Spinner small />} Reopen ticket
+            <button type="button" className="btn" onClick={() => void doReopen()} disabled={reopening.busy} data-testid="reopen-button">
+              {reopening.busy && <Spinner small />} Reopen ticket
             </button>
           )}
         </div>
@@ -100,31 +79,15 @@ export function PortalTicket() {
             {t.requester.displayName} asks for your approval
           </h2>
           <p className="muted">As their manager, approve or reject this request. Approving sends it to {t.team ? `the ${t.team.name} team` : 'the service desk'}; rejecting closes it. Either way, say why: they see it.</p>
-          <ApprovalForm
-            ticket={t}
-            onDecided={(next, d) => {
-              ticket.setData(next);
-              setDecided(d);
-              events.reload();
-            }}
-          />
+          <ApprovalForm ticket={t} onDecided={onDecided} />
         </section>
       )}
       {decided && <Notice tone="success">You {decided} the request.</Notice>}
-      <FormError error={actionError} />
+      <FormError error={reopening.error} />
 
       <div className="ticket-layout">
         <div className="ticket-main">
-          <section className="card" aria-labelledby="desc-h">
-            <div className="card-head">
-              <h2 id="desc-h" className="h3">
-                Description
-              </h2>
-            </div>
-            <div className="prose" data-testid="ticket-description-text">
-              {t.description ? t.description : <span className="muted">No description given.</span>}
-            </div>
-          </section>
+          <TicketDescription ticket={t} testId="ticket-description-text" />
 
           <TicketConversation
             title="Conversation"
@@ -141,10 +104,7 @@ export function PortalTicket() {
         </div>
 
         <aside className="ticket-side">
-          <section className="card" aria-labelledby="det-h">
-            <h2 id="det-h" className="h3">
-              Details
-            </h2>
+          <SideCard id="det-h" title="Details">
             <dl className="details">
               <dt>Status</dt>
               <dd>{statusLabel(t.status)}</dd>
@@ -191,7 +151,7 @@ export function PortalTicket() {
                 </>
               )}
             </dl>
-          </section>
+          </SideCard>
         </aside>
       </div>
     </div>
