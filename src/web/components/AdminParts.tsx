@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState, type ComponentProps, type ReactNode } from 'react';
 import { ApiError } from '../api';
-import { CopyButton, Dialog, EmptyState, FormActions, FormError, Icon, Spinner, Table, type IconName } from './ui';
+import { CopyableValue, Dialog, EmptyState, FormActions, FormError, Icon, Spinner, Table, type IconName } from './ui';
 
 /**
  * Pieces the admin pages share: a section with its heading, a table frame, an on/off switch, a
@@ -53,15 +53,25 @@ export function problemAt(err: unknown, ...fields: string[]): string | undefined
   return fields.some((f) => named === f || named.startsWith(`${f}.`) || named.startsWith(`${f}/`)) ? err.message : undefined;
 }
 
-/** A titled part of an admin page, with its explanation and buttons on the right. */
-export function Section({ id, title, description, actions, children, testId }: { id: string; title: string; description?: ReactNode; actions?: ReactNode; children: ReactNode; testId?: string }) {
+/**
+ * A titled part of an admin page, with its explanation and buttons on the right. Its heading is an h3
+ * under the page's own tabs and headings; `level` 2 where the sections are the page's main parts.
+ * `anchor` is the section's own id, for a link to it.
+ */
+export function Section({ id, title, description, actions, children, testId, level = 3, anchor }: { id: string; title: string; description?: ReactNode; actions?: ReactNode; children: ReactNode; testId?: string; level?: 2 | 3; anchor?: string }) {
   return (
-    <section className="sso-section" aria-labelledby={`${id}-h`} data-testid={testId}>
+    <section className="sso-section" id={anchor} aria-labelledby={`${id}-h`} data-testid={testId}>
       <div className="section-head">
         <div>
-          <h3 id={`${id}-h`} className="h3 prov-title">
-            {title}
-          </h3>
+          {level === 2 ? (
+            <h2 id={`${id}-h`} className="h2">
+              {title}
+            </h2>
+          ) : (
+            <h3 id={`${id}-h`} className="h3 prov-title">
+              {title}
+            </h3>
+          )}
           {description && <p className="muted">{description}</p>}
         </div>
         {actions && <div className="row wrap-row">{actions}</div>}
@@ -94,20 +104,53 @@ export function DataTable(props: ComponentProps<typeof Table>) {
   );
 }
 
-/** An on/off switch (a checkbox with role="switch") and its label. */
-export function Switch({ checked, onChange, label, hint, disabled = false, testId }: { checked: boolean; onChange: (on: boolean) => void; label: ReactNode; hint?: ReactNode; disabled?: boolean; testId?: string }) {
+/**
+ * An on/off switch (a checkbox with role="switch") and its label. `dimmed` greys the row out: by
+ * default while the switch is disabled, but a switch that is only busy for a moment stays bright.
+ * `hintId` ties the hint to the switch for screen readers; `busy` puts a spinner after the label.
+ */
+export function Switch({
+  checked,
+  onChange,
+  label,
+  hint,
+  disabled = false,
+  dimmed = disabled,
+  busy = false,
+  className,
+  hintId,
+  hintTestId,
+  testId,
+}: {
+  checked: boolean;
+  onChange: (on: boolean) => void;
+  label: ReactNode;
+  hint?: ReactNode;
+  disabled?: boolean;
+  dimmed?: boolean;
+  busy?: boolean;
+  className?: string;
+  hintId?: string;
+  hintTestId?: string;
+  testId?: string;
+}) {
   return (
-    <label className={disabled ? 'switch-row disabled' : 'switch-row'}>
+    <label className={['switch-row', className, dimmed && 'disabled'].filter(Boolean).join(' ')}>
       <span className="switch">
-        <input type="checkbox" role="switch" checked={checked} disabled={disabled} onChange={(e) => onChange(e.target.checked)} data-testid={testId} />
+        <input type="checkbox" role="switch" checked={checked} disabled={disabled} onChange={(e) => onChange(e.target.checked)} aria-describedby={hintId} data-testid={testId} />
         <span className="switch-track" aria-hidden="true">
           <span className="switch-thumb" />
         </span>
       </span>
       <span className="switch-text">
         <strong>{label}</strong>
-        {hint && <span className="muted small">{hint}</span>}
+        {hint && (
+          <span id={hintId} className="muted small" data-testid={hintTestId}>
+            {hint}
+          </span>
+        )}
       </span>
+      {busy && <Spinner small />}
     </label>
   );
 }
@@ -180,15 +223,7 @@ export function SecretOnce({ heading, secret, label, children, onDismiss, testId
       </p>
       {children}
       <dl className="sp-values prov-values">
-        <div className="sp-value">
-          <dt>{label}</dt>
-          <dd>
-            <code className="mono wrap" data-testid="revealed-secret">
-              {secret}
-            </code>
-            <CopyButton text={secret} title={`Copy the ${label.toLowerCase()}`} testId="copy-secret" />
-          </dd>
-        </div>
+        <CopyableValue term={label} value={secret} testId="revealed-secret" copyTestId="copy-secret" copyTitle={`Copy the ${label.toLowerCase()}`} />
       </dl>
       <button type="button" className="btn small" onClick={onDismiss} data-testid="secret-dismiss">
         <Icon name="check" size={14} /> I have stored it

@@ -2,7 +2,7 @@ import { useEffect, useId, useRef, useState, type DragEvent, type FormEvent, typ
 import { api, ApiError, errorMessage } from '../api';
 import type { AttributeKey, IdpSourceBody, OidcSsoConnection, SamlSsoConnection, SsoConnection } from '../types';
 import { ATTRIBUTE_KEYS } from '../types';
-import { BreakableUrl, CopyButton, Field, Icon, FormActions, SubmitButton } from './ui';
+import { BreakableUrl, CopyableValue, CopyButton, Field, Icon, FormActions, SubmitButton } from './ui';
 import { NewOidcConnectionForm } from './OidcForms';
 
 /* ---------- Reading files in the browser ---------- */
@@ -717,18 +717,21 @@ export function SpValueList({ values, labels = {} }: { values: SpValues; labels?
   return (
     <dl className="sp-values">
       {SP_ROWS.map((r) => (
-        <div key={r.key} className="sp-value">
-          <dt>
-            {labels[r.key] ?? r.label}
-            {r.note && <span className="muted"> ({r.note})</span>}
-          </dt>
-          <dd>
-            <code className="mono wrap" data-testid={`sp-${r.key}`}>
-              <BreakableUrl url={values[r.key]} />
-            </code>
-            <CopyButton text={values[r.key]} testId={r.testId} title={`Copy the ${labels[r.key] ?? r.label}`} />
-          </dd>
-        </div>
+        <CopyableValue
+          key={r.key}
+          term={
+            <>
+              {labels[r.key] ?? r.label}
+              {r.note && <span className="muted"> ({r.note})</span>}
+            </>
+          }
+          value={values[r.key]}
+          testId={`sp-${r.key}`}
+          copyTestId={r.testId}
+          copyTitle={`Copy the ${labels[r.key] ?? r.label}`}
+        >
+          <BreakableUrl url={values[r.key]} />
+        </CopyableValue>
       ))}
     </dl>
   );
@@ -744,18 +747,21 @@ export function RpValueList({ values }: { values: Pick<OidcSsoConnection['oidc']
   return (
     <dl className="sp-values">
       {rows.map((r) => (
-        <div key={r.label} className="sp-value">
-          <dt>
-            {r.label}
-            {r.note && <span className="muted"> ({r.note})</span>}
-          </dt>
-          <dd>
-            <code className="mono wrap" data-testid={r.testId.replace('copy-', 'rp-')}>
-              <BreakableUrl url={r.value} />
-            </code>
-            <CopyButton text={r.value} testId={r.testId} title={`Copy the ${r.label}`} />
-          </dd>
-        </div>
+        <CopyableValue
+          key={r.label}
+          term={
+            <>
+              {r.label}
+              {r.note && <span className="muted"> ({r.note})</span>}
+            </>
+          }
+          value={r.value}
+          testId={r.testId.replace('copy-', 'rp-')}
+          copyTestId={r.testId}
+          copyTitle={`Copy the ${r.label}`}
+        >
+          <BreakableUrl url={r.value} />
+        </CopyableValue>
       ))}
     </dl>
   );

@@ -167,6 +167,26 @@ export function Field({ label, hint, children, error }: { label: ReactNode; hint
   );
 }
 
+/** A labelled field for a 6-digit code from an authenticator app: it keeps the digits only, six at the most. */
+export function OtpField({ label, value, onChange, ...input }: { label: string; value: string; onChange: (code: string) => void } & Omit<ComponentProps<'input'>, 'value' | 'onChange'>) {
+  return (
+    <Field label={label}>
+      {(id) => (
+        <input
+          id={id}
+          className="otp-input"
+          inputMode="numeric"
+          autoComplete="one-time-code"
+          maxLength={6}
+          value={value}
+          onChange={(e) => onChange(e.target.value.replace(/\D/g, '').slice(0, 6))}
+          {...input}
+        />
+      )}
+    </Field>
+  );
+}
+
 /** A modal dialog on the native <dialog> element (focus trapping and Escape come with it). */
 export function Dialog({ open, onClose, title, children, wide = false, testId }: { open: boolean; onClose: () => void; title: string; children: ReactNode; wide?: boolean; testId?: string }) {
   const ref = useRef<HTMLDialogElement>(null);
@@ -461,6 +481,21 @@ export function CopyButton({ text, label = 'Copy', testId, className = 'btn smal
       <Icon name={state === 'copied' ? 'check' : 'copy'} size={14} />
       <span aria-live="polite">{state === 'copied' ? 'Copied' : state === 'failed' ? 'Select and copy' : label}</span>
     </button>
+  );
+}
+
+/** A row of a `sp-values` list: what the value is, the value in full (`children` show it otherwise), and a button that copies it. */
+export function CopyableValue({ term, value, testId, copyTestId, copyTitle, children = value }: { term: ReactNode; value: string; testId?: string; copyTestId?: string; copyTitle: string; children?: ReactNode }) {
+  return (
+    <div className="sp-value">
+      <dt>{term}</dt>
+      <dd>
+        <code className="mono wrap" data-testid={testId}>
+          {children}
+        </code>
+        <CopyButton text={value} testId={copyTestId} title={copyTitle} />
+      </dd>
+    </div>
   );
 }
 

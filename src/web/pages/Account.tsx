@@ -2,7 +2,7 @@ import { useState, type FormEvent } from 'react';
 import { api } from '../api';
 import { PageHeader } from '../components/PageHeader';
 import { PasswordForm } from '../components/PasswordForm';
-import { CopyButton, EmptyState, ErrorNotice, Field, FormError, Icon, Loading, Notice, RelativeTime, Spinner } from '../components/ui';
+import { CopyButton, EmptyState, ErrorNotice, Field, FormError, Icon, Loading, Notice, OtpField, RelativeTime, Spinner } from '../components/ui';
 import { formatDate, ROLE_LABELS } from '../format';
 import { useApi, useTitle } from '../hooks';
 import { useSession } from '../session';
@@ -101,20 +101,7 @@ function TwoStep() {
 
   const codeField = (label: string, submit: string) => (
     <form className="inline-form" onSubmit={submitCode} noValidate>
-      <Field label={label}>
-        {(id) => (
-          <input
-            id={id}
-            className="otp-input"
-            inputMode="numeric"
-            autoComplete="one-time-code"
-            maxLength={6}
-            value={code}
-            onChange={(e) => setCode(e.target.value.replace(/\D/g, '').slice(0, 6))}
-            data-testid="totp-code"
-          />
-        )}
-      </Field>
+      <OtpField label={label} value={code} onChange={setCode} data-testid="totp-code" />
       <button type="submit" className={enabled ? 'btn danger-outline' : 'btn primary'} disabled={busy} data-testid="totp-submit">
         {busy && <Spinner small />} {submit}
       </button>

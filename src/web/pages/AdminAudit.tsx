@@ -1,6 +1,7 @@
 import { Fragment, useEffect, useState, type FormEvent } from 'react';
 import { api, ApiError, fieldError, qs } from '../api';
 import { AdminNav } from '../components/AdminNav';
+import { Switch } from '../components/AdminParts';
 import { PageHeader } from '../components/PageHeader';
 import { EmptyState, ErrorNotice, ExportLinks, Field, FormError, Icon, Notice, PagedTable, RelativeTime, SkeletonRows, Spinner, Options } from '../components/ui';
 import { formatDate, formatDateTime } from '../format';
@@ -408,35 +409,27 @@ function SyslogCard({ settings, onSaved, onRefresh }: { settings: AuditSettings;
       {/* A field's own error is said under the field; anything else here. */}
       <FormError error={error instanceof ApiError && error.errors.some((f) => SYSLOG_FIELDS.includes(f.field)) ? null : error} testId="syslog-error" />
 
-      <label className={sys.host ? 'switch-row audit-stream-toggle' : 'switch-row audit-stream-toggle disabled'}>
-        <span className="switch">
-          <input
-            type="checkbox"
-            role="switch"
-            checked={sys.enabled}
-            disabled={!sys.host || dirty || busy !== null}
-            onChange={(e) => void patch({ enabled: e.target.checked }, 'toggle')}
-            aria-describedby="syslog-state"
-            data-testid="syslog-toggle"
-          />
-          <span className="switch-track" aria-hidden="true">
-            <span className="switch-thumb" />
-          </span>
-        </span>
-        <span className="switch-text">
-          <strong>Stream the audit log</strong>
-          <span id="syslog-state" className="muted small" data-testid="syslog-state">
-            {!sys.host
-              ? 'Save a host first.'
-              : sys.enabled
-                ? `On: every event goes to ${sys.host}:${sys.port}, a few seconds after it happens.`
-                : sys.lastDeliveredId === null
-                  ? 'Off. Turned on, it starts with the newest events; export the log for what came before.'
-                  : 'Off. Turned on again, it carries on where it stopped.'}
-          </span>
-        </span>
-        {busy === 'toggle' && <Spinner small />}
-      </label>
+      <Switch
+        className="audit-stream-toggle"
+        checked={sys.enabled}
+        disabled={!sys.host || dirty || busy !== null}
+        dimmed={!sys.host}
+        busy={busy === 'toggle'}
+        onChange={(on) => void patch({ enabled: on }, 'toggle')}
+        label="Stream the audit log"
+        hint={
+          !sys.host
+            ? 'Save a host first.'
+            : sys.enabled
+              ? `On: every event goes to ${sys.host}:${sys.port}, a few seconds after it happens.`
+              : sys.lastDeliveredId === null
+                ? 'Off. Turned on, it starts with the newest events; export the log for what came before.'
+                : 'Off. Turned on again, it carries on where it stopped.'
+        }
+        hintId="syslog-state"
+        hintTestId="syslog-state"
+        testId="syslog-toggle"
+      />
 
       {(sys.lastDeliveredId !== null || sys.lastError) && (
         <dl className="sp-values audit-stream-state" data-testid="syslog-status">

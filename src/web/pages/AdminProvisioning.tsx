@@ -2,8 +2,8 @@ import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import { api, ApiError, qs } from '../api';
 import { AdminNav } from '../components/AdminNav';
 import { PageHeader } from '../components/PageHeader';
-import { DataTable, SectionEmpty } from '../components/AdminParts';
-import { CopyButton, Dialog, ErrorNotice, Field, FormError, Icon, Notice, Options, RelativeTime, SkeletonRows, Spinner, FormActions, Table } from '../components/ui';
+import { DataTable, Section, SectionEmpty, Switch } from '../components/AdminParts';
+import { CopyableValue, CopyButton, Dialog, ErrorNotice, Field, FormError, Icon, Notice, Options, RelativeTime, SkeletonRows, Spinner, FormActions, Table } from '../components/ui';
 import { certificateUrgency, formatDate, formatDateTime } from '../format';
 import { useApi, usePaged, useTitle } from '../hooks';
 import { useSession } from '../session';
@@ -91,45 +91,35 @@ export function AdminProvisioning() {
 
 function Endpoints({ provisioning: p }: { provisioning: Provisioning }) {
   return (
-    <section className="sso-section" aria-labelledby="prov-url-h">
-      <div className="section-head">
-        <div>
-          <h3 id="prov-url-h" className="h3 prov-title">
-            Connect your identity provider
-          </h3>
-          <p className="muted">
-            Paste the Tenant URL into Entra: Enterprise applications › your app › Provisioning › Admin Credentials › <strong>Tenant URL</strong>. In Okta it is the <strong>SCIM connector base URL</strong>. It never changes, also not when you renew or replace tokens.
-          </p>
-        </div>
-      </div>
+    <Section
+      id="prov-url"
+      title="Connect your identity provider"
+      description={
+        <>
+          Paste the Tenant URL into Entra: Enterprise applications › your app › Provisioning › Admin Credentials › <strong>Tenant URL</strong>. In Okta it is the <strong>SCIM connector base URL</strong>. It never changes, also not when you renew or replace tokens.
+        </>
+      }
+    >
       <div className="card">
         <dl className="sp-values prov-values">
-          <div className="sp-value">
-            <dt>Tenant URL</dt>
-            <dd>
-              <code className="mono wrap" data-testid="tenant-url">
-                {p.tenantUrl}
-              </code>
-              <CopyButton text={p.tenantUrl} testId="copy-tenant-url" title="Copy the Tenant URL" />
-            </dd>
-          </div>
-          <div className="sp-value">
-            <dt>
-              Token endpoint <span className="muted">(only for OAuth clients)</span>
-            </dt>
-            <dd>
-              <code className="mono wrap" data-testid="token-endpoint">
-                {p.tokenEndpoint}
-              </code>
-              <CopyButton text={p.tokenEndpoint} testId="copy-token-endpoint" title="Copy the token endpoint" />
-            </dd>
-          </div>
+          <CopyableValue term="Tenant URL" value={p.tenantUrl} testId="tenant-url" copyTestId="copy-tenant-url" copyTitle="Copy the Tenant URL" />
+          <CopyableValue
+            term={
+              <>
+                Token endpoint <span className="muted">(only for OAuth clients)</span>
+              </>
+            }
+            value={p.tokenEndpoint}
+            testId="token-endpoint"
+            copyTestId="copy-token-endpoint"
+            copyTitle="Copy the token endpoint"
+          />
         </dl>
         <p className="muted small">
           With a secret token, the identity provider sends it on every request; in Okta choose the authentication mode <strong>HTTP Header</strong> and paste the token there. With an OAuth client, it trades the client ID and secret at the token endpoint for an access token that lasts an hour.
         </p>
       </div>
-    </section>
+    </Section>
   );
 }
 
@@ -159,7 +149,6 @@ function Credentials({
   onStale: () => void;
 }) {
   const words = KINDS[kind];
-  const headingId = `prov-${kind}-h`;
   const fullHintId = useId();
   const [name, setName] = useState('');
   const [days, setDays] = useState(DEFAULT_LIFETIME);
@@ -206,23 +195,20 @@ function Credentials({
   };
 
   return (
-    <section className="sso-section" aria-labelledby={headingId} data-testid={`${kind}-section`}>
-      <div className="section-head">
-        <div>
-          <h3 id={headingId} className="h3 prov-title">
-            {words.title}
-          </h3>
-          {kind === 'token' ? (
-            <p className="muted">
-              What Entra calls the <strong>Secret Token</strong> (Provisioning › Admin Credentials). You can have at most {count(max)}, so you can rotate without downtime: generate the second, paste it into the identity provider, then remove the first.
-            </p>
-          ) : (
-            <p className="muted">
-              Only if your identity provider asks for a client ID and client secret (OAuth 2.0 client credentials) instead of a token. At most {count(max)}, to rotate without downtime.
-            </p>
-          )}
-        </div>
-      </div>
+    <Section
+      id={`prov-${kind}`}
+      title={words.title}
+      description={
+        kind === 'token' ? (
+          <>
+            What Entra calls the <strong>Secret Token</strong> (Provisioning › Admin Credentials). You can have at most {count(max)}, so you can rotate without downtime: generate the second, paste it into the identity provider, then remove the first.
+          </>
+        ) : (
+          <>Only if your identity provider asks for a client ID and client secret (OAuth 2.0 client credentials) instead of a token. At most {count(max)}, to rotate without downtime.</>
+        )
+      }
+      testId={`${kind}-section`}
+    >
       <div className="card">
         <form className="inline-create prov-create" onSubmit={create} noValidate>
           <Field label={<>Name <span className="muted">(optional)</span></>}>
@@ -310,7 +296,7 @@ function Credentials({
           />
         )}
       </Dialog>
-    </section>
+    </Section>
   );
 }
 
@@ -439,35 +425,9 @@ function SecretReveal({ kind, revealed: r, tokenEndpoint, onDismiss }: { kind: S
           : 'Give your identity provider the client ID, this secret and the token endpoint.'}
       </p>
       <dl className="sp-values prov-values">
-        {kind === 'client' && (
-          <div className="sp-value">
-            <dt>Client ID</dt>
-            <dd>
-              <code className="mono wrap" data-testid="revealed-client-id">
-                {r.credential.clientId}
-              </code>
-              <CopyButton text={r.credential.clientId ?? ''} title="Copy the client ID" />
-            </dd>
-          </div>
-        )}
-        <div className="sp-value">
-          <dt>{kind === 'token' ? 'Secret token' : 'Client secret'}</dt>
-          <dd>
-            <code className="mono wrap" data-testid="revealed-secret">
-              {r.secret}
-            </code>
-            <CopyButton text={r.secret} title={`Copy the ${what}`} testId="copy-secret" />
-          </dd>
-        </div>
-        {kind === 'client' && (
-          <div className="sp-value">
-            <dt>Token endpoint</dt>
-            <dd>
-              <code className="mono wrap">{tokenEndpoint}</code>
-              <CopyButton text={tokenEndpoint} title="Copy the token endpoint" />
-            </dd>
-          </div>
-        )}
+        {kind === 'client' && <CopyableValue term="Client ID" value={r.credential.clientId ?? ''} testId="revealed-client-id" copyTitle="Copy the client ID" />}
+        <CopyableValue term={kind === 'token' ? 'Secret token' : 'Client secret'} value={r.secret} testId="revealed-secret" copyTestId="copy-secret" copyTitle={`Copy the ${what}`} />
+        {kind === 'client' && <CopyableValue term="Token endpoint" value={tokenEndpoint} copyTitle="Copy the token endpoint" />}
       </dl>
       <button type="button" className="btn small" onClick={onDismiss} data-testid={`${kind}-reveal-dismiss`}>
         <Icon name="check" size={14} /> I have copied it
@@ -596,28 +556,10 @@ function Activity({ onRefresh }: { onRefresh: () => void }) {
   const loaded = !loading || items.length > 0;
 
   return (
-    <section className="sso-section" aria-labelledby="prov-activity-h" data-testid="activity-section">
-      <div className="section-head">
-        <div>
-          <h3 id="prov-activity-h" className="h3 prov-title">
-            Activity
-          </h3>
-          <p className="muted">Every request from your identity provider, newest first, kept for 30 days. A failed one shows the reason it was given.</p>
-        </div>
-      </div>
+    <Section id="prov-activity" title="Activity" description="Every request from your identity provider, newest first, kept for 30 days. A failed one shows the reason it was given." testId="activity-section">
       <div className="card">
         <div className="prov-toolbar">
-          <label className="switch-row">
-            <span className="switch">
-              <input type="checkbox" role="switch" checked={failures} onChange={(e) => setFailures(e.target.checked)} data-testid="activity-failures" />
-              <span className="switch-track" aria-hidden="true">
-                <span className="switch-thumb" />
-              </span>
-            </span>
-            <span className="switch-text">
-              <strong>Failures only</strong>
-            </span>
-          </label>
+          <Switch checked={failures} onChange={setFailures} label="Failures only" testId="activity-failures" />
           <span className="spacer" />
           <button
             type="button"
@@ -664,7 +606,7 @@ function Activity({ onRefresh }: { onRefresh: () => void }) {
           </div>
         )}
       </div>
-    </section>
+    </Section>
   );
 }
 

@@ -2,7 +2,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { Link } from 'react-router';
 import { api, ApiError } from '../api';
 import { AdminNav } from '../components/AdminNav';
-import { DataTable } from '../components/AdminParts';
+import { DataTable, Section, Switch } from '../components/AdminParts';
 import { PageHeader } from '../components/PageHeader';
 import { OidcSettingsForm } from '../components/OidcForms';
 import { ConnectionSettingsForm, NewConnectionForm, ProblemNotice, providerOf, RpValueList, SpValueList, spSetupFor } from '../components/SsoForms';
@@ -72,15 +72,7 @@ export function AdminSso() {
         )}
       </div>
 
-      <section className="sso-section" aria-labelledby="sso-conn-h">
-        <div className="section-head">
-          <div>
-            <h2 id="sso-conn-h" className="h2">
-              Connections
-            </h2>
-            <p className="muted">The identity providers people sign in with, such as Microsoft Entra ID or Okta.</p>
-          </div>
-        </div>
+      <Section level={2} id="sso-conn" title="Connections" description="The identity providers people sign in with, such as Microsoft Entra ID or Okta.">
         <ErrorNotice error={connections.error} onRetry={connections.reload} />
         {connections.loading && !connections.data ? (
           <div className="card flush">
@@ -107,7 +99,7 @@ export function AdminSso() {
             ))}
           </div>
         )}
-      </section>
+      </Section>
 
       <RoleRules />
       <Domains />
@@ -489,15 +481,7 @@ function RoleRules() {
   };
 
   return (
-    <section className="sso-section" aria-labelledby="sso-rules-h">
-      <div className="section-head">
-        <div>
-          <h2 id="sso-rules-h" className="h2">
-            Group → role rules
-          </h2>
-          <p className="muted">Members of a group get the role at every sign-in and whenever SCIM provisioning changes the group, and lose it when they leave the group. Everyone gets Requester.</p>
-        </div>
-      </div>
+    <Section level={2} id="sso-rules" title="Group → role rules" description="Members of a group get the role at every sign-in and whenever SCIM provisioning changes the group, and lose it when they leave the group. Everyone gets Requester.">
       <div className="card">
         <form className="rule-form" onSubmit={add} noValidate>
           <Field label="Group object ID (Entra) or group name (Okta)">
@@ -549,7 +533,7 @@ function RoleRules() {
           </DataTable>
         )}
       </div>
-    </section>
+    </Section>
   );
 }
 
@@ -603,15 +587,7 @@ function Domains() {
   };
 
   return (
-    <section className="sso-section" aria-labelledby="sso-domains-h">
-      <div className="section-head">
-        <div>
-          <h2 id="sso-domains-h" className="h2">
-            Domains
-          </h2>
-          <p className="muted">People who type a work email with a verified domain on the sign-in page are sent straight to this workspace's sign-in.</p>
-        </div>
-      </div>
+    <Section level={2} id="sso-domains" title="Domains" description="People who type a work email with a verified domain on the sign-in page are sent straight to this workspace's sign-in.">
       <div className="card">
         <form className="inline-create domain-form" onSubmit={add} noValidate>
           <Field label="Email domain">
@@ -701,7 +677,7 @@ function Domains() {
           </ul>
         )}
       </div>
-    </section>
+    </Section>
   );
 }
 
@@ -748,50 +724,31 @@ function Enforcement({ state }: { state: Loaded<SsoEnforcement> }) {
   };
 
   return (
-    <section className="sso-section" aria-labelledby="sso-enforce-h">
-      <div className="section-head">
-        <div>
-          <h2 id="sso-enforce-h" className="h2">
-            Enforce single sign-on
-          </h2>
-          <p className="muted">When enforced, passwords stop working for everyone except the break-glass accounts.</p>
-        </div>
-      </div>
+    <Section level={2} id="sso-enforce" title="Enforce single sign-on" description="When enforced, passwords stop working for everyone except the break-glass accounts.">
       <div className={e?.enforced ? 'card enforce-card on' : 'card enforce-card'}>
         <ErrorNotice error={state.error} onRetry={state.reload} />
         {!e ? (
           state.loading && <SkeletonRows rows={2} />
         ) : (
           <>
-            <label className={e.canEnforce || e.enforced ? 'switch-row' : 'switch-row disabled'}>
-              <span className="switch">
-                <input
-                  type="checkbox"
-                  role="switch"
-                  checked={e.enforced}
-                  disabled={busy || (!e.canEnforce && !e.enforced)}
-                  // Turning it on is confirmed first, naming who keeps a password; turning it off is not.
-                  onChange={(ev) => {
-                    if (!ev.target.checked) return void toggle(false);
-                    // The dialog names who keeps a password: from the state as it is now, not as it was.
-                    state.reload();
-                    setConfirming(true);
-                  }}
-                  aria-describedby="enforce-state"
-                  data-testid="enforce-toggle"
-                />
-                <span className="switch-track" aria-hidden="true">
-                  <span className="switch-thumb" />
-                </span>
-              </span>
-              <span className="switch-text">
-                <strong>Require single sign-on</strong>
-                <span id="enforce-state" className="muted small" data-testid="enforce-state">
-                  {e.enforced ? 'On: people sign in with your identity provider only.' : 'Off: people may also sign in with a password.'}
-                </span>
-              </span>
-              {busy && <Spinner small />}
-            </label>
+            <Switch
+              checked={e.enforced}
+              disabled={busy || (!e.canEnforce && !e.enforced)}
+              dimmed={!e.canEnforce && !e.enforced}
+              busy={busy}
+              // Turning it on is confirmed first, naming who keeps a password; turning it off is not.
+              onChange={(on) => {
+                if (!on) return void toggle(false);
+                // The dialog names who keeps a password: from the state as it is now, not as it was.
+                state.reload();
+                setConfirming(true);
+              }}
+              label="Require single sign-on"
+              hint={e.enforced ? 'On: people sign in with your identity provider only.' : 'Off: people may also sign in with a password.'}
+              hintId="enforce-state"
+              hintTestId="enforce-state"
+              testId="enforce-toggle"
+            />
             {!e.canEnforce && e.reason && (
               <Notice tone="warning" testId="enforce-reason">
                 {e.reason}
@@ -839,7 +796,7 @@ function Enforcement({ state }: { state: Loaded<SsoEnforcement> }) {
           </>
         )}
       </div>
-    </section>
+    </Section>
   );
 }
 
@@ -864,47 +821,24 @@ function Governance() {
   };
 
   return (
-    <section className="sso-section" id="governance" aria-labelledby="sso-governance-h">
-      <div className="section-head">
-        <div>
-          <h2 id="sso-governance-h" className="h2">
-            Governance
-          </h2>
-          <p className="muted">
-            With four eyes on, changes to connections, group rules and enforcement become change tickets, and take effect only when a change manager other than
-            the admin who asked approves them. Break-glass accounts still act at once, and it is audited.
-          </p>
-        </div>
-      </div>
+    <Section level={2} id="sso-governance" anchor="governance" title="Governance" description="With four eyes on, changes to connections, group rules and enforcement become change tickets, and take effect only when a change manager other than the admin who asked approves them. Break-glass accounts still act at once, and it is audited.">
       <div className="card">
         <ErrorNotice error={state.error} onRetry={state.reload} />
         {!g ? (
           state.loading && <SkeletonRows rows={2} />
         ) : (
           <>
-            <label className="switch-row">
-              <span className="switch">
-                <input
-                  type="checkbox"
-                  role="switch"
-                  checked={g.enabled}
-                  disabled={busy}
-                  onChange={(ev) => void act(() => api.put('/governance', { enabled: ev.target.checked }))}
-                  aria-describedby="governance-state"
-                  data-testid="governance-switch"
-                />
-                <span className="switch-track" aria-hidden="true">
-                  <span className="switch-thumb" />
-                </span>
-              </span>
-              <span className="switch-text">
-                <strong>Four eyes on identity configuration</strong>
-                <span id="governance-state" className="muted small">
-                  {g.enabled ? 'On: changes wait for a change manager’s approval on a change ticket. Turning this off is itself such a change.' : 'Off: admins’ changes take effect at once.'}
-                </span>
-              </span>
-              {busy && <Spinner small />}
-            </label>
+            <Switch
+              checked={g.enabled}
+              disabled={busy}
+              dimmed={false}
+              busy={busy}
+              onChange={(on) => void act(() => api.put('/governance', { enabled: on }))}
+              label="Four eyes on identity configuration"
+              hint={g.enabled ? 'On: changes wait for a change manager’s approval on a change ticket. Turning this off is itself such a change.' : 'Off: admins’ changes take effect at once.'}
+              hintId="governance-state"
+              testId="governance-switch"
+            />
             <FormError error={error} testId="governance-error" />
             {g.enabled && g.actorBreakGlass && (
               <Notice tone="warning" testId="governance-break-glass">
@@ -935,6 +869,6 @@ function Governance() {
           </>
         )}
       </div>
-    </section>
+    </Section>
   );
 }

@@ -82,18 +82,27 @@ function ExtraValue({ name, value }: { name: string; value: unknown }): ReactNod
   if (typeof value === 'object') {
     return (
       <dl className="details extra-nested">
-        {Object.entries(value as Record<string, unknown>).map(([k, v]) => (
-          <Fragment key={k}>
-            <dt>{labelOf(k)}</dt>
-            <dd>
-              <ExtraValue name={k} value={v} />
-            </dd>
-          </Fragment>
-        ))}
+        <ExtraEntries entries={Object.entries(value as Record<string, unknown>)} />
       </dl>
     );
   }
   return String(value);
+}
+
+/** Named values as the terms and descriptions of a `<dl>`. */
+function ExtraEntries({ entries }: { entries: [string, unknown][] }) {
+  return (
+    <>
+      {entries.map(([k, v]) => (
+        <Fragment key={k}>
+          <dt>{labelOf(k)}</dt>
+          <dd>
+            <ExtraValue name={k} value={v} />
+          </dd>
+        </Fragment>
+      ))}
+    </>
+  );
 }
 
 /** Indents XML for reading; anything that does not parse is shown as it came. */
@@ -242,14 +251,7 @@ export function AdminSsoTrace() {
           )}
           {rest.length > 0 && (
             <dl className="details fix-details" data-testid="trace-error-data">
-              {rest.map(([k, v]) => (
-                <Fragment key={k}>
-                  <dt>{labelOf(k)}</dt>
-                  <dd>
-                    <ExtraValue name={k} value={v} />
-                  </dd>
-                </Fragment>
-              ))}
+              <ExtraEntries entries={rest} />
             </dl>
           )}
         </section>

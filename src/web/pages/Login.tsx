@@ -2,7 +2,7 @@ import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { Link, useLocation, useNavigate, useParams, useSearchParams } from 'react-router';
 import { api, ApiError, setCsrfToken } from '../api';
 import { Logo } from '../components/Shell';
-import { Field, FormError, Icon, Notice, Spinner } from '../components/ui';
+import { Field, FormError, Icon, Notice, OtpField, Spinner } from '../components/ui';
 import { useTitle } from '../hooks';
 import { safeNext } from '../session';
 import type { Session, SignInConnection, SignInOptions } from '../types';
@@ -226,22 +226,7 @@ export function Login() {
                 </Field>
               </>
             ) : (
-              <Field label="Verification code">
-                {(id) => (
-                  <input
-                    id={id}
-                    ref={otpRef}
-                    className="otp-input"
-                    inputMode="numeric"
-                    autoComplete="one-time-code"
-                    pattern="[0-9]*"
-                    maxLength={6}
-                    value={otp}
-                    onChange={(e) => setOtp(e.target.value.replace(/\D/g, '').slice(0, 6))}
-                    data-testid="login-otp"
-                  />
-                )}
-              </Field>
+              <OtpField label="Verification code" ref={otpRef} pattern="[0-9]*" value={otp} onChange={setOtp} data-testid="login-otp" />
             )}
             <FormError error={error} testId="login-error" />
             <button type="submit" className="btn primary block" disabled={busy} data-testid="login-submit">
