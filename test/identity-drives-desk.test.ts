@@ -19,11 +19,12 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
-import { startApp, type TestApp, type TestTenant } from './helpers/app.js';
+import type { TestApp, TestTenant } from './helpers/app.js';
 import { Client } from './helpers/client.js';
 import { keydeskExit } from './helpers/cli.js';
 import { eventually, startReceiver } from './helpers/receiver.js';
-import { GROUP_SCHEMA, newUser, patch, scimClient, type ScimClient } from './helpers/scim.js';
+import { GROUP_SCHEMA, newUser, patch, type ScimClient } from './helpers/scim.js';
+import { startScimDesk } from './helpers/scim-tenant.js';
 import { createSession } from '../src/identity/sessions/sessions.js';
 import type { ChainVerification } from '../src/audit/verify.js';
 
@@ -37,12 +38,7 @@ let rx: Awaited<ReturnType<typeof startReceiver>>;
 
 before(async () => {
   // The background worker runs: webhooks, workflows and the audit chain's sealer, as in production.
-  t = await startApp();
-  tt = await t.tenant();
-  admin = await t.user(tt.tenant, ['requester', 'admin']);
-  lead = await t.user(tt.tenant, ['requester', 'agent']);
-  requester = await t.user(tt.tenant, ['requester']);
-  scim = await scimClient(t, tt.tenant);
+  ({ t, tt, admin, lead, requester, scim } = await startScimDesk());
   rx = await startReceiver();
 });
 after(async () => {

@@ -1,8 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startApp, type TestApp, type TestTenant } from './helpers/app.js';
+import type { TestApp, TestTenant } from './helpers/app.js';
 import type { Client } from './helpers/client.js';
-import { newUser, patch, scimClient, USER_SCHEMA, type ScimClient } from './helpers/scim.js';
+import { newUser, patch, USER_SCHEMA, type ScimClient } from './helpers/scim.js';
+import { startScimDesk } from './helpers/scim-tenant.js';
 
 /**
  * Issue 11: when an agent leaves (SCIM deactivates or deletes them, or an administrator disables
@@ -20,12 +21,7 @@ let network: { id: string; name: string };
 let desk: { id: string; name: string };
 
 before(async () => {
-  t = await startApp();
-  tt = await t.tenant();
-  admin = await t.user(tt.tenant, ['requester', 'admin']);
-  lead = await t.user(tt.tenant, ['requester', 'agent']);
-  requester = await t.user(tt.tenant, ['requester']);
-  scim = await scimClient(t, tt.tenant);
+  ({ t, tt, admin, lead, requester, scim } = await startScimDesk());
   network = (await admin.client.post('/api/v1/teams', { name: 'Network' })).body;
   desk = (await admin.client.post('/api/v1/teams', { name: 'Service Desk' })).body;
 });

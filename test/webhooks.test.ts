@@ -11,7 +11,8 @@ import { startApp, type TestApp, type TestTenant } from './helpers/app.js';
 import type { Client } from './helpers/client.js';
 import { cliDatabase, keydesk } from './helpers/cli.js';
 import { eventually, startReceiver } from './helpers/receiver.js';
-import { newUser, scimClient, type ScimClient } from './helpers/scim.js';
+import { newUser, type ScimClient } from './helpers/scim.js';
+import { startScimTenant } from './helpers/scim-tenant.js';
 
 let t: TestApp;
 let tt: TestTenant;
@@ -19,11 +20,7 @@ let admin: Client;
 let scim: ScimClient;
 
 before(async () => {
-  t = await startApp();
-  tt = await t.tenant();
-  admin = t.client();
-  await admin.signIn(tt.tenant.slug, tt.adminEmail, tt.adminPassword);
-  scim = await scimClient(t, tt.tenant);
+  ({ t, tt, admin, scim } = await startScimTenant());
 });
 after(() => t.close());
 

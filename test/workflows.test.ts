@@ -6,11 +6,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Webhook } from 'standardwebhooks';
-import { startApp, type TestApp, type TestTenant } from './helpers/app.js';
+import type { TestApp, TestTenant } from './helpers/app.js';
 import type { Client } from './helpers/client.js';
 import { cliDatabase, keydesk } from './helpers/cli.js';
 import { eventually, startReceiver } from './helpers/receiver.js';
-import { ENTERPRISE, newUser, patch, scimClient, type ScimClient } from './helpers/scim.js';
+import { ENTERPRISE, newUser, patch, type ScimClient } from './helpers/scim.js';
+import { startScimTenant } from './helpers/scim-tenant.js';
 
 let t: TestApp;
 let tt: TestTenant;
@@ -19,11 +20,7 @@ let scim: ScimClient;
 let teamId: string;
 
 before(async () => {
-  t = await startApp();
-  tt = await t.tenant();
-  admin = t.client();
-  await admin.signIn(tt.tenant.slug, tt.adminEmail, tt.adminPassword);
-  scim = await scimClient(t, tt.tenant);
+  ({ t, tt, admin, scim } = await startScimTenant());
   teamId = (await admin.post('/api/v1/teams', { name: 'Service Desk' })).body.id;
 });
 after(() => t.close());

@@ -9,14 +9,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { launchChromium, openPage, passwordSignIn, repoRoot } from '../helpers/browser.js';
-import { startApp, type TestApp, type TestTenant } from '../helpers/app.js';
-import { ensureSimpleSamlPhp, entraUser, startSimpleSamlIdp, type RunningIdp } from '../idp/simplesamlphp.js';
+import type { Browser } from 'playwright-core';
+import { launchChromium, openPage, passwordSignIn } from '../helpers/browser.js';
+import type { TestApp, TestTenant } from '../helpers/app.js';
+import { idpLogin, shots, startSsoApp } from '../helpers/browser-sso.js';
+import { entraUser, startSimpleSamlIdp, type RunningIdp } from '../idp/simplesamlphp.js';
 
-const shots = path.join(repoRoot, 'test-results');
 const HELPDESK = randomUUID();
 const ALL_STAFF = randomUUID();
 const GUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
@@ -26,20 +25,8 @@ let tt: TestTenant;
 let idp: RunningIdp | undefined;
 let browser: Browser;
 
-
-
-/** SimpleSAMLphp's username/password form: the identity provider's side, not counted. */
-async function idpLogin(page: Page, username: string) {
-  await page.locator('input[name="username"]').fill(username);
-  await page.locator('input[name="password"]').fill(`${username}-pw`);
-  await page.locator('input[name="password"]').press('Enter');
-}
-
 before(async () => {
-  ensureSimpleSamlPhp();
-  mkdirSync(shots, { recursive: true });
-  t = await startApp();
-  tt = await t.tenant();
+  ({ t, tt } = await startSsoApp());
   browser = await launchChromium();
 });
 
@@ -102,7 +89,7 @@ test('first SSO of a fresh tenant: at most 8 admin actions, no GUID typed, and a
   await page.screenshot({ path: path.join(shots, 'setup-3-added.png'), fullPage: true });
 
   await act('click "Test sign-in"', () => card.getByTestId('test-signin').click());
-  await idpLogin(page, 'tess');
+  await idpLogin(page, 'tess'); // the identity provider's side: not an admin action, not counted
   await page.waitForURL(`${t.url}/t/${slug}/admin/sso/traces/KD-**`);
   assert.equal(await page.getByTestId('trace-outcome').getAttribute('data-outcome'), 'success');
   // The trace of a test speaks of what would happen: nothing of it is kept.

@@ -6,16 +6,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { launchChromium, openPage, passwordSignIn } from '../helpers/browser.js';
-import { startApp, type TestApp, type TestTenant } from '../helpers/app.js';
-import { ensureSimpleSamlPhp, entraUser, startSimpleSamlIdp, type RunningIdp } from '../idp/simplesamlphp.js';
+import type { TestApp, TestTenant } from '../helpers/app.js';
+import { idpLogin, shots, startSsoApp } from '../helpers/browser-sso.js';
+import { entraUser, startSimpleSamlIdp, type RunningIdp } from '../idp/simplesamlphp.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const shots = path.join(root, 'test-results');
 const AGENTS = randomUUID();
 const FACILITIES = randomUUID();
 
@@ -26,20 +23,8 @@ let idp: RunningIdp;
 let okta: RunningIdp;
 let browser: Browser;
 
-
-
-/** SimpleSAMLphp's username/password form. */
-async function idpLogin(page: Page, username: string) {
-  await page.locator('input[name="username"]').fill(username);
-  await page.locator('input[name="password"]').fill(`${username}-pw`);
-  await page.locator('input[name="password"]').press('Enter');
-}
-
 before(async () => {
-  ensureSimpleSamlPhp();
-  mkdirSync(shots, { recursive: true });
-  t = await startApp();
-  tt = await t.tenant();
+  ({ t, tt } = await startSsoApp());
   slug = tt.tenant.slug;
   const base = `${t.url}/t/${slug}/saml/entra`;
   idp = await startSimpleSamlIdp({
