@@ -561,6 +561,37 @@ describe('robustness', () => {
     }
   });
 
+  test('a discovery document whose lists hold nested arrays or other junk: never a 5xx, and only its strings are kept', async () => {
+    const depthCase = { n: 0 };
+    const odd = createServer((req, res) => {
+      const origin = `http://127.0.0.1:${(odd.address() as AddressInfo).port}`;
+      if (req.url === '/token') return res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"invalid_grant"}');
+      // Written by hand: 20,000 levels is more than JSON.stringify can write.
+      const deep = `${'['.repeat(depthCase.n)}"x"${']'.repeat(depthCase.n)}`;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        `{"issuer":"${origin}/x","authorization_endpoint":"${origin}/authorize","token_endpoint":"${origin}/token","jwks_uri":"${origin}/keys",` +
+          `"response_types_supported":["code",${deep}],"id_token_signing_alg_values_supported":["RS256",${deep},7],` +
+          `"token_endpoint_auth_methods_supported":["client_secret_post",${deep},null],"response_modes_supported":["query",${deep},{"a":1}]}`,
+      );
+    });
+    await new Promise<void>((r) => odd.listen(0, '127.0.0.1', r));
+    try {
+      const admin = (await t.user(tt.tenant, ['requester', 'admin'])).client;
+      for (const n of [70, 20_000]) {
+        depthCase.n = n;
+        const slug = `odd-lists-${n}`;
+        const res = await admin.post('/api/v1/sso/connections', { protocol: 'oidc', slug, issuer: `http://127.0.0.1:${(odd.address() as AddressInfo).port}/x`, clientId: 'a', clientSecret: 'b' });
+        assert.equal(res.status, 201, JSON.stringify(res.body).slice(0, 300));
+        const [row] = await t.db.query<{ config: { provider: Record<string, unknown> } }>('SELECT config FROM sso_connections WHERE tenant_id = $1 AND slug = $2', [tt.tenant.id, slug]);
+        const p = row!.config.provider;
+        assert.deepEqual([p.id_token_signing_alg_values_supported, p.token_endpoint_auth_methods_supported, p.response_modes_supported], [['RS256'], ['client_secret_post'], ['query']]);
+      }
+    } finally {
+      odd.closeAllConnections();
+      odd.close();
+    }
+  });
+
   test('an endless answer from a provider is cut at 256 KiB, and a code or state never reaches the log', async () => {
     const endless = createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });

@@ -11,7 +11,7 @@ import { startApp, type TestApp, type TestTenant } from './helpers/app.js';
 import type { Client } from './helpers/client.js';
 import { cliDatabase, keydesk } from './helpers/cli.js';
 import { eventually, startReceiver } from './helpers/receiver.js';
-import { newUser, type ScimClient } from './helpers/scim.js';
+import { GROUP_SCHEMA, newUser, type ScimClient } from './helpers/scim.js';
 import { startScimTenant } from './helpers/scim-tenant.js';
 
 let t: TestApp;
@@ -57,6 +57,21 @@ describe('webhook endpoints', () => {
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(rx.received.length, 1);
     await rx.close();
+  });
+
+  test('a deleted group still names the group in its members’ member_removed messages', async (tc) => {
+    const rx = await startReceiver();
+    tc.after(() => rx.close());
+    const { endpoint } = (await admin.post('/api/v1/webhooks', { url: rx.url, events: ['group.member_removed'] })).body;
+    const user = (await scim.call('POST', 'Users', newUser(`leaving-${Date.now()}@example.com`))).body;
+    const group = (await scim.call('POST', 'Groups', { schemas: [GROUP_SCHEMA], displayName: 'Doomed group', externalId: 'doomed-1', members: [{ value: user.id }] })).body;
+    assert.equal((await scim.call('DELETE', `Groups/${group.id}`)).status, 204);
+    const [job] = await t.db.query<{ payload: { data: { group?: { id: string; displayName: string; externalId: string }; user?: { id: string } } } }>(
+      `SELECT payload FROM jobs WHERE kind = 'webhook.deliver' AND payload ->> 'endpointId' = $1 AND payload ->> 'type' = 'group.member_removed'`,
+      [endpoint.id],
+    );
+    assert.deepEqual(job!.payload.data.group, { id: group.id, displayName: 'Doomed group', externalId: 'doomed-1' });
+    assert.equal(job!.payload.data.user!.id, user.id);
   });
 
   test('a failed attempt is retried with the same webhook-id; 410 Gone disables the endpoint', async () => {

@@ -1,6 +1,6 @@
 import type { Ctx } from '../context.js';
 import type { Db, Queryable } from '../db/db.js';
-import { holdWrites, writeCtes, type HeldWrites, type Param } from '../db/held-writes.js';
+import { heldWritesOf, holdWrites, writeCtes, type HeldWrites, type Param } from '../db/held-writes.js';
 import { identityEventCtes } from '../identity/events.js';
 import { auditCtes } from './audit.js';
 
@@ -25,4 +25,16 @@ export function recordedTransaction<T>(
     await writeCtes(direct, (p) => auditCtes(ctx, writes.of('audit'), p), (p) => identityEventCtes(ctx, writes.of('identity'), p), ...more(result));
     return result;
   });
+}
+
+/**
+ * Writes what `tx` holds so far, in one statement, and goes on holding: for a change about to
+ * delete a row that held events name. An identity event's webhook payload joins its person and
+ * group when the event is written, so a group's member_removed events written after the group's
+ * DELETE would no longer name it. Does nothing in a transaction that does not hold its writes.
+ */
+export async function writeHeldNow(ctx: Ctx, tx: Queryable): Promise<void> {
+  const held = heldWritesOf(tx);
+  if (!held) return;
+  await writeCtes(tx, (p) => auditCtes(ctx, held.take('audit'), p), (p) => identityEventCtes(ctx, held.take('identity'), p));
 }

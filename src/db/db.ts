@@ -106,7 +106,13 @@ class PooledDb implements Db {
       if (!state) this.states.set(client, (state = { prepared: new Set(), generation: this.generation }));
       if (state.generation === this.generation) return { client, state };
       if (this.kind === 'pglite') {
-        await this.forgetStatements(client, state);
+        try {
+          await this.forgetStatements(client, state);
+        } catch (err) {
+          // Its one connection must go back to the pool whatever happens, or every later query waits.
+          client.release();
+          throw err;
+        }
         return { client, state };
       }
       // A PostgreSQL connection's statements go with its backend.
@@ -130,12 +136,10 @@ class PooledDb implements Db {
     if (!isStaleStatement(err)) return client.release();
     if (state.generation === this.generation) this.generation++;
     if (this.kind === 'postgres') return client.release(err as Error);
-    try {
-      await this.forgetStatements(client, state);
-      client.release();
-    } catch (failure) {
-      client.release(failure as Error);
-    }
+    // Never destroyed: a new pg client would share the adapter's one connection object, and get
+    // the old client's end. Statements not forgotten now are forgotten at the next checkout.
+    await this.forgetStatements(client, state).catch(() => undefined);
+    client.release();
   }
 
   async query<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {

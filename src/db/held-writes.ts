@@ -43,11 +43,18 @@ export class HeldWrites {
     return (this.rows.get(kind) ?? []) as T[];
   }
 
+  /** The rows of a kind, no longer held: the caller writes them now (writeHeldNow). */
+  take<T>(kind: string): T[] {
+    const list = this.of<T>(kind);
+    this.rows.delete(kind);
+    return list;
+  }
+
   /** Where the holding stands now; calling the result drops what was added since (ROLLBACK TO SAVEPOINT). */
   mark(): () => void {
     const lengths = new Map([...this.rows].map(([kind, list]) => [kind, list.length]));
     return () => {
-      for (const [kind, list] of this.rows) list.length = lengths.get(kind) ?? 0;
+      for (const [kind, list] of this.rows) list.length = Math.min(list.length, lengths.get(kind) ?? 0);
     };
   }
 }

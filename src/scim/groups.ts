@@ -1,6 +1,7 @@
 import type { Queryable } from '../db/db.js';
 import { isUniqueViolation } from '../db/db.js';
 import { audit } from '../audit/audit.js';
+import { writeHeldNow } from '../audit/recorded-transaction.js';
 import { emitIdentityEvents } from '../identity/events.js';
 import { admitIfGranted } from '../identity/provisioning/accounts.js';
 import { groupsHaveRules, resyncRuleGrants } from '../identity/provisioning/group-rules.js';
@@ -184,6 +185,8 @@ export async function deleteScimGroup(ctx: ScimCtx, id: string): Promise<void> {
   await ctx.db.transaction(async (tx) => {
     const row = await loadRow(ctx, tx, id, { members: false, lock: true });
     const result = await changeMembers(ctx, tx, id, [{ op: 'replace', ids: [] }], { before: [row.display_name, row.external_id], after: [] });
+    // The members' removal events name the group as it was: written while it still exists.
+    await writeHeldNow(ctx, tx);
     await tx.query('DELETE FROM scim_groups WHERE tenant_id = $1 AND id = $2', [ctx.tenant.id, id]);
     await emitIdentityEvents(ctx, tx, 'scim', [{ type: 'group.deleted', groupId: id, data: { displayName: row.display_name } }]);
     await audit(ctx, tx, { action: 'scim.group_deleted', targetType: 'scim_group', targetId: id, details: { displayName: row.display_name, members: result.removed.length } });

@@ -1,5 +1,6 @@
 import * as oauth from 'oauth4webapi';
 import { ValidationFailed } from '../../http/errors.js';
+import { storable } from '../../db/storable.js';
 import { TENANT_PLACEHOLDER, type ProviderMetadata } from './config.js';
 
 /** The signing algorithms Keydesk accepts for ID and logout tokens: never `none`, never HMAC. */
@@ -114,9 +115,12 @@ export async function discoverProvider(issuer: string): Promise<ProviderMetadata
     checkProviderUrl(md[field]!, field);
   }
   if (md.end_session_endpoint) checkProviderUrl(md.end_session_endpoint, 'end_session_endpoint');
-  if (Array.isArray(md.response_types_supported) && !md.response_types_supported.includes('code')) fail('The provider does not offer the authorization code flow (response_type=code).');
-  const algs = md.id_token_signing_alg_values_supported;
-  if (Array.isArray(algs) && !algs.some((a) => (ACCEPTED_ALGORITHMS as readonly string[]).includes(a))) {
+  const responseTypes = stringList(md.response_types_supported);
+  if (responseTypes && !responseTypes.includes('code')) fail('The provider does not offer the authorization code flow (response_type=code).');
+  const algs = stringList(md.id_token_signing_alg_values_supported);
+  const authMethods = stringList(md.token_endpoint_auth_methods_supported);
+  const responseModes = stringList(md.response_modes_supported);
+  if (algs && !algs.some((a) => (ACCEPTED_ALGORITHMS as readonly string[]).includes(a))) {
     fail(`The provider signs ID tokens only with ${algs.join(', ')}; Keydesk accepts ${ACCEPTED_ALGORITHMS.join(', ')}.`);
   }
   return {
@@ -125,13 +129,24 @@ export async function discoverProvider(issuer: string): Promise<ProviderMetadata
     token_endpoint: md.token_endpoint!,
     jwks_uri: md.jwks_uri!,
     ...(md.end_session_endpoint ? { end_session_endpoint: md.end_session_endpoint } : {}),
-    ...(Array.isArray(algs) ? { id_token_signing_alg_values_supported: algs } : {}),
-    ...(Array.isArray(md.token_endpoint_auth_methods_supported) ? { token_endpoint_auth_methods_supported: md.token_endpoint_auth_methods_supported } : {}),
-    ...(Array.isArray(md.response_modes_supported) ? { response_modes_supported: md.response_modes_supported } : {}),
+    ...(algs ? { id_token_signing_alg_values_supported: algs } : {}),
+    ...(authMethods ? { token_endpoint_auth_methods_supported: authMethods } : {}),
+    ...(responseModes ? { response_modes_supported: responseModes } : {}),
     ...(md.backchannel_logout_supported !== undefined ? { backchannel_logout_supported: md.backchannel_logout_supported === true } : {}),
     ...(md.backchannel_logout_session_supported !== undefined ? { backchannel_logout_session_supported: md.backchannel_logout_session_supported === true } : {}),
     ...(md.authorization_response_iss_parameter_supported !== undefined
       ? { authorization_response_iss_parameter_supported: md.authorization_response_iss_parameter_supported === true }
       : {}),
   };
+}
+
+/**
+ * A list the discovery document states (RFC 8414 §2: a JSON array of strings), as Keydesk keeps it:
+ * its strings only, at most 50 of at most 200 storable characters each. Anything else in the array
+ * (a nested array, a number) is dropped, so what is stored is as flat and small as the spec's.
+ * @returns undefined when the field is not an array
+ */
+function stringList(v: unknown): string[] | undefined {
+  if (!Array.isArray(v)) return undefined;
+  return v.filter((x): x is string => typeof x === 'string' && x.length <= 200 && storable(x)).slice(0, 50);
 }
