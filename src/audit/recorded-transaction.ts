@@ -8,7 +8,9 @@ import { auditCtes } from './audit.js';
  * Runs `fn` in one transaction whose audit lines and identity events are held
  * (src/db/held-writes.ts) and written just before COMMIT, together with `more(result)` (a sign-in's
  * session and trace, a SCIM request's activity line), in one statement: a change's records cost
- * one round trip, and none is sent ahead of the answer. `fn` must not read what it held.
+ * one round trip, and none is sent ahead of the answer. `fn` must not read what it held. An
+ * identity event's webhook payload joins its person and group as they are when it is written, at
+ * the end: a change that deletes a row its events name writes them first (writeHeldNow).
  *
  * @param more CTE builders for the rows that depend on `fn`'s result; '' from a builder writes nothing
  */
