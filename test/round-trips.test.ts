@@ -12,7 +12,7 @@ import { startApp, type StatementLog, type TestApp, type TestTenant } from './he
 import { forgedConnection } from './helpers/saml-acs.js';
 import { HeldWrites } from '../src/db/held-writes.js';
 import { buildAssertion, idpLogoutUrl, makeKeyPair, sign, wrapInResponse, type KeyPair } from './helpers/saml-forge.js';
-import { newUser, scimClient } from './helpers/scim.js';
+import { GROUP_SCHEMA, newUser, PATCH_OP, scimClient } from './helpers/scim.js';
 import type { Client } from './helpers/client.js';
 
 /** The connection's honest response for a person, signed with another key (a rollover at the IdP). */
@@ -194,6 +194,35 @@ describe('a SCIM request’s round trips', () => {
     ))[0]!;
     assert.deepEqual(line, { status: 201, resource_id: created.body.id, operation: 'Create User' });
     assert.equal(sent.filter((s) => s.sql === 'COMMIT').length, 1, 'the change commits once');
+  });
+
+  test('50 people added to a group a role rule names: the rules are judged for all of them in one read and two writes, and each gets the role, an audit line and an event', async (ctx) => {
+    const ref = `Agents ${randomUUID()}`;
+    assert.equal((await admin.post('/api/v1/sso/role-rules', { groupRef: ref, role: 'agent' })).status, 201);
+    const ids: string[] = [];
+    for (let i = 0; i < 50; i++) ids.push((await scim.call('POST', 'Users', newUser(`rule-${i}-${randomUUID()}@example.com`))).body.id);
+    const group = (await scim.call('POST', 'Groups', { schemas: [GROUP_SCHEMA], displayName: ref })).body;
+    await t.flushRateLimits();
+    log.reset();
+    const res = await scim.call('PATCH', `Groups/${group.id}`, { schemas: [PATCH_OP], Operations: [{ op: 'add', path: 'members', value: ids.map((value) => ({ value })) }] });
+    assert.equal(res.status, 204);
+    const sent = requestsOwn(log.statements);
+    ctx.diagnostic(sent.map((s, i) => `${i + 1}. ${s.sql.slice(0, 100)}`).join('\n'));
+    assert.ok(sent.length <= 14, `at most 14 statements, BEGIN and COMMIT included (${sent.length})`);
+    const agents = await t.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM role_grants WHERE tenant_id = $1 AND user_id = ANY($2::uuid[]) AND role = 'agent' AND origin = 'rule'`, [tt.tenant.id, ids]);
+    assert.equal(agents[0]!.n, 50);
+    const audited = await t.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit_events WHERE tenant_id = $1 AND action = 'user.roles_changed' AND target_id = ANY($2::text[])`, [tt.tenant.id, ids]);
+    assert.equal(audited[0]!.n, 50);
+    const events = await t.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM identity_events WHERE tenant_id = $1 AND type = 'user.role_changed' AND user_id = ANY($2::uuid[])`, [tt.tenant.id, ids]);
+    assert.equal(events[0]!.n, 50);
+    // And out again: the role goes with the group, judged the same way.
+    log.reset();
+    const out = await scim.call('PATCH', `Groups/${group.id}`, { schemas: [PATCH_OP], Operations: [{ op: 'remove', path: 'members', value: ids.map((value) => ({ value })) }] });
+    assert.equal(out.status, 204);
+    const leaving = requestsOwn(log.statements);
+    assert.ok(leaving.length <= 16, `at most 16 statements, sessions and tokens revoked included (${leaving.length})`);
+    const removed = await t.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM role_grants WHERE tenant_id = $1 AND user_id = ANY($2::uuid[]) AND role = 'agent'`, [tt.tenant.id, ids]);
+    assert.equal(removed[0]!.n, 0);
   });
 
   test('a read costs no statement for its activity line: lines of many reads are written in one batch', async () => {

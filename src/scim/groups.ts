@@ -3,8 +3,8 @@ import { isUniqueViolation } from '../db/db.js';
 import { audit } from '../audit/audit.js';
 import { writeHeldNow } from '../audit/recorded-transaction.js';
 import { emitIdentityEvents } from '../identity/events.js';
-import { admitIfGranted } from '../identity/provisioning/accounts.js';
-import { groupsHaveRules, resyncRuleGrants } from '../identity/provisioning/group-rules.js';
+import { admitAllIfGranted } from '../identity/provisioning/accounts.js';
+import { groupsHaveRules, resyncRuleGrantsOf } from '../identity/provisioning/group-rules.js';
 import { isUuid } from '../identity/users.js';
 import { invalidValue, notFound, uniqueness } from './errors.js';
 import { parseFilter } from './filter.js';
@@ -265,11 +265,9 @@ async function changeMembers(
     );
   }
   if (rulesApply) {
-    const affected = refs.renamed ? new Set([...members, ...removed]) : new Set([...added, ...removed]);
-    for (const userId of [...affected].sort()) {
-      await resyncRuleGrants(ctx, tx, userId);
-      await admitIfGranted(tx, ctx.tenant.id, userId);
-    }
+    const affected = [...(refs.renamed ? new Set([...members, ...removed]) : new Set([...added, ...removed]))];
+    await resyncRuleGrantsOf(ctx, tx, affected);
+    await admitAllIfGranted(tx, ctx.tenant.id, affected);
   }
   return { added: [...added], removed: [...removed] };
 }

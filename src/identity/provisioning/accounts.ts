@@ -290,18 +290,15 @@ const domainOf = (email: string) => email.slice(email.lastIndexOf('@') + 1).toLo
  */
 const HOLDS_A_ROLE = 'EXISTS (SELECT 1 FROM role_grants g WHERE g.tenant_id = $1 AND g.user_id = $2)';
 
-/** Applies the admission rule to a user (SCIM and rule changes). */
-export async function admitIfGranted(tx: Queryable, tenantId: string, userId: string): Promise<UserStatus> {
-  // Only a waiting row is rewritten: a bulk SCIM change touches many people, few of them waiting.
-  const rows = await tx.query<{ status: UserStatus }>(
-    `WITH admitted AS (
-       UPDATE users SET status = 'active'
-       WHERE tenant_id = $1 AND id = $2 AND status = 'waiting' AND ${HOLDS_A_ROLE}
-       RETURNING status)
-     SELECT coalesce((SELECT status FROM admitted), (SELECT status FROM users WHERE tenant_id = $1 AND id = $2)) AS status`,
-    [tenantId, userId],
+/** Applies the admission rule to many people at once (a SCIM group change, a new rule): one statement. */
+export async function admitAllIfGranted(tx: Queryable, tenantId: string, userIds: readonly string[]): Promise<void> {
+  if (!userIds.length) return;
+  await tx.query(
+    `UPDATE users u SET status = 'active'
+     WHERE u.tenant_id = $1 AND u.id = ANY($2::uuid[]) AND u.status = 'waiting'
+       AND EXISTS (SELECT 1 FROM role_grants g WHERE g.tenant_id = $1 AND g.user_id = u.id)`,
+    [tenantId, [...userIds]],
   );
-  return rows[0]!.status;
 }
 
 /**

@@ -3,30 +3,13 @@ import type { Queryable } from '../../db/db.js';
 import { audit } from '../../audit/audit.js';
 import { emitIdentityEvents } from '../events.js';
 import type { Role } from '../roles.js';
-import { revokeUserSessions } from '../sessions/sessions.js';
+import { revokeSessionsOf } from '../sessions/sessions.js';
 
 export interface RuleChange {
   added: { role: Role; groupRef: string }[];
   removed: { role: Role; groupRef: string | null }[];
   /** The user left every role-granting group: their sessions and tokens were revoked. */
   revoked: boolean;
-}
-
-/**
- * The one engine behind group-driven roles, for SAML and OIDC sign-ins and SCIM group changes:
- * given the groups a user is in now, grant each role whose rule matches (the rule with the lowest
- * precedence number is credited) and remove rule grants whose rule no longer matches. Grants given
- * by a person are never touched. Matching ignores case (Okta sends names, Entra object ids).
- */
-export async function syncRuleGrants(ctx: Ctx, tx: Queryable, userId: string, groups: DirectoryGroups): Promise<RuleChange> {
-  const rules = await tx.query<MatchedRule>(`SELECT r.id, r.group_ref, r.role FROM role_rules r WHERE ${rulesMatching('$1', '$2', '$3', '$4')} ORDER BY ${RULE_ORDER}`, [
-    ctx.tenant.id,
-    groups.all,
-    groups.signinConnectionId,
-    groups.signin,
-  ]);
-  const current = await tx.query<RuleGrant>(`SELECT role, rule_id, group_ref FROM role_grants WHERE tenant_id = $1 AND user_id = $2 AND origin = 'rule'`, [ctx.tenant.id, userId]);
-  return applyRules(ctx, tx, userId, rules, current);
 }
 
 /**
@@ -81,49 +64,109 @@ export async function resyncAfterSignin(ctx: Ctx, tx: Queryable, userId: string,
 
 /** The rules' verdict on a person's rule grants, applied: `rules` in precedence order, `current` their rule grants. */
 async function applyRules(ctx: Ctx, tx: Queryable, userId: string, rules: MatchedRule[], current: RuleGrant[]): Promise<RuleChange> {
-  const wanted = new Map<Role, { id: string; group_ref: string }>();
-  for (const r of rules) if (!wanted.has(r.role)) wanted.set(r.role, r);
+  const [verdict] = await applyVerdicts(ctx, tx, [judge(userId, rules, current)]);
+  return verdict!.change;
+}
 
-  const change: RuleChange = { added: [], removed: [], revoked: false };
-  for (const g of current) {
-    if (wanted.get(g.role)?.id !== g.rule_id) {
-      await tx.query(`DELETE FROM role_grants WHERE tenant_id = $1 AND user_id = $2 AND origin = 'rule' AND role = $3 AND rule_id = $4`, [
-        ctx.tenant.id,
-        userId,
-        g.role,
-        g.rule_id,
-      ]);
-      change.removed.push({ role: g.role, groupRef: g.group_ref });
-    }
-  }
-  for (const [role, rule] of wanted) {
-    if (current.some((g) => g.role === role && g.rule_id === rule.id)) continue;
+/** What the rules decide for one person: the rule grants to remove and to add, and whether any rule still matches. */
+interface Verdict {
+  userId: string;
+  remove: RuleGrant[];
+  add: { role: Role; rule: MatchedRule }[];
+  change: RuleChange;
+  matchesAny: boolean;
+}
+
+/**
+ * The one engine behind group-driven roles, for SAML and OIDC sign-ins, SCIM group changes and new
+ * rules: given the rules a person's groups match now (`rules`, in precedence order), grant each
+ * role whose rule matches (the rule with the lowest precedence number is credited) and remove rule
+ * grants whose rule no longer matches. Grants given by a person are never touched. Matching ignores
+ * case (Okta sends names, Entra object ids). Decides only: applyVerdicts writes.
+ */
+function judge(userId: string, rules: MatchedRule[], current: RuleGrant[]): Verdict {
+  const wanted = new Map<Role, MatchedRule>();
+  for (const r of rules) if (!wanted.has(r.role)) wanted.set(r.role, r);
+  const remove = current.filter((g) => wanted.get(g.role)?.id !== g.rule_id);
+  const add = [...wanted].filter(([role, rule]) => !current.some((g) => g.role === role && g.rule_id === rule.id)).map(([role, rule]) => ({ role, rule }));
+  return {
+    userId,
+    remove,
+    add,
+    matchesAny: wanted.size > 0,
+    change: { added: add.map((a) => ({ role: a.role, groupRef: a.rule.group_ref })), removed: remove.map((g) => ({ role: g.role, groupRef: g.group_ref })), revoked: false },
+  };
+}
+
+/**
+ * Writes verdicts, for one person or many: their removals in one statement, then their additions in
+ * one (a role moving to another rule is removed first), then per person the audit line and
+ * `user.role_changed` event when what they may do changed, and the revocation of what they hold
+ * open when they left every role-granting group (deprovisioning, DESIGN.md).
+ */
+async function applyVerdicts(ctx: Ctx, tx: Queryable, verdicts: Verdict[]): Promise<Verdict[]> {
+  const removals = verdicts.flatMap((v) => v.remove.map((g) => ({ user: v.userId, role: g.role, rule: g.rule_id })));
+  if (removals.length) {
     await tx.query(
-      `INSERT INTO role_grants (tenant_id, user_id, role, origin, rule_id, group_ref) VALUES ($1, $2, $3, 'rule', $4, $5) ON CONFLICT DO NOTHING`,
-      [ctx.tenant.id, userId, role, rule.id, rule.group_ref],
+      `DELETE FROM role_grants g USING unnest($2::uuid[], $3::text[], $4::uuid[]) AS x(user_id, role, rule_id)
+       WHERE g.tenant_id = $1 AND g.origin = 'rule' AND g.user_id = x.user_id AND g.role = x.role AND g.rule_id = x.rule_id`,
+      [ctx.tenant.id, removals.map((r) => r.user), removals.map((r) => r.role), removals.map((r) => r.rule)],
     );
-    change.added.push({ role, groupRef: rule.group_ref });
   }
-  // Only the changes that alter what the user may do are worth an event: a re-credit is not.
-  const addedRoles = change.added.filter((a) => !change.removed.some((r) => r.role === a.role));
-  const removedRoles = change.removed.filter((r) => !change.added.some((a) => a.role === r.role));
-  if (addedRoles.length || removedRoles.length) {
-    await audit(ctx, tx, {
-      action: 'user.roles_changed',
-      targetType: 'user',
-      targetId: userId,
-      details: { by: 'group_rules', added: addedRoles.map((a) => a.role), removed: removedRoles.map((r) => r.role), groups: addedRoles.map((a) => a.groupRef) },
-    });
-    await emitIdentityEvents(ctx, tx, 'system', [
-      { type: 'user.role_changed', userId, data: { by: 'group_rules', added: addedRoles.map((a) => a.role), removed: removedRoles.map((r) => r.role) } },
-    ]);
+  const additions = verdicts.flatMap((v) => v.add.map((a) => ({ user: v.userId, role: a.role, rule: a.rule.id, ref: a.rule.group_ref })));
+  if (additions.length) {
+    await tx.query(
+      `INSERT INTO role_grants (tenant_id, user_id, role, origin, rule_id, group_ref)
+       SELECT $1, x.user_id, x.role, 'rule', x.rule_id, x.group_ref FROM unnest($2::uuid[], $3::text[], $4::uuid[], $5::text[]) AS x(user_id, role, rule_id, group_ref)
+       ON CONFLICT DO NOTHING`,
+      [ctx.tenant.id, additions.map((a) => a.user), additions.map((a) => a.role), additions.map((a) => a.rule), additions.map((a) => a.ref)],
+    );
   }
-  // Removal from every role-granting group is deprovisioning (DESIGN.md): end what they hold open.
-  if (change.removed.length > 0 && wanted.size === 0) {
-    await revokeUserSessions(tx, ctx.tenant.id, userId);
-    change.revoked = true;
+  for (const v of verdicts) {
+    const { change } = v;
+    // Only the changes that alter what the user may do are worth an event: a re-credit is not.
+    const addedRoles = change.added.filter((a) => !change.removed.some((r) => r.role === a.role));
+    const removedRoles = change.removed.filter((r) => !change.added.some((a) => a.role === r.role));
+    if (addedRoles.length || removedRoles.length) {
+      await audit(ctx, tx, {
+        action: 'user.roles_changed',
+        targetType: 'user',
+        targetId: v.userId,
+        details: { by: 'group_rules', added: addedRoles.map((a) => a.role), removed: removedRoles.map((r) => r.role), groups: addedRoles.map((a) => a.groupRef) },
+      });
+      await emitIdentityEvents(ctx, tx, 'system', [
+        { type: 'user.role_changed', userId: v.userId, data: { by: 'group_rules', added: addedRoles.map((a) => a.role), removed: removedRoles.map((r) => r.role) } },
+      ]);
+    }
+    if (change.removed.length > 0 && !v.matchesAny) change.revoked = true;
   }
-  return change;
+  await revokeSessionsOf(tx, ctx.tenant.id, verdicts.filter((v) => v.change.revoked).map((v) => v.userId));
+  return verdicts;
+}
+
+/**
+ * Re-applies the rules to each of these people from everything the directory told us, in one read
+ * and at most two writes for all of them (plus a person's own audit line, event and revocation
+ * where their access changed): a SCIM group change or a new rule may touch thousands. Locks them in
+ * id order, as every rule-judging transaction does; break-glass accounts and tombstones are not
+ * judged (their grants stay as they are).
+ * @returns each judged person's change, by id
+ */
+export async function resyncRuleGrantsOf(ctx: Ctx, tx: Queryable, userIds: readonly string[]): Promise<Map<string, RuleChange>> {
+  if (!userIds.length) return new Map();
+  const refs = `(coalesce(u.signin_groups, '{}') || coalesce((SELECT array_agg(r) FROM scim_group_members m JOIN scim_groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id,
+                    LATERAL unnest(ARRAY[g.display_name, g.external_id]) AS r WHERE m.tenant_id = $1 AND m.user_id = u.id AND r IS NOT NULL), '{}'))`;
+  const rows = await tx.query<{ id: string; untouchable: boolean; rules: MatchedRule[]; current: RuleGrant[] }>(
+    `SELECT u.id, u.break_glass OR u.deleted_at IS NOT NULL AS untouchable,
+       coalesce((SELECT json_agg(json_build_object('id', r.id, 'group_ref', r.group_ref, 'role', r.role) ORDER BY ${RULE_ORDER})
+                 FROM role_rules r WHERE ${rulesMatching('$1', refs, 'u.signin_connection_id', "coalesce(u.signin_groups, '{}')")}), '[]') AS rules,
+       coalesce((SELECT json_agg(json_build_object('role', g.role, 'rule_id', g.rule_id, 'group_ref', g.group_ref))
+                 FROM role_grants g WHERE g.tenant_id = $1 AND g.user_id = u.id AND g.origin = 'rule'), '[]') AS current
+     FROM users u WHERE u.tenant_id = $1 AND u.id = ANY($2::uuid[]) ORDER BY u.id FOR NO KEY UPDATE OF u`,
+    [ctx.tenant.id, [...new Set(userIds)]],
+  );
+  const verdicts = await applyVerdicts(ctx, tx, rows.filter((r) => !r.untouchable).map((r) => judge(r.id, r.rules, r.current)));
+  return new Map(verdicts.map((v) => [v.userId, v.change]));
 }
 
 export interface DirectoryGroups {
@@ -150,19 +193,6 @@ export async function directoryGroups(tx: Queryable, tenantId: string, userId: s
   );
   if (!row) return { all: [], signin: [], signinConnectionId: null };
   return { all: [...new Set([...row.signin, ...row.scim])], signin: row.signin, signinConnectionId: row.connection };
-}
-
-/** Re-applies the rules to a user from everything the directory told us. */
-export async function resyncRuleGrants(ctx: Ctx, tx: Queryable, userId: string): Promise<RuleChange> {
-  // Serialises the rule work per person (a sign-in and a SCIM change at once): the second one reads
-  // what the first committed. NO KEY UPDATE does not conflict with the foreign-key locks of inserts.
-  const [u] = await tx.query<{ untouchable: boolean }>(
-    'SELECT break_glass OR deleted_at IS NOT NULL AS untouchable FROM users WHERE tenant_id = $1 AND id = $2 FOR NO KEY UPDATE',
-    [ctx.tenant.id, userId],
-  );
-  // Break-glass accounts and tombstones are never judged through a group: their grants stay as they are.
-  if (!u || u.untouchable) return { added: [], removed: [], revoked: false };
-  return syncRuleGrants(ctx, tx, userId, await directoryGroups(tx, ctx.tenant.id, userId));
 }
 
 /** Does any rule name one of these group references? If not, membership changes cannot move a role. */

@@ -1,5 +1,5 @@
-import { lockUsersInGroup, resyncRuleGrants } from './group-rules.js';
-import { admitIfGranted } from './accounts.js';
+import { lockUsersInGroup, resyncRuleGrantsOf } from './group-rules.js';
+import { admitAllIfGranted } from './accounts.js';
 import type { Ctx } from '../../context.js';
 import { isUniqueViolation } from '../../db/db.js';
 import { audit } from '../../audit/audit.js';
@@ -55,10 +55,9 @@ export async function addRoleRule(ctx: Ctx, input: { groupRef: string; role: Rul
       targetId: rule.id,
       details: { groupRef: rule.groupRef, role: rule.role, precedence: rule.precedence, ...(rule.connection ? { connection: rule.connection } : {}) },
     });
-    for (const userId of await lockUsersInGroup(tx, ctx.tenant.id, rule.groupRef, connection?.id ?? null)) {
-      await resyncRuleGrants(ctx, tx, userId);
-      await admitIfGranted(tx, ctx.tenant.id, userId);
-    }
+    const members = await lockUsersInGroup(tx, ctx.tenant.id, rule.groupRef, connection?.id ?? null);
+    await resyncRuleGrantsOf(ctx, tx, members);
+    await admitAllIfGranted(tx, ctx.tenant.id, members);
     await assertTenantKeepsAccess(tx, ctx.tenant.id);
     return rule;
   });

@@ -107,8 +107,14 @@ export async function revokeIdpSessions(q: Queryable, tenantId: string, userId: 
 
 /** Ends every session and API token of a user: used when they are disabled or deprovisioned. */
 export async function revokeUserSessions(q: Queryable, tenantId: string, userId: string): Promise<void> {
-  await q.query('UPDATE sessions SET revoked_at = now() WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL', [tenantId, userId]);
-  await q.query('UPDATE api_tokens SET revoked_at = now() WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL', [tenantId, userId]);
+  await revokeSessionsOf(q, tenantId, [userId]);
+}
+
+/** revokeUserSessions for many people at once (a group's members leaving it): two statements. */
+export async function revokeSessionsOf(q: Queryable, tenantId: string, userIds: readonly string[]): Promise<void> {
+  if (!userIds.length) return;
+  await q.query('UPDATE sessions SET revoked_at = now() WHERE tenant_id = $1 AND user_id = ANY($2::uuid[]) AND revoked_at IS NULL', [tenantId, [...userIds]]);
+  await q.query('UPDATE api_tokens SET revoked_at = now() WHERE tenant_id = $1 AND user_id = ANY($2::uuid[]) AND revoked_at IS NULL', [tenantId, [...userIds]]);
 }
 
 /** Ends a user's sessions but `keep` (the one changing the password); API tokens stay. */
