@@ -196,7 +196,7 @@ describe('a SCIM request’s round trips', () => {
     assert.equal(sent.filter((s) => s.sql === 'COMMIT').length, 1, 'the change commits once');
   });
 
-  test('50 people added to a group a role rule names: the rules are judged for all of them in one read and two writes, and each gets the role, an audit line and an event', async (ctx) => {
+  test('50 people added to a group a role rule names: the rules are judged for all of them at once (a lock, a read, two writes), and each gets the role, an audit line and an event', async (ctx) => {
     const ref = `Agents ${randomUUID()}`;
     assert.equal((await admin.post('/api/v1/sso/role-rules', { groupRef: ref, role: 'agent' })).status, 201);
     const ids: string[] = [];

@@ -145,27 +145,36 @@ async function applyVerdicts(ctx: Ctx, tx: Queryable, verdicts: Verdict[]): Prom
 }
 
 /**
- * Re-applies the rules to each of these people from everything the directory told us, in one read
+ * Re-applies the rules to each of these people from everything the directory told us, in two reads
  * and at most two writes for all of them (plus a person's own audit line, event and revocation
- * where their access changed): a SCIM group change or a new rule may touch thousands. Locks them in
- * id order, as every rule-judging transaction does; break-glass accounts and tombstones are not
- * judged (their grants stay as they are).
+ * where their access changed): a SCIM group change or a new rule may touch thousands. Break-glass
+ * accounts and tombstones are not judged (their grants stay as they are).
  * @returns each judged person's change, by id
  */
 export async function resyncRuleGrantsOf(ctx: Ctx, tx: Queryable, userIds: readonly string[]): Promise<Map<string, RuleChange>> {
   if (!userIds.length) return new Map();
+  // Locked first, in id order as every rule-judging transaction locks, and in a statement of its
+  // own: a statement that waits for a lock still reads other tables as they were when it began, so
+  // the read of groups and grants must start once the locks are held (a sign-in or another group's
+  // change that went first is then seen).
+  const locked = await tx.query<{ id: string; untouchable: boolean }>(
+    `SELECT id, break_glass OR deleted_at IS NOT NULL AS untouchable FROM users WHERE tenant_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR NO KEY UPDATE`,
+    [ctx.tenant.id, [...new Set(userIds)]],
+  );
+  const judged = locked.filter((u) => !u.untouchable).map((u) => u.id);
+  if (!judged.length) return new Map();
   const refs = `(coalesce(u.signin_groups, '{}') || coalesce((SELECT array_agg(r) FROM scim_group_members m JOIN scim_groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id,
                     LATERAL unnest(ARRAY[g.display_name, g.external_id]) AS r WHERE m.tenant_id = $1 AND m.user_id = u.id AND r IS NOT NULL), '{}'))`;
-  const rows = await tx.query<{ id: string; untouchable: boolean; rules: MatchedRule[]; current: RuleGrant[] }>(
-    `SELECT u.id, u.break_glass OR u.deleted_at IS NOT NULL AS untouchable,
+  const rows = await tx.query<{ id: string; rules: MatchedRule[]; current: RuleGrant[] }>(
+    `SELECT u.id,
        coalesce((SELECT json_agg(json_build_object('id', r.id, 'group_ref', r.group_ref, 'role', r.role) ORDER BY ${RULE_ORDER})
                  FROM role_rules r WHERE ${rulesMatching('$1', refs, 'u.signin_connection_id', "coalesce(u.signin_groups, '{}')")}), '[]') AS rules,
        coalesce((SELECT json_agg(json_build_object('role', g.role, 'rule_id', g.rule_id, 'group_ref', g.group_ref))
                  FROM role_grants g WHERE g.tenant_id = $1 AND g.user_id = u.id AND g.origin = 'rule'), '[]') AS current
-     FROM users u WHERE u.tenant_id = $1 AND u.id = ANY($2::uuid[]) ORDER BY u.id FOR NO KEY UPDATE OF u`,
-    [ctx.tenant.id, [...new Set(userIds)]],
+     FROM users u WHERE u.tenant_id = $1 AND u.id = ANY($2::uuid[]) ORDER BY u.id`,
+    [ctx.tenant.id, judged],
   );
-  const verdicts = await applyVerdicts(ctx, tx, rows.filter((r) => !r.untouchable).map((r) => judge(r.id, r.rules, r.current)));
+  const verdicts = await applyVerdicts(ctx, tx, rows.map((r) => judge(r.id, r.rules, r.current)));
   return new Map(verdicts.map((v) => [v.userId, v.change]));
 }
 
