@@ -21,6 +21,16 @@ export interface RuleChange {
 const rulesMatching = (tenant: string, all: string, connection: string, signin: string) =>
   `r.tenant_id = ${tenant} AND ((r.connection_id IS NULL AND lower(r.group_ref) IN (SELECT lower(x) FROM unnest(${all}::text[]) x))
      OR (r.connection_id = ${connection} AND lower(r.group_ref) IN (SELECT lower(x) FROM unnest(${signin}::text[]) x)))`;
+/**
+ * Every SCIM group reference of the person `user` (a SQL expression) as a text[]: each group they
+ * are a member of, by its externalId (Entra's object id, what Entra's claim carries) and its
+ * displayName (what Okta's claim carries).
+ */
+const scimGroupRefs = (tenant: string, user: string) =>
+  `coalesce((SELECT array_agg(r) FROM scim_group_members m JOIN scim_groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id,
+                    LATERAL unnest(ARRAY[g.display_name, g.external_id]) AS r
+             WHERE m.tenant_id = ${tenant} AND m.user_id = ${user} AND r IS NOT NULL), '{}')`;
+
 /** The order rules are credited in: the lowest precedence number first. */
 const RULE_ORDER = 'r.precedence, r.created_at, r.id';
 
@@ -46,10 +56,7 @@ export async function resyncAfterSignin(ctx: Ctx, tx: Queryable, userId: string,
     `WITH me AS (
        UPDATE users SET signin_groups = $3, signin_connection_id = $4 WHERE tenant_id = $1 AND id = $2
        RETURNING break_glass OR deleted_at IS NOT NULL AS untouchable),
-     scim AS (
-       SELECT coalesce(array_agg(r), '{}') AS refs
-       FROM scim_group_members m JOIN scim_groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id, LATERAL unnest(ARRAY[g.display_name, g.external_id]) AS r
-       WHERE m.tenant_id = $1 AND m.user_id = $2 AND r IS NOT NULL)
+     scim AS (SELECT ${scimGroupRefs('$1', '$2')} AS refs)
      SELECT (SELECT untouchable FROM me) AS untouchable,
        coalesce((SELECT json_agg(json_build_object('id', r.id, 'group_ref', r.group_ref, 'role', r.role) ORDER BY ${RULE_ORDER})
                  FROM role_rules r WHERE ${rulesMatching('$1', '($3::text[] || (SELECT refs FROM scim))', '$4', '$3')}), '[]') AS rules,
@@ -64,8 +71,8 @@ export async function resyncAfterSignin(ctx: Ctx, tx: Queryable, userId: string,
 
 /** The rules' verdict on a person's rule grants, applied: `rules` in precedence order, `current` their rule grants. */
 async function applyRules(ctx: Ctx, tx: Queryable, userId: string, rules: MatchedRule[], current: RuleGrant[]): Promise<RuleChange> {
-  const [verdict] = await applyVerdicts(ctx, tx, [judge(userId, rules, current)]);
-  return verdict!.change;
+  const [change] = await applyVerdicts(ctx, tx, [judge(userId, rules, current)]);
+  return change!;
 }
 
 /** What the rules decide for one person: the rule grants to remove and to add, and whether any rule still matches. */
@@ -73,7 +80,6 @@ interface Verdict {
   userId: string;
   remove: RuleGrant[];
   add: { role: Role; rule: MatchedRule }[];
-  change: RuleChange;
   matchesAny: boolean;
 }
 
@@ -89,13 +95,7 @@ function judge(userId: string, rules: MatchedRule[], current: RuleGrant[]): Verd
   for (const r of rules) if (!wanted.has(r.role)) wanted.set(r.role, r);
   const remove = current.filter((g) => wanted.get(g.role)?.id !== g.rule_id);
   const add = [...wanted].filter(([role, rule]) => !current.some((g) => g.role === role && g.rule_id === rule.id)).map(([role, rule]) => ({ role, rule }));
-  return {
-    userId,
-    remove,
-    add,
-    matchesAny: wanted.size > 0,
-    change: { added: add.map((a) => ({ role: a.role, groupRef: a.rule.group_ref })), removed: remove.map((g) => ({ role: g.role, groupRef: g.group_ref })), revoked: false },
-  };
+  return { userId, remove, add, matchesAny: wanted.size > 0 };
 }
 
 /**
@@ -103,8 +103,9 @@ function judge(userId: string, rules: MatchedRule[], current: RuleGrant[]): Verd
  * one (a role moving to another rule is removed first), then per person the audit line and
  * `user.role_changed` event when what they may do changed, and the revocation of what they hold
  * open when they left every role-granting group (deprovisioning, DESIGN.md).
+ * @returns each person's change, in the order of `verdicts`
  */
-async function applyVerdicts(ctx: Ctx, tx: Queryable, verdicts: Verdict[]): Promise<Verdict[]> {
+async function applyVerdicts(ctx: Ctx, tx: Queryable, verdicts: Verdict[]): Promise<RuleChange[]> {
   const removals = verdicts.flatMap((v) => v.remove.map((g) => ({ user: v.userId, role: g.role, rule: g.rule_id })));
   if (removals.length) {
     await tx.query(
@@ -122,8 +123,14 @@ async function applyVerdicts(ctx: Ctx, tx: Queryable, verdicts: Verdict[]): Prom
       [ctx.tenant.id, additions.map((a) => a.user), additions.map((a) => a.role), additions.map((a) => a.rule), additions.map((a) => a.ref)],
     );
   }
-  for (const v of verdicts) {
-    const { change } = v;
+  const changes = verdicts.map((v): RuleChange => ({
+    added: v.add.map((a) => ({ role: a.role, groupRef: a.rule.group_ref })),
+    removed: v.remove.map((g) => ({ role: g.role, groupRef: g.group_ref })),
+    // Removal from every role-granting group is deprovisioning (DESIGN.md): what they hold open ends.
+    revoked: v.remove.length > 0 && !v.matchesAny,
+  }));
+  for (const [i, v] of verdicts.entries()) {
+    const change = changes[i]!;
     // Only the changes that alter what the user may do are worth an event: a re-credit is not.
     const addedRoles = change.added.filter((a) => !change.removed.some((r) => r.role === a.role));
     const removedRoles = change.removed.filter((r) => !change.added.some((a) => a.role === r.role));
@@ -138,10 +145,9 @@ async function applyVerdicts(ctx: Ctx, tx: Queryable, verdicts: Verdict[]): Prom
         { type: 'user.role_changed', userId: v.userId, data: { by: 'group_rules', added: addedRoles.map((a) => a.role), removed: removedRoles.map((r) => r.role) } },
       ]);
     }
-    if (change.removed.length > 0 && !v.matchesAny) change.revoked = true;
   }
-  await revokeSessionsOf(tx, ctx.tenant.id, verdicts.filter((v) => v.change.revoked).map((v) => v.userId));
-  return verdicts;
+  await revokeSessionsOf(tx, ctx.tenant.id, verdicts.filter((_, i) => changes[i]!.revoked).map((v) => v.userId));
+  return changes;
 }
 
 /**
@@ -149,10 +155,9 @@ async function applyVerdicts(ctx: Ctx, tx: Queryable, verdicts: Verdict[]): Prom
  * and at most two writes for all of them (plus a person's own audit line, event and revocation
  * where their access changed): a SCIM group change or a new rule may touch thousands. Break-glass
  * accounts and tombstones are not judged (their grants stay as they are).
- * @returns each judged person's change, by id
  */
-export async function resyncRuleGrantsOf(ctx: Ctx, tx: Queryable, userIds: readonly string[]): Promise<Map<string, RuleChange>> {
-  if (!userIds.length) return new Map();
+export async function resyncRuleGrantsOf(ctx: Ctx, tx: Queryable, userIds: readonly string[]): Promise<void> {
+  if (!userIds.length) return;
   // Locked first, in id order as every rule-judging transaction locks, and in a statement of its
   // own: a statement that waits for a lock still reads other tables as they were when it began, so
   // the read of groups and grants must start once the locks are held (a sign-in or another group's
@@ -162,9 +167,8 @@ export async function resyncRuleGrantsOf(ctx: Ctx, tx: Queryable, userIds: reado
     [ctx.tenant.id, [...new Set(userIds)]],
   );
   const judged = locked.filter((u) => !u.untouchable).map((u) => u.id);
-  if (!judged.length) return new Map();
-  const refs = `(coalesce(u.signin_groups, '{}') || coalesce((SELECT array_agg(r) FROM scim_group_members m JOIN scim_groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id,
-                    LATERAL unnest(ARRAY[g.display_name, g.external_id]) AS r WHERE m.tenant_id = $1 AND m.user_id = u.id AND r IS NOT NULL), '{}'))`;
+  if (!judged.length) return;
+  const refs = `(coalesce(u.signin_groups, '{}') || ${scimGroupRefs('$1', 'u.id')})`;
   const rows = await tx.query<{ id: string; rules: MatchedRule[]; current: RuleGrant[] }>(
     `SELECT u.id,
        coalesce((SELECT json_agg(json_build_object('id', r.id, 'group_ref', r.group_ref, 'role', r.role) ORDER BY ${RULE_ORDER})
@@ -174,8 +178,7 @@ export async function resyncRuleGrantsOf(ctx: Ctx, tx: Queryable, userIds: reado
      FROM users u WHERE u.tenant_id = $1 AND u.id = ANY($2::uuid[]) ORDER BY u.id`,
     [ctx.tenant.id, judged],
   );
-  const verdicts = await applyVerdicts(ctx, tx, rows.map((r) => judge(r.id, r.rules, r.current)));
-  return new Map(verdicts.map((v) => [v.userId, v.change]));
+  await applyVerdicts(ctx, tx, rows.map((r) => judge(r.id, r.rules, r.current)));
 }
 
 export interface DirectoryGroups {
@@ -186,17 +189,11 @@ export interface DirectoryGroups {
   signinConnectionId: string | null;
 }
 
-/**
- * The groups rules see for a user: the groups claim of their latest sign-in, and every SCIM group
- * they are a member of, by its externalId (Entra's object id, what Entra's claim carries) and by its
- * displayName (what Okta's claim carries).
- */
+/** The groups rules see for a user: the groups claim of their latest sign-in, and their SCIM groups' references (scimGroupRefs). */
 export async function directoryGroups(tx: Queryable, tenantId: string, userId: string): Promise<DirectoryGroups> {
   const [row] = await tx.query<{ signin: string[]; connection: string | null; scim: string[] }>(
     `SELECT coalesce(u.signin_groups, '{}') AS signin, u.signin_connection_id AS connection,
-            coalesce((SELECT array_agg(r) FROM scim_group_members m JOIN scim_groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id,
-                             LATERAL unnest(ARRAY[g.display_name, g.external_id]) AS r
-                      WHERE m.tenant_id = $1 AND m.user_id = $2 AND r IS NOT NULL), '{}') AS scim
+            ${scimGroupRefs('$1', '$2')} AS scim
      FROM users u WHERE u.tenant_id = $1 AND u.id = $2`,
     [tenantId, userId],
   );
