@@ -286,17 +286,16 @@ const domainOf = (email: string) => email.slice(email.lastIndexOf('@') + 1).toLo
 
 /**
  * The admission rule: a waiting user becomes active as soon as any role is theirs, from a person or
- * from a rule. SQL over $1 (tenant) and $2 (user), for the two statements that apply it.
+ * from a rule. SQL over $1 (tenant) and `user` (a SQL expression), for the statements that apply it.
  */
-const HOLDS_A_ROLE = 'EXISTS (SELECT 1 FROM role_grants g WHERE g.tenant_id = $1 AND g.user_id = $2)';
+const holdsARole = (user: string) => `EXISTS (SELECT 1 FROM role_grants g WHERE g.tenant_id = $1 AND g.user_id = ${user})`;
 
 /** Applies the admission rule to many people at once (a SCIM group change, a new rule): one statement. */
 export async function admitAllIfGranted(tx: Queryable, tenantId: string, userIds: readonly string[]): Promise<void> {
   if (!userIds.length) return;
   await tx.query(
     `UPDATE users u SET status = 'active'
-     WHERE u.tenant_id = $1 AND u.id = ANY($2::uuid[]) AND u.status = 'waiting'
-       AND EXISTS (SELECT 1 FROM role_grants g WHERE g.tenant_id = $1 AND g.user_id = u.id)`,
+     WHERE u.tenant_id = $1 AND u.id = ANY($2::uuid[]) AND u.status = 'waiting' AND ${holdsARole('u.id')}`,
     [tenantId, [...userIds]],
   );
 }
@@ -310,7 +309,7 @@ export async function admitAllIfGranted(tx: Queryable, tenantId: string, userIds
 export async function admitAtSignin(tx: Queryable, tenantId: string, userId: string): Promise<{ status: UserStatus; roles: string[]; first: boolean }> {
   const [row] = (await tx.query<{ status: UserStatus; roles: string[]; first: boolean }>(
     `WITH before AS (
-       SELECT status, first_signin_at, (status = 'active' OR (status = 'waiting' AND ${HOLDS_A_ROLE})) AS active
+       SELECT status, first_signin_at, (status = 'active' OR (status = 'waiting' AND ${holdsARole('$2')})) AS active
        FROM users WHERE tenant_id = $1 AND id = $2 FOR NO KEY UPDATE),
      after AS (
        UPDATE users u SET status = CASE WHEN before.active THEN 'active' ELSE u.status END,
