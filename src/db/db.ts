@@ -2,6 +2,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { createPgConfig } from '@electric-sql/pglite/node-postgres';
 import { createHash } from 'node:crypto';
 import pg from 'pg';
+import { AutovacuumStandIn } from './autovacuum.js';
 
 /** Anything SQL can be sent to: the database itself or an open transaction. One dialect: PostgreSQL. */
 export interface Queryable {
@@ -91,13 +92,19 @@ class PooledDb implements Db {
    */
   private generation = 0;
   private readonly states = new WeakMap<pg.PoolClient, ConnectionState>();
+  /** Only on PGlite, which has no autovacuum of its own (see autovacuum.ts). */
+  private readonly autovacuum: AutovacuumStandIn | null;
+  private readonly onClose: () => Promise<void>;
 
   constructor(
     readonly kind: 'pglite' | 'postgres',
     private readonly pool: pg.Pool,
     private readonly prepare: boolean,
-    private readonly onClose: () => Promise<void> = async () => {},
-  ) {}
+    opts: { onClose?: () => Promise<void>; autovacuumIntervalMs?: number } = {},
+  ) {
+    this.onClose = opts.onClose ?? (async () => {});
+    this.autovacuum = opts.autovacuumIntervalMs ? new AutovacuumStandIn(this, opts.autovacuumIntervalMs) : null;
+  }
 
   private async connect(): Promise<{ client: pg.PoolClient; state: ConnectionState }> {
     for (;;) {
@@ -186,6 +193,7 @@ class PooledDb implements Db {
   }
 
   async close(): Promise<void> {
+    await this.autovacuum?.stop();
     await this.pool.end();
     await this.onClose();
   }
@@ -206,15 +214,16 @@ export async function openPostgres(url: string, max = 10, opts: { preparedStatem
 /**
  * The embedded database in `dataDir` (undefined: in memory, for tests). PGlite is one session, so
  * the pool holds one connection: a transaction has it to itself, and statements outside wait for
- * the transaction to end, as they would with PGlite's own `transaction`.
+ * the transaction to end, as they would with PGlite's own `transaction`. It has no autovacuum, so
+ * every `autovacuumIntervalMs` (default 30 s) Keydesk does autovacuum's work on it (autovacuum.ts).
  */
-export async function openPglite(dataDir?: string): Promise<Db> {
+export async function openPglite(dataDir?: string, opts: { autovacuumIntervalMs?: number } = {}): Promise<Db> {
   const pglite = new PGlite(dataDir);
   await pglite.waitReady;
   // idleTimeoutMillis 0: the one connection stays open; closing it would gain nothing.
   const pool = new pg.Pool({ ...createPgConfig(pglite), max: 1, idleTimeoutMillis: 0, types: pgTypes });
   pool.on('error', () => undefined);
-  return new PooledDb('pglite', pool, true, () => pglite.close());
+  return new PooledDb('pglite', pool, true, { onClose: () => pglite.close(), autovacuumIntervalMs: opts.autovacuumIntervalMs ?? 30_000 });
 }
 
 export function openDatabase(opts: { databaseUrl?: string; dataDir?: string; preparedStatements?: boolean }): Promise<Db> {

@@ -1,0 +1,95 @@
+/**
+ * The embedded database (PGlite) has no autovacuum, so Keydesk does its work (src/db/autovacuum.ts):
+ * without it a prepared statement keeps the generic plan it got while its table was small, and reads
+ * the whole table once the table has grown; dead rows are never reclaimed.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { openPglite, type Db } from '../src/db/db.js';
+import { autovacuumOnce } from '../src/db/autovacuum.js';
+import { migrate } from '../src/db/migrate.js';
+
+const opened: Db[] = [];
+after(async () => {
+  for (const db of opened) await db.close();
+});
+
+async function open(autovacuumIntervalMs?: number): Promise<Db> {
+  // An interval of an hour: nothing runs on its own unless the test asks for it.
+  const db = await openPglite(undefined, { autovacuumIntervalMs: autovacuumIntervalMs ?? 3_600_000 });
+  opened.push(db);
+  return db;
+}
+
+const createPeople = `CREATE TABLE people (id int PRIMARY KEY, email text NOT NULL); CREATE UNIQUE INDEX people_email ON people (lower(email));`;
+
+/** Shaped like the account lookup of a just-in-time sign-in (src/identity/provisioning/accounts.ts). */
+const lookup = `SELECT u.id FROM users u WHERE u.tenant_id = $1
+   AND (lower(u.email) = lower($2) OR (u.deleted_at IS NULL AND lower(coalesce(u.user_name, u.email)) = lower($2)))
+   ORDER BY u.deleted_at IS NULL DESC LIMIT 1`;
+
+/** EXPLAIN ANALYZE of `lookup` as the connection's own prepared statement runs it now. */
+async function planOfPrepared(db: Db, params: [string, string]): Promise<string> {
+  const [{ name }] = (await db.query<{ name: string }>('SELECT name FROM pg_prepared_statements WHERE statement = $1', [lookup])) as [{ name: string }];
+  const rows = await db.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, COSTS OFF) EXECUTE "${name}"('${params[0]}', '${params[1]}')`);
+  return rows.map((r) => r['QUERY PLAN']).join('\n');
+}
+
+test('a prepared account lookup planned at one user reads all 20,000 once the tenant grew, and uses the indexes after autovacuumOnce', async () => {
+  const db = await open();
+  await migrate(db);
+  const [{ id: tenant }] = (await db.query<{ id: string }>(`INSERT INTO tenants (slug, name) VALUES ('t', 'T') RETURNING id`)) as [{ id: string }];
+  const addPeople = (from: number, to: number) =>
+    db.query(`INSERT INTO users (tenant_id, email, display_name, status, source) SELECT $1, 'p' || g || '@example.com', 'P', 'active', 'local' FROM generate_series($2::int, $3::int) g`, [tenant, from, to]);
+  await addPeople(1, 1);
+  // Past five executions PostgreSQL may settle on a generic plan: at one user, the tenant's rows by any index, filtered.
+  for (let i = 0; i < 8; i++) assert.equal((await db.query(lookup, [tenant, `nobody${i}@example.com`])).length, 0);
+  await addPeople(2, 20_000);
+
+  const before = await planOfPrepared(db, [tenant, 'p12345@example.com']);
+  assert.match(before, /Rows Removed by Filter: \d{5}/, `the stale plan reads the tenant's users:\n${before}`);
+
+  const { analyzed } = await autovacuumOnce(db);
+  assert.ok(analyzed.includes('public.users'), `users was analyzed: ${analyzed.join(', ')}`);
+  const afterwards = await planOfPrepared(db, [tenant, 'p12345@example.com']);
+  assert.match(afterwards, /Bitmap Index Scan on users_email_key/, afterwards);
+  assert.doesNotMatch(afterwards, /Rows Removed by Filter/, afterwards);
+  assert.equal((await db.query(lookup, [tenant, 'P12345@example.com'])).length, 1);
+});
+
+test('autovacuumOnce vacuums a table past the dead-row threshold and leaves tables under every threshold alone', async () => {
+  const db = await open();
+  await db.query(createPeople);
+  await db.query(`CREATE TABLE quiet (n int); INSERT INTO quiet VALUES (1), (2);`);
+  await db.query(`INSERT INTO people SELECT g, 'p' || g || '@example.com' FROM generate_series(1, 3000) g`);
+  await autovacuumOnce(db);
+  await db.query('DELETE FROM people WHERE id <= 1500');
+  const deadRows = async () => {
+    await db.query('SELECT pg_stat_force_next_flush()');
+    const [row] = await db.query<{ dead: number }>(`SELECT n_dead_tup AS dead FROM pg_stat_user_tables WHERE relname = 'people'`);
+    return row!.dead;
+  };
+  assert.equal(await deadRows(), 1500);
+
+  const { vacuumed, analyzed } = await autovacuumOnce(db);
+  assert.deepEqual(vacuumed, ['public.people']);
+  assert.deepEqual(analyzed, ['public.people']);
+  assert.equal(await deadRows(), 0);
+  // Nothing is due any more: a second run does nothing.
+  assert.deepEqual(await autovacuumOnce(db), { vacuumed: [], analyzed: [] });
+});
+
+test('openPglite runs it on its own every interval, and close() waits for a run under way', async () => {
+  const db = await open(50);
+  await db.query(createPeople);
+  await db.query(`INSERT INTO people SELECT g, 'p' || g || '@example.com' FROM generate_series(1, 2000) g`);
+  let reltuples = -1;
+  for (let waited = 0; waited < 10_000 && reltuples < 2000; waited += 50) {
+    await sleep(50);
+    [{ reltuples }] = (await db.query<{ reltuples: number }>(`SELECT reltuples::int AS reltuples FROM pg_class WHERE relname = 'people'`)) as [{ reltuples: number }];
+  }
+  assert.equal(reltuples, 2000, 'the table was analyzed without being asked');
+  await db.close();
+  opened.splice(opened.indexOf(db), 1);
+});
