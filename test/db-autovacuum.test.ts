@@ -7,7 +7,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openPglite, type Db } from '../src/db/db.js';
-import { autovacuumOnce } from '../src/db/autovacuum.js';
+import { autovacuumOnce, AutovacuumStandIn } from '../src/db/autovacuum.js';
 import { migrate } from '../src/db/migrate.js';
 
 const opened: Db[] = [];
@@ -92,4 +92,43 @@ test('openPglite runs it on its own every interval, and close() waits for a run 
   assert.equal(reltuples, 2000, 'the table was analyzed without being asked');
   await db.close();
   opened.splice(opened.indexOf(db), 1);
+});
+
+test('a run that fails is retried, and warned about once until a run succeeds again', async () => {
+  let failing = true;
+  let runs = 0;
+  const q = {
+    query: async <T>(): Promise<T[]> => {
+      runs++;
+      if (failing) throw new Error('the database is away');
+      return [];
+    },
+  };
+  const warnings: string[] = [];
+  const onWarning = (w: Error & { code?: string }) => {
+    if (w.code === 'KEYDESK_AUTOVACUUM') warnings.push(w.message);
+  };
+  process.on('warning', onWarning);
+  const standIn = new AutovacuumStandIn(q, 10);
+  try {
+    const until = async (done: () => boolean) => {
+      for (let waited = 0; waited < 5_000 && !done(); waited += 10) await sleep(10);
+    };
+    await until(() => runs >= 5);
+    assert.ok(runs >= 5, 'retried at every interval');
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /maintenance \(ANALYZE, VACUUM\) failed and will be retried: the database is away/);
+    failing = false;
+    const succeeded = runs;
+    await until(() => runs >= succeeded + 4);
+    failing = true;
+    const failed = runs;
+    await until(() => runs >= failed + 5);
+    // Warning events are delivered on the next tick.
+    await sleep(20);
+    assert.equal(warnings.length, 2, 'warned again after a success');
+  } finally {
+    await standIn.stop();
+    process.off('warning', onWarning);
+  }
 });

@@ -45,16 +45,25 @@ export async function autovacuumOnce(q: Queryable): Promise<{ vacuumed: string[]
 /**
  * Runs {@link autovacuumOnce} every `intervalMs` (autovacuum's own nap is 60 s) until stopped. The
  * timer does not keep the process alive. A failed run is tried again at the next interval: the
- * database works without it, only more slowly as it grows.
+ * database works without it, only more slowly as it grows. The first failure after a success is
+ * reported as a process warning (code KEYDESK_AUTOVACUUM, on standard error), so one that persists
+ * is seen once rather than every interval.
  */
 export class AutovacuumStandIn {
   private readonly timer: NodeJS.Timeout;
   private running: Promise<unknown> | null = null;
+  private failing = false;
 
   constructor(q: Queryable, intervalMs = 30_000) {
     this.timer = setInterval(() => {
       this.running ??= autovacuumOnce(q)
-        .catch(() => undefined)
+        .then(
+          () => (this.failing = false),
+          (err: unknown) => {
+            if (!this.failing) process.emitWarning(`the embedded database's maintenance (ANALYZE, VACUUM) failed and will be retried: ${err instanceof Error ? err.message : String(err)}`, { code: 'KEYDESK_AUTOVACUUM' });
+            this.failing = true;
+          },
+        )
         .finally(() => (this.running = null));
     }, intervalMs);
     this.timer.unref();

@@ -60,13 +60,11 @@ export function findUnstorable(value: unknown): { field: string; message: string
       if (PRIVATE_KEY.test(v)) return { field: at, message: PRIVATE_KEY_MESSAGE };
     } else if (v && typeof v === 'object') {
       if (depth >= MAX_JSON_DEPTH) return { field: at, message: `nests more than ${MAX_JSON_DEPTH} levels deep` };
-      if (Array.isArray(v)) v.forEach((e, i) => stack.push([e, at ? `${at}.${i}` : String(i), depth + 1]));
-      else {
-        for (const [k, e] of Object.entries(v)) {
-          // The key is not echoed: it is the very text that cannot be shown or stored.
-          if (!storable(k)) return { field: at, message: `has a property name that ${UNSTORABLE_MESSAGE}` };
-          stack.push([e, at ? `${at}.${k}` : k, depth + 1]);
-        }
+      // An array's entries are its index keys, and those are always storable.
+      for (const [k, e] of Object.entries(v)) {
+        // The key is not echoed: it is the very text that cannot be shown or stored.
+        if (!storable(k)) return { field: at, message: `has a property name that ${UNSTORABLE_MESSAGE}` };
+        stack.push([e, at ? `${at}.${k}` : k, depth + 1]);
       }
     }
   }
