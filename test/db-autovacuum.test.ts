@@ -5,6 +5,9 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openPglite, type Db } from '../src/db/db.js';
 import { autovacuumOnce, AutovacuumStandIn } from '../src/db/autovacuum.js';
@@ -130,5 +133,28 @@ test('a run that fails is retried, and warned about once until a run succeeds ag
   } finally {
     await standIn.stop();
     process.off('warning', onWarning);
+  }
+});
+
+test('growth from before a restart is analyzed too: PGlite forgets its change counters when it closes', async () => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'keydesk-autovacuum-'));
+  try {
+    let db = await openPglite(dataDir, { autovacuumIntervalMs: 3_600_000 });
+    await db.query(`${createPeople} INSERT INTO people SELECT g, 'p' || g || '@example.com' FROM generate_series(1, 5) g; ANALYZE people;`);
+    await db.query(`INSERT INTO people SELECT g, 'p' || g || '@example.com' FROM generate_series(6, 20000) g`);
+    await db.close();
+
+    db = await openPglite(dataDir, { autovacuumIntervalMs: 3_600_000 });
+    opened.push(db);
+    await db.query('SELECT pg_stat_force_next_flush()');
+    const [counters] = await db.query<{ changed: number }>(`SELECT n_mod_since_analyze AS changed FROM pg_stat_user_tables WHERE relname = 'people'`);
+    assert.equal(counters!.changed, 0, 'the counters start again from nothing');
+
+    assert.deepEqual((await autovacuumOnce(db)).analyzed, ['public.people']);
+    const [{ reltuples }] = (await db.query<{ reltuples: number }>(`SELECT reltuples::int AS reltuples FROM pg_class WHERE relname = 'people'`)) as [{ reltuples: number }];
+    assert.equal(reltuples, 20000);
+    assert.deepEqual(await autovacuumOnce(db), { vacuumed: [], analyzed: [] });
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
   }
 });

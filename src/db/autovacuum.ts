@@ -3,7 +3,9 @@ import type { Queryable } from './db.js';
 /**
  * What autovacuum would do to the database now, with PostgreSQL's default thresholds
  * (PostgreSQL 15 documentation §25.1.6, "The Autovacuum Daemon"):
- * - ANALYZE a table once more than `50 + 0.1 × reltuples` rows changed since its last analysis;
+ * - ANALYZE a table once more than `50 + 0.1 × reltuples` rows changed since its last analysis,
+ *   or once it takes more than `1 + 1.1 × relpages` pages: PGlite does not keep its change counters
+ *   when it closes, so growth from before a restart is seen only in the table's size;
  * - VACUUM it once it holds more than `50 + 0.2 × reltuples` dead rows, or more than
  *   `1000 + 0.2 × reltuples` rows were inserted since its last vacuum.
  *
@@ -24,7 +26,8 @@ export async function autovacuumOnce(q: Queryable): Promise<{ vacuumed: string[]
   const due = await q.query<{ name: string; vacuum: boolean; analyze: boolean }>(
     `SELECT format('%I.%I', s.schemaname, s.relname) AS name,
             s.n_dead_tup > 50 + 0.2 * greatest(c.reltuples, 0) OR s.n_ins_since_vacuum > 1000 + 0.2 * greatest(c.reltuples, 0) AS vacuum,
-            s.n_mod_since_analyze > 50 + 0.1 * greatest(c.reltuples, 0) AS analyze
+            s.n_mod_since_analyze > 50 + 0.1 * greatest(c.reltuples, 0)
+              OR pg_relation_size(c.oid) / current_setting('block_size')::int > 1 + 1.1 * c.relpages AS analyze
        FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
       ORDER BY s.schemaname, s.relname`,
   );
