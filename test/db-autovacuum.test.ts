@@ -158,3 +158,39 @@ test('growth from before a restart is analyzed too: PGlite forgets its change co
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+test('a table dropped before its turn is skipped; another failure is thrown after the other tables had theirs', async () => {
+  const db = await open();
+  const twoTables = async () => {
+    await db.query(`DROP TABLE IF EXISTS a_first; DROP TABLE IF EXISTS b_next;
+                    CREATE TABLE a_first (n int); CREATE TABLE b_next (n int);
+                    INSERT INTO a_first SELECT generate_series(1, 100); INSERT INTO b_next SELECT generate_series(1, 100);`);
+  };
+  const reltuples = async (table: string) =>
+    ((await db.query<{ n: number }>(`SELECT reltuples::int AS n FROM pg_class WHERE relname = $1`, [table]))[0]?.n ?? null);
+  /** The database, with something done just before a_first's turn. */
+  const withTurnOfFirst = (before: () => Promise<void>) => ({
+    query: async <T>(sql: string, params?: readonly unknown[]): Promise<T[]> => {
+      if (/^(ANALYZE|VACUUM).*public\.a_first$/.test(sql)) await before();
+      return db.query<T>(sql, params);
+    },
+  });
+
+  await twoTables();
+  const dropped = await autovacuumOnce(withTurnOfFirst(() => db.query('DROP TABLE a_first').then(() => undefined)));
+  assert.deepEqual(dropped.analyzed, ['public.b_next']);
+  assert.equal(await reltuples('b_next'), 100);
+
+  await twoTables();
+  await assert.rejects(
+    autovacuumOnce(withTurnOfFirst(() => Promise.reject(Object.assign(new Error('disk full'), { code: '53100' })))),
+    /disk full/,
+  );
+  assert.equal(await reltuples('b_next'), 100, 'b_next still had its turn');
+  assert.equal(await reltuples('a_first'), -1);
+});
+
+test('an interval setInterval would not honour is refused', () => {
+  const q = { query: async <T>(): Promise<T[]> => [] };
+  for (const bad of [0, -5, 1.5, Infinity, NaN, 2 ** 31]) assert.throws(() => new AutovacuumStandIn(q, bad), RangeError, String(bad));
+});
