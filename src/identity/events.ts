@@ -68,7 +68,10 @@ export function identityEventCtes(ctx: Ctx, rows: readonly unknown[], p: Param):
          || CASE WHEN u.id IS NOT NULL THEN jsonb_build_object('user', jsonb_build_object('id', u.id, 'email', u.email, 'displayName', u.display_name, 'userName', u.user_name, 'externalId', u.external_id, 'source', u.source)) ELSE '{}' END
          || CASE WHEN g.id IS NOT NULL THEN jsonb_build_object('group', jsonb_build_object('id', g.id, 'displayName', g.display_name, 'externalId', g.external_id)) ELSE '{}' END
          || e.data AS data
-       FROM identity_rows e LEFT JOIN users u ON u.tenant_id = ${tenant} AND u.id = e.user_id LEFT JOIN scim_groups g ON g.tenant_id = ${tenant} AND g.id = e.group_id),
+       FROM identity_rows e LEFT JOIN users u ON u.tenant_id = ${tenant} AND u.id = e.user_id LEFT JOIN scim_groups g ON g.tenant_id = ${tenant} AND g.id = e.group_id
+       -- Evaluated once, before the joins: with no enabled endpoint no message is built. Messages were
+       -- built for every event first, and 50 of them read all the tenant's groups and people by hash.
+       WHERE EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.tenant_id = ${tenant} AND w.enabled)),
      identity_jobs AS (
        INSERT INTO jobs (tenant_id, kind, max_attempts, payload, idempotency_key)
        SELECT ${tenant}, 'webhook.deliver', ${WEBHOOK_MAX_ATTEMPTS},
@@ -76,8 +79,8 @@ export function identityEventCtes(ctx: Ctx, rows: readonly unknown[], p: Param):
          'webhook:' || w.id || ':evt_' || m.id
        FROM identity_messages m JOIN webhook_endpoints w ON w.tenant_id = ${tenant} AND w.enabled AND (m.type = ANY (w.events) OR '*' = ANY (w.events))
        UNION ALL
-       SELECT ${tenant}, 'workflow.run', 8, jsonb_build_object('ruleId', r.id, 'eventId', m.id::text), 'workflow:' || r.id || ':' || m.id
-       FROM identity_messages m JOIN workflow_rules r ON r.tenant_id = ${tenant} AND r.enabled AND r.trigger = m.type
+       SELECT ${tenant}, 'workflow.run', 8, jsonb_build_object('ruleId', r.id, 'eventId', e.id::text), 'workflow:' || r.id || ':' || e.id
+       FROM identity_rows e JOIN workflow_rules r ON r.tenant_id = ${tenant} AND r.enabled AND r.trigger = e.type
        ON CONFLICT (idempotency_key) DO NOTHING)`;
 }
 
