@@ -76,7 +76,7 @@ export async function autovacuumOnce(q: Queryable): Promise<{ vacuumed: string[]
  * timer does not keep the process alive. A failed run is tried again at the next interval: the
  * database works without it, only more slowly as it grows. The first failure after a success is
  * reported as a process warning (code KEYDESK_AUTOVACUUM, on standard error), so one that persists
- * is seen once rather than every interval.
+ * is seen once rather than every interval. `warn` stands in for the process warning (tests).
  */
 export class AutovacuumStandIn {
   private readonly timer: NodeJS.Timeout;
@@ -84,14 +84,14 @@ export class AutovacuumStandIn {
   private failing = false;
 
   /** @throws RangeError unless `intervalMs` is a whole number of ms from 1 to 2³¹ − 1 (what setInterval honours). */
-  constructor(q: Queryable, intervalMs = 30_000) {
+  constructor(q: Queryable, intervalMs = 30_000, warn: (message: string) => void = (message) => process.emitWarning(message, { code: 'KEYDESK_AUTOVACUUM' })) {
     if (!Number.isInteger(intervalMs) || intervalMs < 1 || intervalMs > 2 ** 31 - 1) throw new RangeError(`autovacuum interval: ${intervalMs} ms is not a whole number from 1 to 2147483647`);
     this.timer = setInterval(() => {
       this.running ??= autovacuumOnce(q)
         .then(
           () => (this.failing = false),
           (err: unknown) => {
-            if (!this.failing) process.emitWarning(`the embedded database's maintenance (ANALYZE, VACUUM) failed and will be retried: ${err instanceof Error ? err.message : String(err)}`, { code: 'KEYDESK_AUTOVACUUM' });
+            if (!this.failing) warn(`the embedded database's maintenance (ANALYZE, VACUUM) failed and will be retried: ${err instanceof Error ? err.message : String(err)}`);
             this.failing = true;
           },
         )
