@@ -69,8 +69,10 @@ export function identityEventCtes(ctx: Ctx, rows: readonly unknown[], p: Param):
          || CASE WHEN g.id IS NOT NULL THEN jsonb_build_object('group', jsonb_build_object('id', g.id, 'displayName', g.display_name, 'externalId', g.external_id)) ELSE '{}' END
          || e.data AS data
        FROM identity_rows e LEFT JOIN users u ON u.tenant_id = ${tenant} AND u.id = e.user_id LEFT JOIN scim_groups g ON g.tenant_id = ${tenant} AND g.id = e.group_id
-       -- Evaluated once, before the joins: with no enabled endpoint no message is built. Messages were
-       -- built for every event first, and 50 of them read all the tenant's groups and people by hash.
+       -- Read by the endpoints' part alone (workflow jobs read the event rows), so PostgreSQL inlines
+       -- it and looks the person and group up only for events an endpoint takes; built for every event
+       -- first, 50 of them read all the tenant's groups and people by hash. The EXISTS, evaluated once,
+       -- keeps nothing built without an enabled endpoint whatever the join order.
        WHERE EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.tenant_id = ${tenant} AND w.enabled)),
      identity_jobs AS (
        INSERT INTO jobs (tenant_id, kind, max_attempts, payload, idempotency_key)
