@@ -22,6 +22,7 @@ import pg from 'pg';
 import { makeKeyPair } from '../test/helpers/saml-forge.js';
 import { guids, person, type Person } from './entra.js';
 import { autovacuumOnce } from '../src/db/autovacuum.js';
+import { openPostgres } from '../src/db/db.js';
 import { createEmptyDatabase, envInt, fmt, percentile, printTable, round, scaled, type Suite, type SuiteEnv } from './lib.js';
 import type { DriverCommand, DriverMessage, RunResult, Target } from './signin-driver.js';
 import type { ServerCommand, ServerCounts, ServerMessage } from './signin-server.js';
@@ -157,12 +158,12 @@ interface Server {
  * got while the tables were small (src/db/autovacuum.ts). Both commits get it alike.
  */
 async function autovacuumStandIn(dbUrl: string): Promise<void> {
-  const c = new pg.Client({ connectionString: dbUrl });
-  await c.connect();
+  // A connection of its own, closed again, so no backend of it is idle among the database's during the timed run.
+  const db = await openPostgres(dbUrl, 1);
   try {
-    await autovacuumOnce({ query: async (sql: string, params?: readonly unknown[]) => (await c.query(sql, params as unknown[])).rows as never });
+    await autovacuumOnce(db);
   } finally {
-    await c.end();
+    await db.close();
   }
 }
 

@@ -40,17 +40,18 @@ export async function autovacuumOnce(q: Queryable): Promise<{ vacuumed: string[]
               current_setting('autovacuum_analyze_scale_factor')::float8 AS analyze_scale,
               current_setting('autovacuum_vacuum_threshold')::float8 AS vacuum_base,
               current_setting('autovacuum_vacuum_scale_factor')::float8 AS vacuum_scale,
-              coalesce(nullif(current_setting('autovacuum_vacuum_max_threshold', true), '')::float8, -1) AS vacuum_max,
+              -- NULL where the server has no cap or it is off (-1); least() passes over a NULL.
+              nullif(nullif(current_setting('autovacuum_vacuum_max_threshold', true), '')::float8, -1) AS vacuum_max,
               current_setting('autovacuum_vacuum_insert_threshold')::float8 AS insert_base,
               current_setting('autovacuum_vacuum_insert_scale_factor')::float8 AS insert_scale,
               current_setting('block_size')::int AS block_size)
      SELECT format('%I.%I', s.schemaname, s.relname) AS name,
-            s.n_dead_tup > CASE WHEN x.vacuum_max < 0 THEN x.vacuum_base + x.vacuum_scale * greatest(c.reltuples, 0)
-                                ELSE least(x.vacuum_max, x.vacuum_base + x.vacuum_scale * greatest(c.reltuples, 0)) END
-              OR (x.insert_base >= 0 AND s.n_ins_since_vacuum > x.insert_base + x.insert_scale * greatest(c.reltuples, 0)) AS vacuum,
-            s.n_mod_since_analyze > x.analyze_base + x.analyze_scale * greatest(c.reltuples, 0)
+            s.n_dead_tup > least(x.vacuum_max, x.vacuum_base + x.vacuum_scale * t.rows)
+              OR (x.insert_base >= 0 AND s.n_ins_since_vacuum > x.insert_base + x.insert_scale * t.rows) AS vacuum,
+            s.n_mod_since_analyze > x.analyze_base + x.analyze_scale * t.rows
               OR pg_relation_size(c.oid) / x.block_size > 1 + 1.1 * c.relpages AS analyze
-       FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid, setting x
+       FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid, setting x,
+            LATERAL (SELECT greatest(c.reltuples, 0) AS rows) t -- -1 until first analyzed
       ORDER BY s.schemaname, s.relname`,
   );
   const vacuumed: string[] = [];

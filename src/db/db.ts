@@ -215,7 +215,7 @@ export async function openPostgres(url: string, max = 10, opts: { preparedStatem
  * The embedded database in `dataDir` (undefined: in memory, for tests). PGlite is one session, so
  * the pool holds one connection: a transaction has it to itself, and statements outside wait for
  * the transaction to end, as they would with PGlite's own `transaction`. It has no autovacuum, so
- * every `autovacuumIntervalMs` (default 30 s) Keydesk does autovacuum's work on it (autovacuum.ts).
+ * every `autovacuumIntervalMs` (default 30 s; 0: never) Keydesk does autovacuum's work on it (autovacuum.ts).
  */
 export async function openPglite(dataDir?: string, opts: { autovacuumIntervalMs?: number } = {}): Promise<Db> {
   const pglite = new PGlite(dataDir);

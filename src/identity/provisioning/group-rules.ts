@@ -66,12 +66,7 @@ export async function resyncAfterSignin(ctx: Ctx, tx: Queryable, userId: string,
   )) as [{ untouchable: boolean | null; rules: MatchedRule[]; current: RuleGrant[] }];
   // Break-glass accounts and tombstones are never judged through a group: their grants stay as they are.
   if (row.untouchable !== false) return { added: [], removed: [], revoked: false };
-  return applyRules(ctx, tx, userId, row.rules, row.current);
-}
-
-/** The rules' verdict on a person's rule grants, applied: `rules` in precedence order, `current` their rule grants. */
-async function applyRules(ctx: Ctx, tx: Queryable, userId: string, rules: MatchedRule[], current: RuleGrant[]): Promise<RuleChange> {
-  const [change] = await applyVerdicts(ctx, tx, [judge(userId, rules, current)]);
+  const [change] = await applyVerdicts(ctx, tx, [judge(userId, row.rules, row.current)]);
   return change!;
 }
 
